@@ -1,0 +1,29 @@
+# parkdet_mm: one obvious command per job.
+#   make install   create .venv (Python 3.11) with the pinned OpenMMLab stack and parkdet_mm
+#   make test      run the test suite (installs first when needed)
+#   make demo      the whole pipeline on a synthetic data set, on CPU
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.parkdet-installed
+
+.PHONY: install test demo
+
+install: $(STAMP)
+
+# mmcv must come before mmdet/mmyolo: pip cannot build it (see tools/install_mmcv.sh), so
+# everything else that does not depend on it goes in first, then mmcv, then the rest.
+$(STAMP): requirements.txt pyproject.toml tools/install_mmcv.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q $$(grep -vE '^(#|$$|mmcv==|mmdet==|mmyolo==)' requirements.txt)
+	PY=$(PY) bash tools/install_mmcv.sh
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -c "import parkdet_mm; from mmcv.ops import batched_nms"
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q tests
+
+demo: install
+	$(PY) tools/run_demo.py

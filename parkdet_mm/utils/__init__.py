@@ -1,0 +1,7 @@
+from .checkpoint import (UnsafeCheckpointError, allow_mmengine_checkpoints,
+                         load_local_checkpoint)
+
+__all__ = [
+    'UnsafeCheckpointError', 'allow_mmengine_checkpoints',
+    'load_local_checkpoint'
+]
