@@ -1,0 +1,3 @@
+from .class_balance_hook import ClassBalanceHook
+
+__all__ = ['ClassBalanceHook']
