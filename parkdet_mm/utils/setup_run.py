@@ -1,0 +1,66 @@
+"""What tools/train.py, tools/test.py and tools/predict.py share in preparing a config."""
+import os
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+
+from parkdet_challenge.cli import InputError
+
+CONFIGS_DIR = 'configs'
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Read a config file and apply ``--cfg-options``; bad files are an InputError."""
+    if not osp.isfile(path):
+        raise InputError(f'config {path} does not exist')
+    try:
+        cfg = Config.fromfile(path)
+    except Exception as err:  # syntax errors, bad _base_ paths, ...
+        raise InputError(f'config {path} cannot be read: {err}') from None
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def default_work_dir(config_path: str) -> str:
+    """``work_dirs/`` + the config's path below ``configs/``, without ``.py``.
+
+    ``configs/baseline.py`` -> ``work_dirs/baseline`` and ``configs/demo/baseline.py``
+    -> ``work_dirs/demo/baseline``, so two configs of one name never share a folder.
+    """
+    path = osp.splitext(osp.normpath(config_path))[0]
+    parts = path.split(os.sep)
+    if CONFIGS_DIR in parts:
+        parts = parts[len(parts) - 1 - parts[::-1].index(CONFIGS_DIR) + 1:]
+    else:
+        parts = parts[-1:]
+    return osp.join('work_dirs', *parts)
+
+
+def set_work_dir(cfg: Config, config_path: str,
+                 work_dir: Optional[str] = None) -> None:
+    """``--work-dir`` wins, then the config's own ``work_dir``, then the default."""
+    if work_dir:
+        cfg.work_dir = work_dir
+    elif not cfg.get('work_dir'):
+        cfg.work_dir = default_work_dir(config_path)
+
+
+def set_launcher(cfg: Config, launcher: str) -> None:
+    """Set the launcher; without CUDA, run distributed on the CPU with gloo.
+
+    mmengine's configs default to NCCL and wrap the model with ``device_ids=[rank]``,
+    both GPU-only; on a CPU machine ``tools/dist_train.sh`` still has to work.
+    """
+    cfg.launcher = launcher
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel',
+            device_ids=None,
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))

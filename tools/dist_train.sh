@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Distributed training on torchrun.
+#   bash tools/dist_train.sh CONFIG NPROC [train.py args...]
+# Several machines: set NNODES, NODE_RANK, MASTER_ADDR and PORT the same way on each.
+# Without GPUs it trains on the CPU with the gloo backend (tools/train.py picks it).
+set -euo pipefail
+if [ $# -lt 2 ]; then
+  echo "usage: bash tools/dist_train.sh CONFIG NPROC [train.py args...]" >&2
+  exit 2
+fi
+CONFIG=$1
+NPROC=$2
+shift 2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+here=$(cd "$(dirname "$0")" && pwd)
+PYTHON=${PYTHON:-$( [ -x "$here/../.venv/bin/python" ] && echo "$here/../.venv/bin/python" || echo python)}
+# Each process would otherwise start one OpenMP thread per core.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+
+exec "$PYTHON" -m torch.distributed.run \
+  --nnodes="$NNODES" \
+  --node_rank="$NODE_RANK" \
+  --master_addr="$MASTER_ADDR" \
+  --nproc_per_node="$NPROC" \
+  --master_port="$PORT" \
+  "$here/train.py" "$CONFIG" --launcher pytorch "$@"

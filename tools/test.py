@@ -1,0 +1,66 @@
+"""Evaluate a checkpoint with a config's test loop.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta]
+        [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
+
+The config's ``test_evaluator`` decides what is computed and written (the challenge
+metric writes ``preds.json`` and the capped ``submission.json``).
+"""
+import argparse
+import os
+
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+
+import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
+from parkdet_challenge.cli import run_cli
+from parkdet_mm.utils import (check_config_inputs, load_config, set_launcher,
+                              set_work_dir, yolov5_tta_pipeline)
+from mmyolo.registry import RUNNERS
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test a parkdet_mm detector')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='folder for logs')
+    parser.add_argument(
+        '--tta', action='store_true', help="use the config's tta_model")
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. test_dataloader.batch_size=4')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args.config, args.cfg_options)
+    set_launcher(cfg, args.launcher)
+    set_work_dir(cfg, args.config, args.work_dir)
+    cfg.load_from = args.checkpoint
+    check_config_inputs(cfg, ('test', ), checkpoint=args.checkpoint)
+    if args.tta:
+        cfg.model = dict(**cfg.tta_model, module=cfg.model)
+        test_size = cfg.get('test_img_scale', cfg.img_scale)[0]
+        cfg.test_dataloader.dataset.pipeline = yolov5_tta_pipeline(
+            test_size, cfg.tta_scale_factors, cfg.tta_flips)
+        # Rectangular batches would force one shape onto every TTA view.
+        cfg.test_dataloader.dataset.batch_shapes_cfg = None
+
+    runner = (RUNNERS.build(cfg)
+              if 'runner_type' in cfg else Runner.from_cfg(cfg))
+    runner.test()
+
+
+if __name__ == '__main__':
+    run_cli(main)

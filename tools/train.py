@@ -1,0 +1,73 @@
+"""Train a detector from a config.
+
+    python tools/train.py configs/baseline.py [--work-dir DIR] [--resume [CKPT]] [--amp]
+        [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
+
+``--resume`` alone continues from the latest checkpoint in the work dir, and starts
+the run normally (``load_from`` included) when there is none yet, so an interrupted
+stage and a new one are started by the same command.
+"""
+import argparse
+import os
+
+from mmengine.config import DictAction
+from mmengine.runner import Runner, find_latest_checkpoint
+
+import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
+from parkdet_challenge.cli import run_cli
+from parkdet_mm.utils import (check_config_inputs, load_config, set_launcher,
+                              set_work_dir)
+from mmyolo.registry import RUNNERS
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a parkdet_mm detector')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='folder for logs and checkpoints')
+    parser.add_argument(
+        '--amp', action='store_true', help='mixed-precision training (GPU)')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        const='auto',
+        help='resume from this checkpoint, or, alone, from the latest one in '
+        'the work dir when there is one')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. train_dataloader.batch_size=4')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args.config, args.cfg_options)
+    set_launcher(cfg, args.launcher)
+    set_work_dir(cfg, args.config, args.work_dir)
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        latest = find_latest_checkpoint(cfg.work_dir)
+        if latest:
+            cfg.resume, cfg.load_from = True, latest
+    elif args.resume:
+        cfg.resume, cfg.load_from = True, args.resume
+    check_config_inputs(cfg, ('train', 'val'), checkpoint=cfg.get('load_from'))
+
+    runner = (RUNNERS.build(cfg)
+              if 'runner_type' in cfg else Runner.from_cfg(cfg))
+    runner.train()
+
+
+if __name__ == '__main__':
+    run_cli(main)
