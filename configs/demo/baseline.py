@@ -1,0 +1,100 @@
+# The baseline recipe, tiny: a small YOLOv5-P6 at 256 px on the synthetic demo data set
+# (tools/make_demo_data.py), so that it trains on a CPU in minutes. `make demo` runs it.
+_base_ = '../baseline.py'
+
+# ========================Frequently modified parameters======================
+data_root = 'data/demo/'
+ann_dir = 'annotations/'
+train_batch_size_per_gpu = 8
+train_num_workers = 2
+max_epochs = 40
+epoch_parts = 2
+img_scale = (256, 256)
+load_from = None  # from scratch: nothing is downloaded
+work_dir = 'work_dirs/demo/baseline'
+deepen_factor = 0.33
+widen_factor = 0.25
+
+# ========================Derived from the values above=======================
+train_ann_file = ann_dir + 'train.json'
+val_ann_file = ann_dir + 'val.json'
+test_ann_file = ann_dir + 'test.json'
+test_img_scale = img_scale
+num_classes = _base_.num_classes
+num_det_layers = _base_.num_det_layers
+# The P6 anchors of YOLOv5x6, scaled from 1280 to the demo's input size.
+anchors = [[(round(w * img_scale[0] / 1280), round(h * img_scale[0] / 1280))
+            for w, h in level] for level in [
+                [(19, 27), (44, 40), (38, 94)],
+                [(96, 68), (86, 152), (180, 137)],
+                [(140, 301), (303, 264), (238, 542)],
+                [(436, 615), (739, 380), (925, 792)],
+            ]]
+
+model = dict(
+    backbone=dict(deepen_factor=deepen_factor, widen_factor=widen_factor),
+    neck=dict(deepen_factor=deepen_factor, widen_factor=widen_factor),
+    bbox_head=dict(
+        head_module=dict(widen_factor=widen_factor),
+        prior_generator=dict(base_sizes=anchors),
+        loss_obj=dict(loss_weight=_base_.loss_obj_weight *
+                      ((img_scale[0] / 640)**2 * 3 / num_det_layers))))
+
+train_pipeline = [
+    *_base_.pre_transform,
+    dict(
+        type='Mosaic',
+        img_scale=img_scale,
+        pad_val=114.0,
+        prob=_base_.mosaic_prob,
+        pre_transform=_base_.pre_transform),
+    dict(
+        type='YOLOv5RandomAffine',
+        max_rotate_degree=_base_.max_rotate_degree,
+        max_translate_ratio=_base_.max_translate_ratio,
+        max_shear_degree=_base_.max_shear_degree,
+        scaling_ratio_range=(1 - _base_.affine_scale, 1 + _base_.affine_scale),
+        border=(-img_scale[0] // 2, -img_scale[1] // 2),
+        border_val=(114, 114, 114)),
+    *_base_.train_pipeline[-3:],  # HSV, flip, pack: not size-dependent
+]
+val_pipeline = [
+    dict(t, scale=img_scale) if 'scale' in t else t
+    for t in _base_.val_pipeline
+]
+test_pipeline = val_pipeline
+
+train_dataloader = dict(
+    batch_size=train_batch_size_per_gpu,
+    num_workers=train_num_workers,
+    persistent_workers=True,
+    sampler=dict(parts=epoch_parts),
+    dataset=dict(
+        data_root=data_root, ann_file=train_ann_file,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    dataset=dict(
+        data_root=data_root,
+        ann_file=val_ann_file,
+        pipeline=val_pipeline,
+        batch_shapes_cfg=dict(batch_size=8, img_size=img_scale[0])))
+test_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    dataset=dict(
+        data_root=data_root,
+        ann_file=test_ann_file,
+        pipeline=test_pipeline,
+        batch_shapes_cfg=dict(batch_size=8, img_size=img_scale[0])))
+val_evaluator = dict(ann_file=data_root + val_ann_file)
+test_evaluator = dict(ann_file=data_root + test_ann_file)
+
+optim_wrapper = dict(optimizer=dict(batch_size_per_gpu=train_batch_size_per_gpu))
+default_hooks = dict(
+    logger=dict(interval=10),
+    param_scheduler=dict(max_epochs=max_epochs),
+    checkpoint=dict(interval=5))
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+env_cfg = dict(cudnn_benchmark=False)
