@@ -49,31 +49,11 @@ model = dict(
         prior_match_thr=prior_match_thr))
 
 train_pipeline = [
-    *_base_.pre_transform,
-    dict(
-        type='Mosaic',
-        img_scale=img_scale,
-        pad_val=114.0,
-        prob=_base_.mosaic_prob,
-        pre_transform=_base_.pre_transform),
-    dict(
-        type='YOLOv5RandomAffine',
-        max_rotate_degree=_base_.max_rotate_degree,
-        max_translate_ratio=_base_.max_translate_ratio,
-        max_shear_degree=_base_.max_shear_degree,
-        scaling_ratio_range=(1 - affine_scale, 1 + affine_scale),
-        border=(-img_scale[0] // 2, -img_scale[1] // 2),
-        border_val=(114, 114, 114)),
-    dict(
-        type='YOLOv5HSVRandomAug',
-        hue_delta=hsv_h,
-        saturation_delta=hsv_s,
-        value_delta=hsv_v),
-    dict(type='mmdet.RandomFlip', prob=_base_.flip_lr_prob),
-    dict(
-        type='mmdet.PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'flip',
-                   'flip_direction'))
+    dict(t, scaling_ratio_range=(1 - affine_scale, 1 + affine_scale))
+    if t['type'] == 'YOLOv5RandomAffine' else
+    dict(t, hue_delta=hsv_h, saturation_delta=hsv_s, value_delta=hsv_v)
+    if t['type'] == 'YOLOv5HSVRandomAug' else t
+    for t in _base_.train_pipeline
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 

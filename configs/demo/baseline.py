@@ -20,16 +20,11 @@ train_ann_file = ann_dir + 'train.json'
 val_ann_file = ann_dir + 'val.json'
 test_ann_file = ann_dir + 'test.json'
 test_img_scale = img_scale
-num_classes = _base_.num_classes
 num_det_layers = _base_.num_det_layers
 # The P6 anchors of YOLOv5x6, scaled from 1280 to the demo's input size.
 anchors = [[(round(w * img_scale[0] / 1280), round(h * img_scale[0] / 1280))
-            for w, h in level] for level in [
-                [(19, 27), (44, 40), (38, 94)],
-                [(96, 68), (86, 152), (180, 137)],
-                [(140, 301), (303, 264), (238, 542)],
-                [(436, 615), (739, 380), (925, 792)],
-            ]]
+            for w, h in level] for level in _base_.model.bbox_head.
+           prior_generator.base_sizes]
 
 model = dict(
     backbone=dict(deepen_factor=deepen_factor, widen_factor=widen_factor),
@@ -41,28 +36,15 @@ model = dict(
                       ((img_scale[0] / 640)**2 * 3 / num_det_layers))))
 
 train_pipeline = [
-    *_base_.pre_transform,
-    dict(
-        type='Mosaic',
-        img_scale=img_scale,
-        pad_val=114.0,
-        prob=_base_.mosaic_prob,
-        pre_transform=_base_.pre_transform),
-    dict(
-        type='YOLOv5RandomAffine',
-        max_rotate_degree=_base_.max_rotate_degree,
-        max_translate_ratio=_base_.max_translate_ratio,
-        max_shear_degree=_base_.max_shear_degree,
-        scaling_ratio_range=(1 - _base_.affine_scale, 1 + _base_.affine_scale),
-        border=(-img_scale[0] // 2, -img_scale[1] // 2),
-        border_val=(114, 114, 114)),
-    *_base_.train_pipeline[-3:],  # HSV, flip, pack: not size-dependent
+    dict(t, img_scale=img_scale) if t['type'] == 'Mosaic' else
+    dict(t, border=(-img_scale[0] // 2, -img_scale[1] // 2))
+    if t['type'] == 'YOLOv5RandomAffine' else t
+    for t in _base_.train_pipeline
 ]
 val_pipeline = [
     dict(t, scale=img_scale) if 'scale' in t else t
     for t in _base_.val_pipeline
 ]
-test_pipeline = val_pipeline
 
 train_dataloader = dict(
     batch_size=train_batch_size_per_gpu,
@@ -86,7 +68,7 @@ test_dataloader = dict(
     dataset=dict(
         data_root=data_root,
         ann_file=test_ann_file,
-        pipeline=test_pipeline,
+        pipeline=val_pipeline,
         batch_shapes_cfg=dict(batch_size=8, img_size=img_scale[0])))
 val_evaluator = dict(ann_file=data_root + val_ann_file)
 test_evaluator = dict(ann_file=data_root + test_ann_file)
