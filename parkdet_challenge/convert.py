@@ -1,0 +1,527 @@
+"""Convert the challenge's labels to checked COCO files for MMDetection / MMYOLO.
+
+Reads, under a data root (SPEC section 1)::
+
+    train/label/Train.json          training labels, 2022 or 2021 format (see .labels)
+    train/images/                   training images (flat folder)
+    Test_Images_Information.json    test images {"images": [{id, file_name, ...}]}
+    test/images/                    test images
+
+The 2021 driver-inattention data (SPEC section 9) is expected in the same places: its
+labels file as ``train/label/Train.json``, its images in ``train/images/``. Its test
+information file is optional (the 2022 one is required).
+
+Writes, under an output folder::
+
+    annotations/train.json, annotations/val.json   COCO, categories in SPEC order
+    annotations/test.json       test images with their challenge ids, no annotations
+    annotations/train_diet.json 2021 "diet" subset of train.json (with ``diet=True``)
+    report.json                 counts, per-class boxes, and every problem found
+    class_distribution.png      boxes per class, train vs val
+
+``file_name`` in the COCO files is relative to the data root and spells the name as it
+is on disk, so a config needs only ``data_root``. The output is a function of the input
+content alone (no timestamps, fixed orders), so two runs write identical bytes.
+
+Rules (each problem goes to the report with what was done):
+
+- an image file is found by name in its folder, NFC and NFD spellings alike; every
+  image's header is read for its size. Missing or unreadable: the image is rejected
+  with its boxes. JSON size disagreeing with the header: the header wins.
+- a box partly outside its image is clipped to it; a box of zero or negative size,
+  wholly outside, not four finite numbers, of a category outside the classes, or on an
+  unknown or rejected image is rejected. Images without boxes are kept (negatives).
+- validation images: ``val_size`` ids drawn with ``seed`` from the sorted ids of the
+  readable images (``numpy.random.RandomState(seed).permutation``), so the split
+  depends neither on the JSON's order nor on the machine. ``val_size`` must leave at
+  least one training image (else ``InputError``; it is not silently clamped).
+- input that cannot be used at all raises ``InputError`` before anything is written;
+  outputs are written all-or-nothing (temporary files, then renames).
+"""
+import json
+import os
+from dataclasses import dataclass, field
+from itertools import chain, repeat
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .atomic import write_files_atomic
+from .classes import coco_categories
+from .cli import InputError
+from .imagefiles import ImageFolder, read_image_size
+from .labels import FORMAT_2021, FORMAT_2022, ImageList, LabelSet, read_image_list, read_labels
+
+LABELS_FILE = 'train/label/Train.json'
+TRAIN_IMAGES = 'train/images'
+TEST_INFO_FILE = 'Test_Images_Information.json'
+TEST_IMAGES = 'test/images'
+
+# Why a box was rejected, by priority: a box gets the first that applies.
+_REJECT_KINDS = ('annotation_malformed', 'unknown_image', 'image_rejected', 'bad_category',
+                 'box_malformed', 'box_empty', 'box_outside')
+_KEPT, _CLIPPED = 0, 1
+_CODE = {kind: i + 2 for i, kind in enumerate(_REJECT_KINDS)}
+_ACTION = {
+    'annotation_malformed': 'rejected: not an object with image id, category and box',
+    'unknown_image': 'rejected: no image has this id',
+    'bad_category': 'rejected',
+    'box_malformed': 'rejected: a box must be four finite numbers',
+    'box_empty': 'rejected: zero or negative width or height',
+    'box_outside': 'rejected: wholly outside the image',
+    'box_clipped': 'kept, clipped to the image',
+}
+
+PathLike = Union[str, 'os.PathLike[str]']
+
+
+@dataclass
+class ImageCheck:
+    """What the files on disk say about a list of images (parallel to it)."""
+    readable: np.ndarray  # bool
+    widths: np.ndarray  # int64, 0 where unreadable
+    heights: np.ndarray
+    disk_names: List[Optional[str]]
+    # (index, kind, detail) of each rejected image; reported once its boxes are counted.
+    rejected: List[Tuple[int, str, str]] = field(default_factory=list)
+    size_from_header: int = 0  # images whose JSON gave no size
+
+
+@dataclass
+class Conversion:
+    """The outputs of a conversion, in memory: ``outputs`` maps a path relative to the
+    output folder to its JSON content; ``report`` is also ``outputs['report.json']``."""
+    outputs: Dict[str, Any]
+    report: Dict[str, Any]
+    classes: Tuple[str, ...]
+
+    def summary(self) -> str:
+        """A few lines for a terminal: counts, split and problem kinds."""
+        r = self.report
+        im, an, sp = r['images'], r['annotations'], r['split']
+        lines = [
+            f'format      {r["format"]}',
+            f'images      {im["input"]} read, {im["kept"]} kept, {im["rejected"]} rejected',
+            f'boxes       {an["input"]} read, {an["kept"]} kept ({an["clipped"]} clipped), '
+            f'{an["rejected"]} rejected',
+            f'split       train {sp["train_images"]} / val {sp["val_images"]} images '
+            f'(seed {sp["seed"]})',
+        ]
+        if 'test_images' in r:
+            ti = r['test_images']
+            lines.append(f'test        {ti["kept"]} images ({ti["rejected"]} rejected)')
+        if 'diet' in r:
+            lines.append(f'diet        {r["diet"]["images"]} of {sp["train_images"]} '
+                         f'train images, {r["diet"]["boxes"]} boxes')
+        counts = ', '.join(f'{k} {n}' for k, n in r['problem_counts'].items()) or 'none'
+        lines.append(f'problems    {counts}')
+        return '\n'.join(lines)
+
+
+def convert(data_root: PathLike, val_size: int = 3000, seed: int = 100, diet: bool = False,
+            progress: bool = False) -> Conversion:
+    """Read and check the data under ``data_root``; return the COCO files and report.
+
+    Writes nothing. Raises ``InputError`` (one line, naming the file) when the input
+    cannot be used at all. ``diet`` (2021 format only) adds the diet training subset;
+    ``progress`` shows a progress bar on stderr while image headers are read.
+    """
+    root = Path(data_root)
+    if not root.is_dir():
+        raise InputError(f'{root}: data root is not a folder')
+    if val_size < 0:
+        raise InputError(f'--val-size must be >= 0 (got {val_size})')
+    if not 0 <= seed < 2 ** 32:
+        raise InputError(f'--seed must be in [0, 2**32) (got {seed})')
+    labels = read_labels(root / LABELS_FILE)
+    if diet and labels.format != FORMAT_2021:
+        raise InputError(f'{root / LABELS_FILE}: --diet applies to the 2021 format only, '
+                         f'this file is {labels.format}')
+    test_info = root / TEST_INFO_FILE
+    test: Optional[ImageList] = None
+    if labels.format == FORMAT_2022 or test_info.exists():
+        test = read_image_list(test_info)
+
+    problems: List[Dict[str, Any]] = []
+    train_check = _check_images(labels.images, _folder(root, TRAIN_IMAGES), 'train',
+                                problems, progress)
+    n_readable = int(train_check.readable.sum())
+    if val_size >= n_readable:
+        raise InputError(f'--val-size {val_size} leaves no training images: '
+                         f'{n_readable} readable images in {root / LABELS_FILE}')
+    test_check = (_check_images(test, _folder(root, TEST_IMAGES), 'test', problems, progress)
+                  if test is not None else None)
+
+    boxes = _check_boxes(labels, train_check)
+    _report_rejected_images(labels.images, train_check, boxes.per_image_count, 'train',
+                            problems)
+    if test is not None:
+        _report_rejected_images(test, test_check, None, 'test', problems)
+    problems.extend(_box_problems(labels, boxes))
+
+    is_val = _val_mask(labels.images.ids, train_check.readable, val_size, seed)
+    categories = coco_categories(labels.classes)
+    ann_ids = _annotation_ids(labels, boxes)
+    outputs: Dict[str, Any] = {}
+    split_masks = {'train': train_check.readable & ~is_val, 'val': is_val}
+    if diet:
+        split_masks['train_diet'] = _diet_mask(labels, boxes, split_masks['train'])
+    for name, mask in split_masks.items():
+        outputs[f'annotations/{name}.json'] = _coco(
+            labels.images, train_check, mask, TRAIN_IMAGES, boxes, ann_ids, categories)
+    if test is not None:
+        outputs['annotations/test.json'] = _coco(
+            test, test_check, test_check.readable, TEST_IMAGES, None, None, categories)
+
+    report = _report(labels, train_check, test_check, boxes, split_masks, val_size, seed,
+                     problems)
+    outputs['report.json'] = report
+    return Conversion(outputs, report, labels.classes)
+
+
+def prepare_data(data_root: PathLike, out_dir: PathLike, val_size: int = 3000,
+                 seed: int = 100, diet: bool = False, plot: bool = True,
+                 progress: bool = False) -> Conversion:
+    """:func:`convert`, then write its outputs (and the chart if ``plot``) under
+    ``out_dir``, all or nothing. Returns the conversion."""
+    conversion = convert(data_root, val_size=val_size, seed=seed, diet=diet,
+                         progress=progress)
+    files = {Path(out_dir) / rel: _encode(rel, obj)
+             for rel, obj in conversion.outputs.items()}
+    if plot:
+        from .plot import class_distribution_png
+        files[Path(out_dir) / 'class_distribution.png'] = class_distribution_png(
+            conversion.report['boxes_per_class'], conversion.classes,
+            f'Boxes per class ({conversion.report["format"]})')
+    try:
+        write_files_atomic(files)
+    except OSError as err:
+        raise InputError(f'{out_dir}: cannot write the outputs: {err}') from None
+    return conversion
+
+
+def _encode(rel: str, obj: Any) -> bytes:
+    if rel == 'report.json':
+        # For people: indented, Korean file names legible.
+        return (json.dumps(obj, indent=2, ensure_ascii=False) + '\n').encode('utf-8')
+    # Compact and pure ASCII: readers such as pycocotools open files with the locale's
+    # encoding, which is not always UTF-8; \u escapes read the same everywhere.
+    return json.dumps(obj, separators=(',', ':')).encode('ascii')
+
+
+def _folder(root: Path, rel: str) -> ImageFolder:
+    try:
+        return ImageFolder(root / rel)
+    except OSError as err:
+        raise InputError(f'{root / rel}: cannot list the image folder: '
+                         f'{err.strerror or err}') from None
+
+
+# ---------------------------------------------------------------------------- images
+
+def _check_images(images: ImageList, folder: ImageFolder, source: str,
+                  problems: List[Dict[str, Any]], progress: bool) -> ImageCheck:
+    """Find each image on disk and read its size from the header."""
+    n = len(images.ids)
+    check = ImageCheck(np.zeros(n, bool), np.zeros(n, np.int64), np.zeros(n, np.int64),
+                       [None] * n)
+    prefix = f'{folder.root}{os.sep}'  # str concatenation: Path('/') costs 2 us a file
+    indices: Any = range(n)
+    if progress:
+        from tqdm import tqdm
+        indices = tqdm(indices, desc=f'{source} images', unit='img', leave=False)
+    for i in indices:
+        disk = folder.resolve(images.file_names[i])
+        if disk is None:
+            check.rejected.append((i, 'image_missing', f'no such file in {folder.root}'))
+            continue
+        try:
+            width, height = read_image_size(prefix + disk)
+        except (OSError, ValueError) as err:
+            check.rejected.append((i, 'image_unreadable', str(err)))
+            continue
+        check.readable[i] = True
+        check.widths[i], check.heights[i] = width, height
+        check.disk_names[i] = disk
+        json_size = images.json_sizes[i]
+        if json_size is None:
+            check.size_from_header += 1
+        elif json_size != (width, height):
+            problems.append(_problem(
+                'size_mismatch', source, images, i,
+                f'JSON says {json_size[0]!r}x{json_size[1]!r}, the file is {width}x{height}',
+                'used the size from the file'))
+    return check
+
+
+def _report_rejected_images(images: ImageList, check: ImageCheck,
+                            box_counts: Optional[np.ndarray], source: str,
+                            problems: List[Dict[str, Any]]) -> None:
+    for i, kind, detail in check.rejected:
+        action = 'rejected'
+        if box_counts is not None:
+            action = f'rejected with its {int(box_counts[i])} boxes'
+        problems.append(_problem(kind, source, images, i, detail, action))
+
+
+def _problem(kind: str, source: str, images: Optional[ImageList], index: int, detail: str,
+             action: str, annotation: Optional[Dict[str, Any]] = None,
+             image_id: Any = None) -> Dict[str, Any]:
+    """One report entry: what is wrong, with which image or annotation, what was done."""
+    if images is not None and index >= 0:
+        image_id, file_name = images.ids[index], images.file_names[index]
+    else:
+        file_name = None
+    entry = {'kind': kind, 'source': source, 'image_id': image_id, 'file_name': file_name}
+    if annotation is not None:
+        entry['annotation'] = annotation
+    entry.update(detail=detail, action=action)
+    return entry
+
+
+# ----------------------------------------------------------------------------- boxes
+
+@dataclass
+class BoxCheck:
+    """Every box's fate, as arrays parallel to the label set's ``ann_*`` lists."""
+    codes: np.ndarray  # int8: _KEPT, _CLIPPED or a _CODE of _REJECT_KINDS
+    image_index: np.ndarray  # index into the image list, -1 if unknown
+    categories: np.ndarray  # 1-based category id, 0 if invalid
+    xywh: np.ndarray  # (n, 4) float64, the box to write (clipped where needed)
+    per_image_count: np.ndarray  # boxes listed per image, whatever their fate
+
+    @property
+    def kept(self) -> np.ndarray:
+        return self.codes <= _CLIPPED
+
+
+def _check_boxes(labels: LabelSet, images: ImageCheck) -> BoxCheck:
+    """Decide each box's fate with whole-array operations (no per-box Python work on
+    well-formed input: 135,000 boxes take milliseconds)."""
+    n_images = len(labels.images.ids)
+    index = _image_index(labels.ann_image_ids, labels.images.ids)
+    categories = _category_ids(labels.ann_categories, labels.classes,
+                               by_name=labels.format == FORMAT_2021)
+    values, malformed_box = _box_values(labels.ann_boxes)
+    safe = np.where(index >= 0, index, 0)
+    width = images.widths[safe].astype(np.float64)
+    height = images.heights[safe].astype(np.float64)
+    with np.errstate(invalid='ignore'):  # NaN rows of malformed boxes
+        malformed_box |= ~np.isfinite(values).all(axis=1)
+        x1, y1 = values[:, 0], values[:, 1]
+        if labels.box_format == 'xywh':
+            w, h = values[:, 2], values[:, 3]
+            x2, y2 = x1 + w, y1 + h
+        else:
+            x2, y2 = values[:, 2], values[:, 3]
+            w, h = x2 - x1, y2 - y1
+        empty = (w <= 0) | (h <= 0)
+        cx1, cx2 = np.clip(x1, 0, width), np.clip(x2, 0, width)
+        cy1, cy2 = np.clip(y1, 0, height), np.clip(y2, 0, height)
+        outside = (cx2 <= cx1) | (cy2 <= cy1)
+        clipped = (cx1 != x1) | (cx2 != x2) | (cy1 != y1) | (cy2 != y2)
+    # Unclipped boxes keep their own w and h: x + w - x is not always w in floats.
+    xywh = np.stack([cx1, cy1, np.where(clipped, cx2 - cx1, w),
+                     np.where(clipped, cy2 - cy1, h)], axis=1)
+
+    codes = np.full(len(index), _KEPT, np.int8)
+    # Lowest priority first, so that a box ends with the first reason that applies.
+    codes[clipped] = _CLIPPED
+    for kind, mask in (('box_outside', outside), ('box_empty', empty),
+                       ('box_malformed', malformed_box), ('bad_category', categories == 0),
+                       ('image_rejected', (index >= 0) & ~images.readable[safe]),
+                       ('unknown_image', index < 0),
+                       ('annotation_malformed', labels.ann_malformed)):
+        codes[mask] = _CODE[kind]
+    per_image = np.bincount(index[index >= 0], minlength=n_images)
+    return BoxCheck(codes, index, categories, xywh, per_image)
+
+
+def _image_index(ann_image_ids: List[Any], image_ids: List[int]) -> np.ndarray:
+    lookup = {image_id: i for i, image_id in enumerate(image_ids)}
+    n = len(ann_image_ids)
+    if set(map(type, ann_image_ids)) <= {int}:
+        return np.fromiter(map(lookup.get, ann_image_ids, repeat(-1)), np.int64, n)
+    # A bool or float id must not match an int id that merely compares equal.
+    return np.fromiter((lookup.get(v, -1) if type(v) is int else -1
+                        for v in ann_image_ids), np.int64, n)
+
+
+def _category_ids(values: List[Any], classes: Sequence[str], by_name: bool) -> np.ndarray:
+    """1-based category ids; 0 where the value names no class."""
+    if by_name:
+        lookup = {name: i + 1 for i, name in enumerate(classes)}
+        return np.fromiter((lookup.get(v, 0) if type(v) is str else 0 for v in values),
+                           np.int64, len(values))
+    valid = {i + 1 for i in range(len(classes))}
+    # type() rather than isinstance: true is not category 1.
+    return np.fromiter((v if type(v) is int and v in valid else 0 for v in values),
+                       np.int64, len(values))
+
+
+def _box_values(boxes: List[Any]) -> Tuple[np.ndarray, np.ndarray]:
+    """An (n, 4) float array of the boxes and a mask of those that are not four plain
+    numbers (their rows are NaN). bools and numeric strings are not numbers here."""
+    n = len(boxes)
+    if set(map(type, boxes)) <= {list} and set(map(len, boxes)) <= {4}:
+        flat = list(chain.from_iterable(boxes))
+        if set(map(type, flat)) <= {int, float}:
+            try:
+                return np.array(flat, np.float64).reshape(n, 4), np.zeros(n, bool)
+            except OverflowError:  # an int too large for a float: find it below
+                pass
+    values = np.full((n, 4), np.nan)
+    malformed = np.zeros(n, bool)
+    for i, box in enumerate(boxes):
+        try:
+            if type(box) is list and len(box) == 4 and all(type(v) in (int, float) for v in box):
+                values[i] = box
+                continue
+        except OverflowError:
+            values[i] = np.nan
+        malformed[i] = True
+    return values, malformed
+
+
+def _box_problems(labels: LabelSet, boxes: BoxCheck) -> List[Dict[str, Any]]:
+    """Report entries for boxes rejected or clipped; those on rejected images are
+    reported with their image."""
+    entries = []
+    names = {v: k for k, v in _CODE.items()}
+    names[_CLIPPED] = 'box_clipped'
+    reported = (boxes.codes != _KEPT) & (boxes.codes != _CODE['image_rejected'])
+    for i in np.flatnonzero(reported).tolist():
+        kind = names[int(boxes.codes[i])]
+        image_index = int(boxes.image_index[i])
+        detail = _box_detail(kind, labels, i)
+        entries.append(_problem(
+            kind, 'train', labels.images, image_index, detail, _ACTION[kind],
+            annotation=labels.annotation_ref(i),
+            image_id=_json_value(labels.ann_image_ids[i])))
+    return entries
+
+
+def _box_detail(kind: str, labels: LabelSet, i: int) -> str:
+    if kind == 'unknown_image':
+        return f'image id {labels.ann_image_ids[i]!r}'
+    if kind == 'bad_category':
+        return f'category {labels.ann_categories[i]!r} is none of {len(labels.classes)} classes'
+    if kind == 'annotation_malformed':
+        return 'missing fields or not an object'
+    return f'{labels.box_format} {labels.ann_boxes[i]!r}'
+
+
+def _json_value(value: Any) -> Any:
+    return value if value is None or type(value) in (int, str) else repr(value)
+
+
+# ------------------------------------------------------------------ split and output
+
+def _val_mask(image_ids: List[int], readable: np.ndarray, val_size: int,
+              seed: int) -> np.ndarray:
+    """Validation images: ``val_size`` of the sorted readable ids, drawn with ``seed``."""
+    ids = np.asarray(image_ids, dtype=np.int64)
+    candidates = np.sort(ids[readable])
+    # RandomState: its streams are frozen across numpy versions, unlike default_rng's.
+    chosen = candidates[np.random.RandomState(seed).permutation(len(candidates))[:val_size]]
+    return np.isin(ids, chosen) & readable
+
+
+def _diet_mask(labels: LabelSet, boxes: BoxCheck, candidates: np.ndarray) -> np.ndarray:
+    """The 2021 "diet" subset (SPEC section 9) of the ``candidates`` images, judged by
+    the classes of their kept boxes.
+
+    Kept: an image with a cigar or a phone; else one with eye_closed and mouth_closed
+    or mouth_opened; else every third image with mouth_opened (the 1st, 4th, ... of
+    those, in image-id order, which is sorted file-name order for 2021 data).
+    """
+    present = np.zeros((len(labels.images.ids), len(labels.classes)), bool)
+    kept = boxes.kept
+    present[boxes.image_index[kept], boxes.categories[kept] - 1] = True
+    has = {name: present[:, i] for i, name in enumerate(labels.classes)}
+    first = candidates & (has['cigar'] | has['phone'])
+    second = candidates & ~first & has['eye_closed'] & (has['mouth_closed']
+                                                        | has['mouth_opened'])
+    third = candidates & ~first & ~second & has['mouth_opened']
+    # Ids ascend with the list index for 2021 data, so cumsum counts in id order.
+    every_third = third & ((np.cumsum(third) - 1) % 3 == 0)
+    return first | second | every_third
+
+
+def _annotation_ids(labels: LabelSet, boxes: BoxCheck) -> np.ndarray:
+    """Kept boxes' output ids: 1.. in (image id, input order) order, unique across
+    all output files; 0 for rejected boxes."""
+    kept = np.flatnonzero(boxes.kept)
+    image_ids = np.asarray(labels.images.ids, dtype=np.int64)[boxes.image_index[kept]]
+    order = kept[np.argsort(image_ids, kind='stable')]
+    ids = np.zeros(len(boxes.codes), np.int64)
+    ids[order] = np.arange(1, len(order) + 1)
+    return ids
+
+
+def _coco(images: ImageList, check: ImageCheck, mask: np.ndarray, folder: str,
+          boxes: Optional[BoxCheck], ann_ids: Optional[np.ndarray],
+          categories: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """A COCO dict of the images in ``mask`` (sorted by id) and their kept boxes."""
+    ids = np.asarray(images.ids, dtype=np.int64)
+    chosen = np.flatnonzero(mask)
+    chosen = chosen[np.argsort(ids[chosen], kind='stable')].tolist()
+    coco_images = [{'id': images.ids[i], 'file_name': f'{folder}/{check.disk_names[i]}',
+                    'width': int(check.widths[i]), 'height': int(check.heights[i])}
+                   for i in chosen]
+    annotations: List[Dict[str, Any]] = []
+    if boxes is not None:
+        selected = np.flatnonzero(boxes.kept & mask[np.maximum(boxes.image_index, 0)])
+        selected = selected[np.argsort(ann_ids[selected])]
+        xywh = boxes.xywh[selected]
+        annotations = [
+            {'id': a, 'image_id': im, 'category_id': c, 'bbox': b, 'area': area,
+             'iscrowd': 0}
+            for a, im, c, b, area in zip(
+                ann_ids[selected].tolist(), ids[boxes.image_index[selected]].tolist(),
+                boxes.categories[selected].tolist(), xywh.tolist(),
+                (xywh[:, 2] * xywh[:, 3]).tolist())]
+    return {'images': coco_images, 'annotations': annotations, 'categories': categories}
+
+
+def _report(labels: LabelSet, train: ImageCheck, test: Optional[ImageCheck],
+            boxes: BoxCheck, split_masks: Dict[str, np.ndarray], val_size: int, seed: int,
+            problems: List[Dict[str, Any]]) -> Dict[str, Any]:
+    n_images, n_boxes = len(labels.images.ids), len(boxes.codes)
+    n_kept_boxes = int(boxes.kept.sum())
+    report: Dict[str, Any] = {
+        'format': labels.format,
+        'classes': list(labels.classes),
+        'images': {'input': n_images, 'kept': int(train.readable.sum()),
+                   'rejected': n_images - int(train.readable.sum())},
+        'annotations': {'input': n_boxes, 'kept': n_kept_boxes,
+                        'rejected': n_boxes - n_kept_boxes,
+                        'clipped': int((boxes.codes == _CLIPPED).sum())},
+        # Train and test images together.
+        'sizes': {'from_header_only': train.size_from_header + (test.size_from_header
+                                                                if test else 0),
+                  'mismatch': sum(p['kind'] == 'size_mismatch' for p in problems)},
+        'split': {'seed': seed, 'val_size': val_size,
+                  'train_images': int(split_masks['train'].sum()),
+                  'val_images': int(split_masks['val'].sum())},
+    }
+    if test is not None:
+        n_test = len(test.readable)
+        report['test_images'] = {'input': n_test, 'kept': int(test.readable.sum()),
+                                 'rejected': n_test - int(test.readable.sum())}
+    safe = np.maximum(boxes.image_index, 0)
+    report['boxes_per_class'] = {}
+    for name, mask in split_masks.items():
+        in_split = boxes.kept & mask[safe]
+        counts = np.bincount(boxes.categories[in_split], minlength=len(labels.classes) + 1)
+        report['boxes_per_class'][name] = dict(zip(labels.classes, counts[1:].tolist()))
+    if 'train_diet' in split_masks:
+        report['diet'] = {'images': int(split_masks['train_diet'].sum()),
+                          'boxes': sum(report['boxes_per_class']['train_diet'].values())}
+    kinds: Dict[str, int] = {}
+    for p in problems:
+        kinds[p['kind']] = kinds.get(p['kind'], 0) + 1
+    report['problem_counts'] = dict(sorted(kinds.items()))
+    report['problems'] = problems
+    return report

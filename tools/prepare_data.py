@@ -1,0 +1,40 @@
+"""Convert the challenge's labels to checked COCO files (train / val / test) + report.
+
+Reads DATA/train/label/Train.json (2022 parking format, or the 2021 driver-inattention
+format, told apart by the file's shape), DATA/train/images/, and
+DATA/Test_Images_Information.json with DATA/test/images/ (optional for 2021 data).
+Writes OUT/annotations/{train,val,test}.json (file names relative to DATA),
+OUT/annotations/train_diet.json with --diet (2021 only), OUT/report.json and
+OUT/class_distribution.png. Bad boxes and images are dropped and listed in the report;
+input that cannot be used at all stops with one line, and nothing is written.
+"""
+import argparse
+
+from parkdet_challenge.cli import run_cli
+from parkdet_challenge.convert import prepare_data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--data-root', required=True, help='the challenge data folder (DATA)')
+    parser.add_argument('--out-dir', required=True, help='where the outputs go (OUT)')
+    parser.add_argument('--val-size', type=int, default=3000,
+                        help='validation images, drawn from the sorted readable ids '
+                             '(3000); must leave at least one training image')
+    parser.add_argument('--seed', type=int, default=100, help='split seed (100)')
+    parser.add_argument('--diet', action='store_true',
+                        help='2021 data: also write annotations/train_diet.json, the '
+                             '"diet" subset of train.json')
+    parser.add_argument('--no-plot', action='store_true',
+                        help='skip class_distribution.png (saves ~1 s of matplotlib)')
+    args = parser.parse_args()
+    conversion = prepare_data(args.data_root, args.out_dir, val_size=args.val_size,
+                              seed=args.seed, diet=args.diet, plot=not args.no_plot,
+                              progress=True)
+    print(conversion.summary())
+    print(f'wrote {args.out_dir}/annotations/ and {args.out_dir}/report.json')
+
+
+if __name__ == '__main__':
+    run_cli(main)
