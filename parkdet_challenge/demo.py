@@ -1,0 +1,331 @@
+"""A small synthetic data set in the challenge's own layout (SPEC section 1).
+
+Made for the CPU demo: a tiny YOLO must learn it in minutes, so each class is one
+saturated colour and one simple shape with a dark outline, on a smooth low-contrast
+background, 2-8 objects of 14-80 px per image with little overlap. Class frequencies
+are long-tailed like the real set's, with a floor so that every class also lands in a
+validation split and in the test images. The same seed gives the same bytes.
+
+Layout written under the output folder::
+
+    train/images/*.png               Korean names in the challenge's style
+    train/label/Train.json           {"images", "annotations", "categories"}; some
+                                     images lack width/height, as the real set may
+    test/images/<uuid4>.png
+    Test_Images_Information.json     {"images": [{id, file_name, width, height}]}
+    sample_submission.json           a few records in the submission format
+    test_ground_truth.json           demo only (the challenge keeps it secret): the
+                                     test boxes as COCO, to score a submission
+    .parkdet_demo                    marks the folder as safe to overwrite
+"""
+import io
+import json
+import math
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Sequence, Tuple, Union
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .atomic import write_json_atomic
+from .classes import CLASS_NAMES_KO, CLASSES, NUM_CLASSES, coco_categories
+from .cli import InputError
+
+# Relative frequency of each class (sedan common, stroller and cart rare).
+CLASS_WEIGHTS = (30, 15, 8, 5, 3, 10, 5, 12, 4, 3, 2, 2, 1, 1)
+# One well-separated saturated colour per class (after Trubetskoy's 20 colours).
+COLOURS = ((230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+           (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (0, 128, 128),
+           (170, 110, 40), (0, 0, 128), (128, 0, 0), (255, 255, 255))
+SHAPES = ('rectangle', 'ellipse', 'triangle', 'diamond', 'hexagon', 'rectangle', 'ellipse',
+          'triangle', 'cross', 'diamond', 'star', 'hexagon', 'cross', 'star')
+# Width / height of each class's shape: vehicles wide, people tall.
+ASPECTS = (1.6, 1.3, 1.2, 2.2, 1.9, 1.7, 1.5, 0.45, 0.55, 1.0, 0.6, 1.25, 0.8, 1.0)
+IMAGE_SIZES = ((256, 192), (288, 176), (240, 240), (224, 160))
+MIN_SIDE, MAX_SIDE = 14, 80
+NEGATIVE_FRACTION = 0.06
+MARKER = '.parkdet_demo'
+
+_PROVINCES = ('경기도', '서울특별시', '부산광역시', '인천광역시', '대구광역시', '충청남도')
+_WEATHER = ('맑음', '흐림', '비', '눈')
+_TIME = ('주간', '야간')
+_PLACE = ('실외', '실내')
+_SIDE = ('right', 'left', 'front', 'rear')
+
+PathLike = Union[str, 'Path']
+
+
+@dataclass
+class DemoSummary:
+    """What :func:`make_demo_data` wrote."""
+    root: Path
+    train_images: int
+    test_images: int
+    train_boxes_per_class: Dict[str, int]
+    test_boxes_per_class: Dict[str, int]
+
+    def __str__(self) -> str:
+        train = sum(self.train_boxes_per_class.values())
+        test = sum(self.test_boxes_per_class.values())
+        rarest = min(self.train_boxes_per_class.items(), key=lambda kv: kv[1])
+        return (f'wrote {self.train_images} train images ({train} boxes) and '
+                f'{self.test_images} test images ({test} boxes) to {self.root}\n'
+                f'boxes per class (train): '
+                + ', '.join(f'{k} {v}' for k, v in self.train_boxes_per_class.items())
+                + f'\nrarest class in train: {rarest[0]} ({rarest[1]} boxes)')
+
+
+def make_demo_data(out_root: PathLike, n_train: int = 400, n_test: int = 60,
+                   seed: int = 0) -> DemoSummary:
+    """Write the synthetic data set under ``out_root`` and return a summary.
+
+    ``out_root`` must be absent, empty, or a folder this function wrote before (whose
+    demo files are then replaced). Raises ``InputError`` otherwise or for bad counts.
+    """
+    if n_train < 1 or n_test < 1:
+        raise InputError(f'need at least one train and one test image '
+                         f'(got --train {n_train}, --test {n_test})')
+    root = Path(out_root)
+    _prepare_folder(root)
+    rng = np.random.default_rng(seed)
+
+    train_names = _train_names(rng, n_train)
+    train_objects = _layout(rng, n_train)
+    train_sizes = [IMAGE_SIZES[k] for k in rng.integers(len(IMAGE_SIZES), size=n_train)]
+    # Roughly one image entry in seven without width/height, as the real set may have.
+    no_size = rng.random(n_train) < 0.15
+    test_names = [f'{uuid.UUID(bytes=rng.bytes(16), version=4)}.png' for _ in range(n_test)]
+    test_objects = _layout(rng, n_test)
+    test_sizes = [IMAGE_SIZES[k] for k in rng.integers(len(IMAGE_SIZES), size=n_test)]
+
+    train_boxes = _render_all(rng, root / 'train/images', train_names, train_sizes,
+                              train_objects)
+    test_boxes = _render_all(rng, root / 'test/images', test_names, test_sizes, test_objects)
+
+    train_images = [{'id': i + 1, 'file_name': name}
+                    | ({} if no_size[i] else {'width': w, 'height': h})
+                    for i, (name, (w, h)) in enumerate(zip(train_names, train_sizes))]
+    test_images = [{'id': i + 1, 'file_name': name, 'width': w, 'height': h}
+                   for i, (name, (w, h)) in enumerate(zip(test_names, test_sizes))]
+    categories = [{'id': i + 1, 'name': ko} for i, (_, ko) in enumerate(CLASS_NAMES_KO)]
+    # UTF-8 with Hangul as is, like the challenge's own files.
+    write_json_atomic(root / 'train/label/Train.json',
+                      {'images': train_images, 'annotations': _annotations(train_boxes),
+                       'categories': categories}, ensure_ascii=False)
+    write_json_atomic(root / 'Test_Images_Information.json', {'images': test_images},
+                      ensure_ascii=False)
+    write_json_atomic(root / 'test_ground_truth.json',
+                      {'images': test_images, 'annotations': _annotations(test_boxes),
+                       'categories': coco_categories()})
+    write_json_atomic(root / 'sample_submission.json', _sample_submission(rng, test_boxes))
+    return DemoSummary(root, n_train, n_test, _per_class(train_boxes),
+                       _per_class(test_boxes))
+
+
+def _prepare_folder(root: Path) -> None:
+    if root.exists() and not root.is_dir():
+        raise InputError(f'{root}: exists and is not a folder')
+    if root.is_dir() and any(root.iterdir()):
+        if not (root / MARKER).exists():
+            raise InputError(f'{root}: folder is not empty and was not made by this tool; '
+                             f'choose a new folder')
+        # Ours: drop the old images so that a smaller rerun leaves no strays.
+        for sub in ('train/images', 'test/images'):
+            shutil.rmtree(root / sub, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text('written by parkdet_challenge.demo\n')
+
+
+def _train_names(rng: np.random.Generator, n: int) -> List[str]:
+    """Names like 20201102_경기도_-_-_맑음_주간_실외_right_000079_0088055.png, unique."""
+    frames = np.sort(rng.choice(10 ** 7, size=n, replace=False))
+    names = []
+    for frame in frames.tolist():
+        day = 20201001 + int(rng.integers(0, 60)) % 30 + 100 * int(rng.integers(0, 3))
+        parts = (str(day), _pick(rng, _PROVINCES), '-', '-', _pick(rng, _WEATHER),
+                 _pick(rng, _TIME), _pick(rng, _PLACE), _pick(rng, _SIDE),
+                 f'{int(rng.integers(1, 400)):06d}', f'{frame:07d}')
+        names.append('_'.join(parts) + '.png')
+    return names
+
+
+def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
+    return options[int(rng.integers(len(options)))]
+
+
+def _layout(rng: np.random.Generator, n_images: int) -> List[List[int]]:
+    """Class ids (0-based) of each image's objects.
+
+    Counts per class follow CLASS_WEIGHTS, except that each class gets at least
+    ~8% of the number of images, so that a 20% validation draw still holds some of the
+    rarest class (the expected count is then over 6, a miss less likely than 1 in 300).
+    """
+    counts = rng.integers(2, 9, size=n_images)
+    counts[rng.random(n_images) < NEGATIVE_FRACTION] = 0
+    total = int(counts.sum())
+    floor = max(2, math.ceil(0.08 * n_images))
+    if floor * NUM_CLASSES > total:  # a very small set: as many of each as fit
+        floor = total // NUM_CLASSES
+    weights = np.asarray(CLASS_WEIGHTS, np.float64) / sum(CLASS_WEIGHTS)
+    quota = np.maximum(np.floor(weights * total).astype(np.int64), floor)
+    while quota.sum() > total:  # trim the common classes to make room for the floor
+        quota[int(np.argmax(quota))] -= 1
+    rest = rng.choice(NUM_CLASSES, size=total - int(quota.sum()), p=weights)
+    labels = np.concatenate([np.repeat(np.arange(NUM_CLASSES), quota), rest])
+    rng.shuffle(labels)
+    return [part.tolist() for part in np.split(labels, np.cumsum(counts)[:-1])]
+
+
+def _render_all(rng: np.random.Generator, folder: Path, names: List[str],
+                sizes: List[Tuple[int, int]], objects: List[List[int]]
+                ) -> List[List[Tuple[int, List[int]]]]:
+    """Draw and save each image; return its boxes as (class id 0-based, [x, y, w, h])."""
+    folder.mkdir(parents=True, exist_ok=True)
+    all_boxes = []
+    for name, size, classes in zip(names, sizes, objects):
+        image, boxes = _render(rng, size, classes)
+        buf = io.BytesIO()
+        # Level 1: 3x faster than the default and the noise compresses poorly anyway.
+        image.save(buf, format='PNG', compress_level=1)
+        (folder / name).write_bytes(buf.getvalue())
+        all_boxes.append(boxes)
+    return all_boxes
+
+
+def _render(rng: np.random.Generator, size: Tuple[int, int],
+            classes: List[int]) -> Tuple[Image.Image, List[Tuple[int, List[int]]]]:
+    width, height = size
+    image = Image.fromarray(_background(rng, width, height))
+    draw = ImageDraw.Draw(image)
+    placed: List[List[int]] = []
+    boxes = []
+    for cls in classes:
+        box = _place(rng, cls, width, height, placed)
+        if box is None:  # no room left without heavy overlap: skip this object
+            continue
+        placed.append(box)
+        _draw_shape(draw, SHAPES[cls], COLOURS[cls], box)
+        boxes.append((cls, box))
+    return image, boxes
+
+
+def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A smooth grey-ish gradient with mild noise: low contrast against the objects."""
+    # A grey with a faint tint, so that no background rivals an object's colour.
+    start = (rng.uniform(100, 160) + rng.uniform(-12, 12, size=3)).astype(np.float32)
+    end = start + np.float32(rng.uniform(-30, 30)) + rng.uniform(-6, 6, size=3).astype(
+        np.float32)
+    angle = rng.uniform(0, 2 * math.pi)
+    # float32 and broadcasting from 1-D ramps: the background was the slowest step.
+    t = (np.arange(width, dtype=np.float32)[None, :] * math.cos(angle)
+         + np.arange(height, dtype=np.float32)[:, None] * math.sin(angle))
+    t -= t.min()
+    t /= max(float(t.max()), 1.0)
+    pixels = start + t[..., None] * (end - start)
+    # Small integer noise: mild, and it keeps PNG encoding fast.
+    pixels += rng.integers(-3, 4, size=(height, width, 1), dtype=np.int8)
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def _place(rng: np.random.Generator, cls: int, width: int, height: int,
+           placed: List[List[int]]) -> Union[List[int], None]:
+    """A box [x, y, w, h] for a class-``cls`` object, inside the image, overlapping
+    no placed box by more than 10% of either's area; None after 30 tries."""
+    for _ in range(30):
+        long_side = rng.uniform(MIN_SIDE, MAX_SIDE)
+        aspect = ASPECTS[cls] * rng.uniform(0.85, 1.15)
+        w = long_side if aspect >= 1 else long_side * aspect
+        h = long_side / aspect if aspect >= 1 else long_side
+        w, h = max(int(round(w)), MIN_SIDE // 2), max(int(round(h)), MIN_SIDE // 2)
+        if w > width or h > height:
+            continue
+        x = int(rng.integers(0, width - w + 1))
+        y = int(rng.integers(0, height - h + 1))
+        box = [x, y, w, h]
+        if all(_overlap(box, other) <= 0.1 for other in placed):
+            return box
+    return None
+
+
+def _overlap(a: List[int], b: List[int]) -> float:
+    """Intersection over the smaller box's area."""
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    return iw * ih / min(a[2] * a[3], b[2] * b[3])
+
+
+def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, colour: Tuple[int, int, int],
+                box: List[int]) -> None:
+    """Fill ``shape`` so that its extent is exactly ``box`` (the box is tight)."""
+    x, y, w, h = box
+    x1, y1 = x + w - 1, y + h - 1  # PIL's coordinates are inclusive
+    style = dict(fill=colour, outline=(20, 20, 20), width=2)
+    if shape == 'rectangle':
+        draw.rectangle([x, y, x1, y1], **style)
+    elif shape == 'ellipse':
+        draw.ellipse([x, y, x1, y1], **style)
+    else:
+        draw.polygon([(x + u * (x1 - x), y + v * (y1 - y)) for u, v in _POLYGONS[shape]],
+                     **style)
+
+
+def _star(points: int = 5, inner: float = 0.45) -> List[Tuple[float, float]]:
+    raw = [(math.cos(math.pi * k / points - math.pi / 2) * (1 if k % 2 == 0 else inner),
+            math.sin(math.pi * k / points - math.pi / 2) * (1 if k % 2 == 0 else inner))
+           for k in range(2 * points)]
+    return _normalise(raw)
+
+
+def _normalise(points: List[Tuple[float, float]]) -> List[Tuple[float, float]]:
+    """Scale a polygon to span exactly [0, 1] x [0, 1]."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return [((px - min(xs)) / (max(xs) - min(xs)), (py - min(ys)) / (max(ys) - min(ys)))
+            for px, py in points]
+
+
+# Unit-square polygons, each touching all four sides.
+_POLYGONS = {
+    'triangle': [(0, 1), (0.5, 0), (1, 1)],
+    'diamond': [(0.5, 0), (1, 0.5), (0.5, 1), (0, 0.5)],
+    'hexagon': [(0.25, 0), (0.75, 0), (1, 0.5), (0.75, 1), (0.25, 1), (0, 0.5)],
+    'cross': [(0.33, 0), (0.67, 0), (0.67, 0.33), (1, 0.33), (1, 0.67), (0.67, 0.67),
+              (0.67, 1), (0.33, 1), (0.33, 0.67), (0, 0.67), (0, 0.33), (0.33, 0.33)],
+    'star': _star(),
+}
+
+
+def _annotations(boxes: List[List[Tuple[int, List[int]]]]) -> List[Dict[str, Any]]:
+    """The challenge's annotation entries: ids 1.., image ids 1.., 1-based categories."""
+    out = []
+    for image_index, image_boxes in enumerate(boxes):
+        for cls, box in image_boxes:
+            out.append({'id': len(out) + 1, 'image_id': image_index + 1,
+                        'category_id': cls + 1, 'bbox': box})
+    return out
+
+
+def _sample_submission(rng: np.random.Generator,
+                       boxes: List[List[Tuple[int, List[int]]]]) -> List[Dict[str, Any]]:
+    """A few records as a submission has them: the first test boxes, jittered, scored."""
+    records = []
+    for image_index, image_boxes in enumerate(boxes):
+        for cls, box in image_boxes:
+            jitter = rng.normal(0, 1.0, size=4)
+            records.append({
+                'image_id': image_index + 1, 'category_id': cls + 1,
+                'bbox': [round(float(v + d), 1) for v, d in zip(box, jitter)],
+                'score': round(float(rng.uniform(0.3, 1.0)), 4), 'segmentation': []})
+        if len(records) >= 5:
+            break
+    return records
+
+
+def _per_class(boxes: List[List[Tuple[int, List[int]]]]) -> Dict[str, int]:
+    counts = np.bincount([cls for image_boxes in boxes for cls, _ in image_boxes],
+                         minlength=NUM_CLASSES)
+    return dict(zip(CLASSES, counts.tolist()))

@@ -1,0 +1,25 @@
+"""Write a small synthetic data set in the challenge's layout (SPEC section 1).
+
+    python tools/make_demo_data.py OUT_DATA [--train 400] [--test 60] [--seed 0]
+
+Then convert it like the real data, e.g.
+    python tools/prepare_data.py --data-root OUT_DATA --out-dir OUT --val-size 80
+"""
+import argparse
+
+from parkdet_challenge.cli import run_cli
+from parkdet_challenge.demo import make_demo_data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('out_data', help='folder to write (absent, empty, or an earlier demo)')
+    parser.add_argument('--train', type=int, default=400, help='training images (400)')
+    parser.add_argument('--test', type=int, default=60, help='test images (60)')
+    parser.add_argument('--seed', type=int, default=0, help='random seed (0)')
+    args = parser.parse_args()
+    print(make_demo_data(args.out_data, n_train=args.train, n_test=args.test, seed=args.seed))
+
+
+if __name__ == '__main__':
+    run_cli(main)
