@@ -4,7 +4,6 @@ from typing import Dict, List, Optional
 
 import numpy as np
 from mmengine.hooks import Hook
-from mmengine.logging import print_log
 
 from mmyolo.registry import HOOKS
 from parkdet_mm.datasets import (EpochPartSampler, class_count_matrix,
@@ -30,6 +29,12 @@ class ClassBalanceHook(Hook):
     report as NaN or negative (no ground truth), takes the mean of the others, as the
     reference gave such classes the overall mAP. The first epoch logs, per class, the
     expected share of sampled boxes under the weights next to the share without them.
+
+    The maps travel in checkpoints (``meta['class_balance_maps']``). mmengine saves an
+    epoch's checkpoint before that epoch's validation and does not repeat it on
+    resume, so a resumed run starts from the maps of the validation before, where an
+    uninterrupted run would use the newer ones: resume is exact without validation
+    (the reference's setting) and one validation behind with it.
 
     Hook order does not matter here: ``EpochBasedTrainLoop.run_epoch`` creates the
     epoch's dataloader iterator, which is when the sampler draws, only after every
@@ -82,10 +87,9 @@ class ClassBalanceHook(Hook):
             return  # not training (runner.val()), or nothing was measured
         keys = [self.metric_key.format(name=name) for name in self.class_names]
         if not any(key in metrics for key in keys):
-            print_log(
+            runner.logger.warning(
                 f'ClassBalanceHook: no metric named like {keys[0]!r}; image '
-                'weights keep the previous per-class mAPs', logger='current',
-                level='WARNING')
+                'weights keep the previous per-class mAPs')
             return
         maps = np.array([metrics.get(key, math.nan) for key in keys],
                         dtype=np.float64)
