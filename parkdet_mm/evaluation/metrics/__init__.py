@@ -1,0 +1,3 @@
+from .challenge_metric import ChallengeSubmissionMetric
+
+__all__ = ['ChallengeSubmissionMetric']
