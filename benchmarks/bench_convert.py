@@ -1,0 +1,155 @@
+"""How much the data-preparation converter costs above plain JSON input and output.
+
+    python benchmarks/bench_convert.py [--images 25000] [--boxes 135000] [--test 2000]
+
+Builds a data set of the real set's scale in a temporary folder (every image present
+on disk: one small PNG hard-linked under every name, so the converter still opens and
+reads each header), then times, side by side and best of ``--repeat``:
+
+- the floor: ``json.load`` of the two input files plus ``json.dump`` of the outputs
+  (train/val/test COCO, the same objects the converter writes);
+- the same floor with the C encoder (``json.dumps`` then one write, with the
+  converter's own separators): stricter, since ``json.dump`` encodes in pure Python;
+- ``prepare_data(..., plot=False)``: the whole library conversion, reading headers,
+  checking, splitting, and writing all JSON outputs atomically;
+- the command line end to end (interpreter start, chart and progress bar included).
+
+Target: the converter within 2x the floor.
+"""
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import numpy as np
+from PIL import Image
+
+from parkdet_challenge.convert import convert, prepare_data
+
+REPO = Path(__file__).resolve().parents[1]
+WIDTH, HEIGHT = 1920, 1080
+
+
+def build(root: Path, n_images: int, n_boxes: int, n_test: int, seed: int = 0) -> None:
+    """Write a challenge-layout data set of the given scale under ``root``."""
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.new('RGB', (WIDTH, HEIGHT), (90, 90, 90)).save(buf, format='PNG')
+    train_dir, test_dir = root / 'train/images', root / 'test/images'
+    for folder in (train_dir, test_dir, root / 'train/label'):
+        folder.mkdir(parents=True)
+    source = root / 'source.png'
+    source.write_bytes(buf.getvalue())
+
+    images = []
+    for i in range(n_images):
+        name = f'2020{1101 + i % 28:04d}_경기도_-_-_맑음_주간_실외_right_{i // 50:06d}_{i:07d}.png'
+        os.link(source, train_dir / name)
+        entry = {'id': i + 1, 'file_name': name}
+        if i % 10:  # one entry in ten without a size, as the real set may have
+            entry.update(width=WIDTH, height=HEIGHT)
+        images.append(entry)
+    image_ids = rng.integers(1, n_images + 1, size=n_boxes)
+    w = rng.uniform(10, 400, size=n_boxes).round(1)
+    h = rng.uniform(10, 300, size=n_boxes).round(1)
+    # About 2% of boxes stick out of the image and get clipped.
+    x = rng.uniform(-20, WIDTH - w + 20).round(1)
+    y = rng.uniform(-20, HEIGHT - h + 20).round(1)
+    categories = rng.integers(1, 15, size=n_boxes)
+    annotations = [{'id': k + 1, 'image_id': int(i), 'category_id': int(c),
+                    'bbox': [float(a), float(b), float(c_), float(d)]}
+                   for k, (i, c, a, b, c_, d) in enumerate(zip(image_ids, categories, x, y, w, h))]
+    (root / 'train/label/Train.json').write_text(json.dumps(
+        {'images': images, 'annotations': annotations, 'categories': []},
+        ensure_ascii=False), encoding='utf-8')
+
+    test = []
+    for i in range(n_test):
+        name = f'{i:08x}-0000-4000-8000-{i:012x}.png'
+        os.link(source, test_dir / name)
+        test.append({'id': i, 'file_name': name, 'width': WIDTH, 'height': HEIGHT})
+    (root / 'Test_Images_Information.json').write_text(json.dumps({'images': test}))
+    source.unlink()
+
+
+def best_of(repeat: int, fns: Dict[str, Callable[[], None]]) -> Dict[str, float]:
+    """Run each function ``repeat`` times, interleaved; the fastest time of each."""
+    best = {name: float('inf') for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--images', type=int, default=25000)
+    parser.add_argument('--boxes', type=int, default=135000)
+    parser.add_argument('--test', type=int, default=2000)
+    parser.add_argument('--repeat', type=int, default=3)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data, out = Path(tmp) / 'data', Path(tmp) / 'out'
+        build(data, args.images, args.boxes, args.test)
+        inputs = [data / 'train/label/Train.json', data / 'Test_Images_Information.json']
+        outputs = convert(data, val_size=3000).outputs
+        coco = {k: v for k, v in outputs.items() if k.startswith('annotations/')}
+        floor_dir = Path(tmp) / 'floor'
+        floor_dir.mkdir()
+
+        def floor_dump() -> None:
+            for path in inputs:
+                with open(path, encoding='utf-8') as f:
+                    json.load(f)
+            for rel, obj in coco.items():
+                with open(floor_dir / Path(rel).name, 'w') as f:
+                    json.dump(obj, f)
+
+        def floor_dumps() -> None:
+            for path in inputs:
+                json.loads(path.read_bytes())
+            for rel, obj in coco.items():
+                (floor_dir / Path(rel).name).write_bytes(
+                    json.dumps(obj, separators=(',', ':')).encode('ascii'))
+
+        def converter() -> None:
+            prepare_data(data, out, val_size=3000, plot=False)
+
+        times = best_of(args.repeat, {'floor': floor_dump, 'floor_c': floor_dumps,
+                                      'convert': converter})
+        cli: List[float] = []
+        for _ in range(2):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, str(REPO / 'tools/prepare_data.py'),
+                            '--data-root', str(data), '--out-dir', str(out)],
+                           check=True, capture_output=True)
+            cli.append(time.perf_counter() - start)
+
+        size_mb = inputs[0].stat().st_size / 1e6
+        report = json.loads((out / 'report.json').read_text(encoding='utf-8'))
+        print(f'data: {args.images} train images, {args.boxes} boxes, {args.test} test '
+              f'images, all on disk (Train.json {size_mb:.1f} MB); best of {args.repeat}')
+        print(f'kept {report["annotations"]["kept"]} boxes, clipped '
+              f'{report["annotations"]["clipped"]}; split {report["split"]["train_images"]}'
+              f' / {report["split"]["val_images"]}')
+        print(f'floor (json.load inputs + json.dump outputs)          {times["floor"]:.3f} s')
+        print(f'floor, C encoder (json.loads + json.dumps, write)     {times["floor_c"]:.3f} s')
+        print(f'converter: prepare_data(plot=False), all JSON written {times["convert"]:.3f} s')
+        print(f'ratio converter / floor                               '
+              f'{times["convert"] / times["floor"]:.2f}x  (target <= 2x)')
+        print(f'ratio converter / C-encoder floor                     '
+              f'{times["convert"] / times["floor_c"]:.2f}x')
+        print(f'CLI end to end (interpreter, chart, progress bar)     {min(cli):.3f} s')
+
+
+if __name__ == '__main__':
+    main()
