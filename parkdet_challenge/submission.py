@@ -238,7 +238,10 @@ def cap_records(records: Sequence[Record],
     # of the whole; a record spans from after the previous ', ' (or '[') to its end.
     text = serialize(records)
     ends = np.fromiter((m.end() for m in _RECORD_END.finditer(text)),
-                       dtype=np.int64, count=total)
+                       dtype=np.int64)
+    if len(ends) != total:  # e.g. keys out of order: sizes would be wrong
+        raise ValueError('records are not in submission form (RECORD_KEYS in '
+                         'order, segmentation []); pass them through check_records')
     starts = np.empty_like(ends)
     starts[0] = 1
     starts[1:] = ends[:-1] + 2
@@ -272,7 +275,7 @@ def _write_text(path: PathLike, text: str) -> None:
 
 
 def write_predictions(path: PathLike, records: Sequence[Record]) -> int:
-    """Write the uncapped ``records`` in the given order, atomically; return the size."""
+    """Write the uncapped ``records``, in their order, atomically; return its size."""
     text = serialize(records)
     _write_text(path, text)
     return len(text)

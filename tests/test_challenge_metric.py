@@ -63,7 +63,8 @@ def _samples(drop=()):
         samples.append(dict(
             img_id=img, ori_shape=(480, 640),
             pred_instances=dict(bboxes=torch.tensor(boxes, dtype=torch.float32),
-                                scores=torch.tensor(scores), labels=torch.tensor(labels))))
+                                scores=torch.tensor(scores),
+                                labels=torch.tensor(labels))))
     return samples
 
 

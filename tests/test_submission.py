@@ -1,4 +1,4 @@
-"""The submission records (SPEC 8), the exact size cap, atomic writing and the cap CLI."""
+"""Submission records (SPEC 8), the exact size cap, atomic writing and the cap CLI."""
 import json
 import logging
 import os
@@ -116,6 +116,12 @@ def test_cap_bound_is_strict_and_ties_go_together():
     assert json.loads(text) == recs[:1] and result.cutoff == 0.9
 
 
+def test_cap_refuses_records_not_in_submission_form():
+    rec = make_record(1, 1, [0, 0, 1, 1], 0.5)
+    with pytest.raises(ValueError, match='check_records'):
+        cap_records([rec, {k: rec[k] for k in reversed(sub.RECORD_KEYS)}])
+
+
 def test_cap_output_is_sorted_by_score_descending_ties_in_input_order():
     recs = [make_record(i, 1, [0, 0, 1, 1], s)
             for i, s in enumerate([0.2, 0.7, 0.2, 0.9, 0.7])]
@@ -172,7 +178,8 @@ def test_check_records_fast_and_slow_paths_agree():
 
 
 def test_check_records_messages():
-    with pytest.raises(SubmissionError, match='expected a JSON list of records, got dict'):
+    with pytest.raises(SubmissionError, match='expected a JSON list of records, got '
+                       'dict'):
         check_records({'a': 1})
     with pytest.raises(SubmissionError, match='record 0: missing key'):
         check_records([{'image_id': 1}])

@@ -1,10 +1,11 @@
-"""The challenge's submission as an MMEngine metric, with COCO bbox mAP when labels exist.
+"""The challenge submission as an MMEngine metric, with COCO bbox AP when labels exist.
 
 Every process turns its images' predictions into challenge records (SPEC section 8)
 in ``process()``; MMEngine's ``collect_results`` gathers them on rank 0 once, in
 dataset order, dropping the samples a distributed sampler padded. Rank 0 then writes
-``preds.json`` (uncapped) and ``submission.json`` (capped below ``max_bytes``) when an
-``out_dir`` is given, and evaluates COCO bbox AP when the annotation file has boxes.
+``preds.json`` (uncapped, in dataset order) and ``submission.json`` (capped below
+``max_bytes``, by score descending) when an ``out_dir`` is given, and evaluates COCO
+bbox AP when the annotation file has boxes.
 """
 import contextlib
 import io
