@@ -45,15 +45,16 @@ import os
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .atomic import write_files_atomic
+from .atomic import PathLike, write_files_atomic
 from .classes import coco_categories
 from .cli import InputError
 from .imagefiles import ImageFolder, read_image_size
-from .labels import FORMAT_2021, FORMAT_2022, ImageList, LabelSet, read_image_list, read_labels
+from .labels import (FORMAT_2021, FORMAT_2022, ImageList, LabelSet, json_safe, read_image_list,
+                     read_labels)
 
 LABELS_FILE = 'train/label/Train.json'
 TRAIN_IMAGES = 'train/images'
@@ -74,8 +75,6 @@ _ACTION = {
     'box_outside': 'rejected: wholly outside the image',
     'box_clipped': 'kept, clipped to the image',
 }
-
-PathLike = Union[str, 'os.PathLike[str]']
 
 
 @dataclass
@@ -420,7 +419,7 @@ def _box_problems(labels: LabelSet, boxes: BoxCheck) -> List[Dict[str, Any]]:
         entries.append(_problem(
             kind, 'train', labels.images, image_index, detail, _ACTION[kind],
             annotation=labels.annotation_ref(i),
-            image_id=_json_value(labels.ann_image_ids[i])))
+            image_id=json_safe(labels.ann_image_ids[i])))
     return entries
 
 
@@ -432,10 +431,6 @@ def _box_detail(kind: str, labels: LabelSet, i: int) -> str:
     if kind == 'annotation_malformed':
         return 'missing fields or not an object'
     return f'{labels.box_format} {labels.ann_boxes[i]!r}'
-
-
-def _json_value(value: Any) -> Any:
-    return value if value is None or type(value) in (int, str) else repr(value)
 
 
 # ------------------------------------------------------------------ split and output

@@ -19,18 +19,17 @@ Layout written under the output folder::
     .parkdet_demo                    marks the folder as safe to overwrite
 """
 import io
-import json
 import math
 import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .atomic import write_json_atomic
+from .atomic import PathLike, write_json_atomic
 from .classes import CLASS_NAMES_KO, CLASSES, NUM_CLASSES, coco_categories
 from .cli import InputError
 
@@ -45,17 +44,17 @@ SHAPES = ('rectangle', 'ellipse', 'triangle', 'diamond', 'hexagon', 'rectangle',
 # Width / height of each class's shape: vehicles wide, people tall.
 ASPECTS = (1.6, 1.3, 1.2, 2.2, 1.9, 1.7, 1.5, 0.45, 0.55, 1.0, 0.6, 1.25, 0.8, 1.0)
 IMAGE_SIZES = ((256, 192), (288, 176), (240, 240), (224, 160))
-MIN_SIDE, MAX_SIDE = 14, 80
+MIN_SIDE, MAX_SIDE = 14, 80  # the long side of an object, in pixels
+MIN_SHORT = 10  # thinner shapes would be mostly outline at 256 px
 NEGATIVE_FRACTION = 0.06
 MARKER = '.parkdet_demo'
+OUTLINE = (20, 20, 20)
 
 _PROVINCES = ('경기도', '서울특별시', '부산광역시', '인천광역시', '대구광역시', '충청남도')
 _WEATHER = ('맑음', '흐림', '비', '눈')
 _TIME = ('주간', '야간')
 _PLACE = ('실외', '실내')
 _SIDE = ('right', 'left', 'front', 'rear')
-
-PathLike = Union[str, 'Path']
 
 
 @dataclass
@@ -231,15 +230,16 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
 
 
 def _place(rng: np.random.Generator, cls: int, width: int, height: int,
-           placed: List[List[int]]) -> Union[List[int], None]:
+           placed: List[List[int]]) -> Optional[List[int]]:
     """A box [x, y, w, h] for a class-``cls`` object, inside the image, overlapping
     no placed box by more than 10% of either's area; None after 30 tries."""
     for _ in range(30):
-        long_side = rng.uniform(MIN_SIDE, MAX_SIDE)
         aspect = ASPECTS[cls] * rng.uniform(0.85, 1.15)
-        w = long_side if aspect >= 1 else long_side * aspect
-        h = long_side / aspect if aspect >= 1 else long_side
-        w, h = max(int(round(w)), MIN_SIDE // 2), max(int(round(h)), MIN_SIDE // 2)
+        ratio = min(aspect, 1 / aspect)  # short side / long side
+        long_side = max(rng.uniform(MIN_SIDE, MAX_SIDE), MIN_SHORT / ratio)
+        short_side = max(long_side * ratio, MIN_SHORT)
+        w, h = (long_side, short_side) if aspect >= 1 else (short_side, long_side)
+        w, h = min(int(round(w)), MAX_SIDE), min(int(round(h)), MAX_SIDE)
         if w > width or h > height:
             continue
         x = int(rng.integers(0, width - w + 1))
@@ -264,7 +264,8 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, colour: Tuple[int, int, i
     """Fill ``shape`` so that its extent is exactly ``box`` (the box is tight)."""
     x, y, w, h = box
     x1, y1 = x + w - 1, y + h - 1  # PIL's coordinates are inclusive
-    style = dict(fill=colour, outline=(20, 20, 20), width=2)
+    # A thinner outline on small objects, so that their colour still shows.
+    style = dict(fill=colour, outline=OUTLINE, width=2 if min(w, h) >= 16 else 1)
     if shape == 'rectangle':
         draw.rectangle([x, y, x1, y1], **style)
     elif shape == 'ellipse':

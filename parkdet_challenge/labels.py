@@ -65,7 +65,7 @@ class LabelSet:
     def annotation_ref(self, index: int) -> Dict[str, Any]:
         """How a report names the annotation at ``index`` of the ``ann_*`` lists."""
         if self.format == FORMAT_2022:
-            return {'index': index, 'id': _json_safe(self.ann_refs[index])}
+            return {'index': index, 'id': json_safe(self.ann_refs[index])}
         return {'object': self.ann_refs[index]}
 
 
@@ -205,7 +205,7 @@ def _read_2021(entries: List[Any], path: Path) -> LabelSet:
                     np.array(malformed, dtype=bool))
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """``value`` if JSON can write it, else its repr (report fields must serialize)."""
     if value is None or isinstance(value, (str, int, float, bool)):
         return value

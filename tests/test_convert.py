@@ -535,3 +535,15 @@ def test_demo_data_loads_in_pycocotools_and_mmyolo(tmp_path: Path) -> None:
     expected = np.array([inst['bbox'] for inst in info['instances']], np.float32)
     assert np.allclose(np.asarray(sample['gt_bboxes'].tensor), expected)
     assert sample['gt_bboxes_labels'].min() >= 0 and sample['gt_bboxes_labels'].max() < 14
+
+
+def test_data_stage_imports_no_heavy_stack() -> None:
+    """The converter and the generator start fast: no torch, OpenMMLab, cv2, or
+    matplotlib (that one only when the chart is drawn)."""
+    code = ('import sys, parkdet_challenge.convert, parkdet_challenge.demo; '
+            'print(sorted(m for m in ("torch", "mmengine", "mmcv", "mmdet", "mmyolo", '
+            '"cv2", "matplotlib") if m in sys.modules))')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '[]'
