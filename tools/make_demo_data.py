@@ -12,7 +12,8 @@ from parkdet_challenge.demo import make_demo_data
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('out_data', help='folder to write (absent, empty, or an earlier demo)')
     parser.add_argument('--train', type=int, default=400, help='training images (400)')
     parser.add_argument('--test', type=int, default=60, help='test images (60)')

@@ -1,8 +1,9 @@
 """Convert the challenge's labels to checked COCO files (train / val / test) + report.
 
-Reads DATA/train/label/Train.json (2022 parking format, or the 2021 driver-inattention
-format, told apart by the file's shape), DATA/train/images/, and
-DATA/Test_Images_Information.json with DATA/test/images/ (optional for 2021 data).
+Reads DATA/train/label/Train.json, DATA/train/images/, and
+DATA/Test_Images_Information.json with DATA/test/images/. 2021 driver-inattention data
+(its {"annotations": [{"file_name", "objects"}]} labels, told apart by the file's shape)
+goes in the same places; its test information file is optional.
 Writes OUT/annotations/{train,val,test}.json (file names relative to DATA),
 OUT/annotations/train_diet.json with --diet (2021 only), OUT/report.json and
 OUT/class_distribution.png. Bad boxes and images are dropped and listed in the report;
@@ -25,7 +26,9 @@ def main() -> None:
     parser.add_argument('--seed', type=int, default=100, help='split seed (100)')
     parser.add_argument('--diet', action='store_true',
                         help='2021 data: also write annotations/train_diet.json, the '
-                             '"diet" subset of train.json')
+                             '"diet" subset of train.json (cigar or phone; else '
+                             'eye_closed with a mouth class; else every third image with '
+                             'mouth_opened)')
     parser.add_argument('--no-plot', action='store_true',
                         help='skip class_distribution.png (saves ~1 s of matplotlib)')
     args = parser.parse_args()
