@@ -282,7 +282,8 @@ def _report_rejected_images(images: ImageList, check: ImageCheck,
     for i, kind, detail in check.rejected:
         action = 'rejected'
         if box_counts is not None:
-            action = f'rejected with its {int(box_counts[i])} boxes'
+            n = int(box_counts[i])
+            action = f'rejected with its {n} box' + ('' if n == 1 else 'es')
         problems.append(_problem(kind, source, images, i, detail, action))
 
 
@@ -310,6 +311,9 @@ class BoxCheck:
     image_index: np.ndarray  # index into the image list, -1 if unknown
     categories: np.ndarray  # 1-based category id, 0 if invalid
     xywh: np.ndarray  # (n, 4) float64, the box to write (clipped where needed)
+    # Every box in the file was written with integers: write integers back (clipping
+    # to integer image sizes keeps them integral).
+    integral: bool
     per_image_count: np.ndarray  # boxes listed per image, whatever their fate
 
     @property
@@ -324,7 +328,7 @@ def _check_boxes(labels: LabelSet, images: ImageCheck) -> BoxCheck:
     index = _image_index(labels.ann_image_ids, labels.images.ids)
     categories = _category_ids(labels.ann_categories, labels.classes,
                                by_name=labels.format == FORMAT_2021)
-    values, malformed_box = _box_values(labels.ann_boxes)
+    values, malformed_box, integral = _box_values(labels.ann_boxes)
     safe = np.where(index >= 0, index, 0)
     width = images.widths[safe].astype(np.float64)
     height = images.heights[safe].astype(np.float64)
@@ -356,7 +360,7 @@ def _check_boxes(labels: LabelSet, images: ImageCheck) -> BoxCheck:
                        ('annotation_malformed', labels.ann_malformed)):
         codes[mask] = _CODE[kind]
     per_image = np.bincount(index[index >= 0], minlength=n_images)
-    return BoxCheck(codes, index, categories, xywh, per_image)
+    return BoxCheck(codes, index, categories, xywh, integral, per_image)
 
 
 def _image_index(ann_image_ids: List[Any], image_ids: List[int]) -> np.ndarray:
@@ -381,15 +385,18 @@ def _category_ids(values: List[Any], classes: Sequence[str], by_name: bool) -> n
                        np.int64, len(values))
 
 
-def _box_values(boxes: List[Any]) -> Tuple[np.ndarray, np.ndarray]:
-    """An (n, 4) float array of the boxes and a mask of those that are not four plain
-    numbers (their rows are NaN). bools and numeric strings are not numbers here."""
+def _box_values(boxes: List[Any]) -> Tuple[np.ndarray, np.ndarray, bool]:
+    """An (n, 4) float array of the boxes, a mask of those that are not four plain
+    numbers (their rows are NaN; bools and numeric strings are not numbers here), and
+    whether all boxes are well formed and written with integers."""
     n = len(boxes)
     if set(map(type, boxes)) <= {list} and set(map(len, boxes)) <= {4}:
         flat = list(chain.from_iterable(boxes))
-        if set(map(type, flat)) <= {int, float}:
+        types = set(map(type, flat))
+        if types <= {int, float}:
             try:
-                return np.array(flat, np.float64).reshape(n, 4), np.zeros(n, bool)
+                values = np.array(flat, np.float64).reshape(n, 4)
+                return values, np.zeros(n, bool), types == {int}
             except OverflowError:  # an int too large for a float: find it below
                 pass
     values = np.full((n, 4), np.nan)
@@ -402,7 +409,7 @@ def _box_values(boxes: List[Any]) -> Tuple[np.ndarray, np.ndarray]:
         except OverflowError:
             values[i] = np.nan
         malformed[i] = True
-    return values, malformed
+    return values, malformed, False
 
 
 def _box_problems(labels: LabelSet, boxes: BoxCheck) -> List[Dict[str, Any]]:
@@ -416,6 +423,8 @@ def _box_problems(labels: LabelSet, boxes: BoxCheck) -> List[Dict[str, Any]]:
         kind = names[int(boxes.codes[i])]
         image_index = int(boxes.image_index[i])
         detail = _box_detail(kind, labels, i)
+        if kind == 'box_clipped':
+            detail += f' -> xywh {boxes.xywh[i].tolist()}'
         entries.append(_problem(
             kind, 'train', labels.images, image_index, detail, _ACTION[kind],
             annotation=labels.annotation_ref(i),
@@ -492,6 +501,8 @@ def _coco(images: ImageList, check: ImageCheck, mask: np.ndarray, folder: str,
         selected = np.flatnonzero(boxes.kept & mask[np.maximum(boxes.image_index, 0)])
         selected = selected[np.argsort(ann_ids[selected])]
         xywh = boxes.xywh[selected]
+        if boxes.integral:
+            xywh = xywh.astype(np.int64)
         annotations = [
             {'id': a, 'image_id': im, 'category_id': c, 'bbox': b, 'area': area,
              'iscrowd': 0}

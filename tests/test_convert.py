@@ -189,6 +189,8 @@ def test_box_rules(tmp_path: Path) -> None:
                                      'rejected': rejected, 'clipped': 2}
     for p in report['problems']:
         assert p['action'] and p['detail'] and p['source'] == 'train'
+    kept = convert(tmp_path, val_size=0).outputs['annotations/train.json']['annotations']
+    assert [0.5, 0.25, 99.5, 79.75] in [a['bbox'] for a in kept]
 
 
 def test_clipped_boxes_are_clipped(tmp_path: Path) -> None:
@@ -199,6 +201,13 @@ def test_clipped_boxes_are_clipped(tmp_path: Path) -> None:
     boxes = [a['bbox'] for a in convert(tmp_path, val_size=0).outputs[
         'annotations/train.json']['annotations']]
     assert boxes == [[0, 5, 20, 20], [90, 70, 10, 10]]
+    # Integer input stays integer; any float in the file makes every box float.
+    assert {type(v) for box in boxes for v in box} == {int}
+    annotations[0]['bbox'][0] = -10.0
+    write_set(tmp_path, images, annotations)
+    boxes = [a['bbox'] for a in convert(tmp_path, val_size=0).outputs[
+        'annotations/train.json']['annotations']]
+    assert {type(v) for box in boxes for v in box} == {float}
 
 
 def test_images_missing_or_unreadable_are_rejected_with_their_boxes(tmp_path: Path) -> None:
