@@ -1,6 +1,7 @@
 """How much the data-preparation converter costs above plain JSON input and output.
 
     python benchmarks/bench_convert.py [--images 25000] [--boxes 135000] [--test 2000]
+        [--repeat 5]
 
 Builds a data set of the real set's scale in a temporary folder (every image present
 on disk: one small PNG hard-linked under every name, so the converter still opens and
@@ -94,7 +95,7 @@ def main() -> None:
     parser.add_argument('--images', type=int, default=25000)
     parser.add_argument('--boxes', type=int, default=135000)
     parser.add_argument('--test', type=int, default=2000)
-    parser.add_argument('--repeat', type=int, default=3)
+    parser.add_argument('--repeat', type=int, default=5)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
