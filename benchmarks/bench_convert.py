@@ -64,8 +64,9 @@ def build(root: Path, n_images: int, n_boxes: int, n_test: int, seed: int = 0) -
     y = rng.uniform(-20, HEIGHT - h + 20).round(1)
     categories = rng.integers(1, 15, size=n_boxes)
     annotations = [{'id': k + 1, 'image_id': int(i), 'category_id': int(c),
-                    'bbox': [float(a), float(b), float(c_), float(d)]}
-                   for k, (i, c, a, b, c_, d) in enumerate(zip(image_ids, categories, x, y, w, h))]
+                    'bbox': [float(bx), float(by), float(bw), float(bh)]}
+                   for k, (i, c, bx, by, bw, bh)
+                   in enumerate(zip(image_ids, categories, x, y, w, h))]
     (root / 'train/label/Train.json').write_text(json.dumps(
         {'images': images, 'annotations': annotations, 'categories': []},
         ensure_ascii=False), encoding='utf-8')
@@ -102,7 +103,8 @@ def main() -> None:
         data, out = Path(tmp) / 'data', Path(tmp) / 'out'
         build(data, args.images, args.boxes, args.test)
         inputs = [data / 'train/label/Train.json', data / 'Test_Images_Information.json']
-        outputs = convert(data, val_size=3000).outputs
+        val_size = min(3000, args.images // 5)  # the real split's 3,000 at full scale
+        outputs = convert(data, val_size=val_size).outputs
         coco = {k: v for k, v in outputs.items() if k.startswith('annotations/')}
         floor_dir = Path(tmp) / 'floor'
         floor_dir.mkdir()
@@ -123,7 +125,7 @@ def main() -> None:
                     json.dumps(obj, separators=(',', ':')).encode('ascii'))
 
         def converter() -> None:
-            prepare_data(data, out, val_size=3000, plot=False)
+            prepare_data(data, out, val_size=val_size, plot=False)
 
         times = best_of(args.repeat, {'floor': floor_dump, 'floor_c': floor_dumps,
                                       'convert': converter})
@@ -131,7 +133,8 @@ def main() -> None:
         for _ in range(2):
             start = time.perf_counter()
             subprocess.run([sys.executable, str(REPO / 'tools/prepare_data.py'),
-                            '--data-root', str(data), '--out-dir', str(out)],
+                            '--data-root', str(data), '--out-dir', str(out),
+                            '--val-size', str(val_size)],
                            check=True, capture_output=True)
             cli.append(time.perf_counter() - start)
 

@@ -403,7 +403,8 @@ def _box_values(boxes: List[Any]) -> Tuple[np.ndarray, np.ndarray, bool]:
     malformed = np.zeros(n, bool)
     for i, box in enumerate(boxes):
         try:
-            if type(box) is list and len(box) == 4 and all(type(v) in (int, float) for v in box):
+            if (type(box) is list and len(box) == 4
+                    and all(type(v) in (int, float) for v in box)):
                 values[i] = box
                 continue
         except OverflowError:

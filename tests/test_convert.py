@@ -68,7 +68,8 @@ def clean_set(tmp_path: Path) -> Path:
             bw, bh = rng.randint(2, 20), rng.randint(2, 20)
             annotations.append({'id': 500 + len(annotations), 'image_id': image_id,
                                 'category_id': rng.randint(1, 14),
-                                'bbox': [rng.randint(0, w - bw), rng.randint(0, h - bh), bw, bh]})
+                                'bbox': [rng.randint(0, w - bw), rng.randint(0, h - bh),
+                                         bw, bh]})
     test = [{'id': i, 'file_name': f'{i:08x}-test.png', 'width': 40, 'height': 30}
             for i in (1000, 7, 42)]
     disk = {e['file_name']: ((64, 48) if k % 2 else (50, 40)) for k, e in enumerate(images)}
