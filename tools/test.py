@@ -1,6 +1,6 @@
 """Evaluate a checkpoint with a config's test loop.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] [--out-dir DIR]
         [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
 
 The config's ``test_evaluator`` decides what is computed and written (the challenge
@@ -14,8 +14,9 @@ from mmengine.runner import Runner
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
-from parkdet_mm.utils import (check_config_inputs, load_config, set_launcher,
-                              set_work_dir, yolov5_tta_pipeline)
+from parkdet_mm.utils import (check_config_inputs, flush_denormals_on_cpu,
+                              load_config, set_launcher, set_work_dir,
+                              yolov5_tta_pipeline)
 from mmyolo.registry import RUNNERS
 
 
@@ -26,6 +27,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', help='folder for logs')
     parser.add_argument(
         '--tta', action='store_true', help="use the config's tta_model")
+    parser.add_argument(
+        '--out-dir',
+        help='where the challenge metric writes preds.json and submission.json '
+        '(default: WORK_DIR/submission)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -44,10 +49,15 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    flush_denormals_on_cpu()
     cfg = load_config(args.config, args.cfg_options)
     set_launcher(cfg, args.launcher)
     set_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
+    evaluator = cfg.test_evaluator
+    if isinstance(evaluator, dict) and 'out_dir' in evaluator:
+        evaluator.out_dir = (args.out_dir or evaluator.out_dir
+                             or f'{cfg.work_dir}/submission')
     check_config_inputs(cfg, ('test', ), checkpoint=args.checkpoint)
     if args.tta:
         cfg.model = dict(**cfg.tta_model, module=cfg.model)

@@ -15,8 +15,8 @@ from mmengine.runner import Runner, find_latest_checkpoint
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
-from parkdet_mm.utils import (check_config_inputs, load_config, set_launcher,
-                              set_work_dir)
+from parkdet_mm.utils import (check_config_inputs, flush_denormals_on_cpu,
+                              load_config, set_launcher, set_work_dir)
 from mmyolo.registry import RUNNERS
 
 
@@ -50,6 +50,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    flush_denormals_on_cpu()
     cfg = load_config(args.config, args.cfg_options)
     set_launcher(cfg, args.launcher)
     set_work_dir(cfg, args.config, args.work_dir)

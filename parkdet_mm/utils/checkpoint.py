@@ -24,6 +24,22 @@ class UnsafeCheckpointError(InputError):
     """A checkpoint holds a class that is not on the allow-list."""
 
 
+def _history_buffer_statistic(owner: Any, name: str) -> Any:
+    """Stands in for ``getattr`` while unpickling, for HistoryBuffer alone.
+
+    A pickled ``HistoryBuffer`` keeps its statistics methods as
+    ``getattr(HistoryBuffer, 'mean')`` and so on. A general ``getattr`` would reach
+    any attribute of any allowed class (``ndarray.tofile`` writes files), so only
+    those methods are handed out.
+    """
+    # The built-in four are registered lazily by the first HistoryBuffer() call.
+    allowed = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
+    if owner is HistoryBuffer and name in allowed:
+        return getattr(owner, name)
+    raise pickle.UnpicklingError(
+        f'Unsupported global: GLOBAL getattr({owner!r}, {name!r})')
+
+
 def mmengine_checkpoint_globals() -> List[Any]:
     """The classes and functions an mmengine checkpoint may hold besides tensors."""
     # Numeric and bool dtypes only: object arrays would smuggle arbitrary pickles.
@@ -31,6 +47,9 @@ def mmengine_checkpoint_globals() -> List[Any]:
     numpy_dtypes = {type(np.dtype(code)) for code in codes}
     return [
         HistoryBuffer,
+        # torch.save pickles with protocol 2, hence the Python 2 module name.
+        (_history_buffer_statistic, '__builtin__.getattr'),
+        (_history_buffer_statistic, 'builtins.getattr'),
         np.ndarray,
         np.dtype,
         np.core.multiarray._reconstruct,
@@ -54,7 +73,8 @@ def load_local_checkpoint(filename: str,
     try:
         return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        found = re.search(r'GLOBAL (\S+)', str(err))
+        found = re.search(r'GLOBAL (.*?)(?: was not an allowed|$)', str(err),
+                          re.MULTILINE)
         what = found.group(1) if found else 'an object'
         raise UnsafeCheckpointError(
             f'refusing to load checkpoint {filename}: it holds {what}, which is '

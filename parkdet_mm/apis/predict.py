@@ -1,0 +1,144 @@
+"""Inference for the submission: one or several checkpoints over the test set.
+
+Each checkpoint is run over the test loader (with YOLOv5's TTA when asked); with
+several, the predictions of each image are fused by MMDetection's weighted boxes
+fusion, as the 2021 solution fused its baseline and fine-tuned models. The results
+are handed to :class:`ChallengeSubmissionMetric`, which writes the files.
+"""
+import json
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmdet.models.utils import weighted_boxes_fusion
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmengine.structures import InstanceData
+from mmyolo.registry import MODELS
+from tqdm import tqdm
+
+from parkdet_challenge.cli import InputError
+from parkdet_mm.utils.checkpoint import load_local_checkpoint
+from parkdet_mm.utils.tta import yolov5_tta_pipeline
+
+Predictions = Dict[int, InstanceData]  # img_id -> bboxes (xyxy, pixels), scores, labels
+
+
+def prepare_predict_config(cfg: Config, data_root: str, ann_file: str,
+                           batch_size: int, img_size: int, tta: bool) -> None:
+    """Point the config's test loader at ``ann_file`` and set size, batch and TTA."""
+    loader = cfg.test_dataloader
+    loader.batch_size = batch_size
+    dataset = loader.dataset
+    dataset.data_root = data_root
+    dataset.ann_file = osp.abspath(ann_file)
+    scale = (img_size, img_size)
+    if tta:
+        dataset.pipeline = yolov5_tta_pipeline(img_size, cfg.tta_scale_factors,
+                                               cfg.tta_flips)
+        # One rectangular shape per batch would override every TTA view's size.
+        dataset.batch_shapes_cfg = None
+    else:
+        dataset.pipeline = [
+            dict(t, scale=scale) if 'scale' in t else t for t in dataset.pipeline
+        ]
+        if dataset.get('batch_shapes_cfg'):
+            dataset.batch_shapes_cfg.update(batch_size=batch_size,
+                                            img_size=img_size)
+
+
+def check_test_images(data_root: str, ann_file: str) -> int:
+    """Return the number of test images; raise InputError for a missing one."""
+    if not osp.isfile(ann_file):
+        raise InputError(f'annotation file {ann_file} does not exist '
+                         '(run tools/prepare_data.py)')
+    try:
+        with open(ann_file, encoding='utf-8') as f:
+            images = json.load(f)['images']
+    except (ValueError, KeyError, TypeError) as err:
+        raise InputError(f'{ann_file} is not a COCO annotation file: {err}') \
+            from None
+    for image in images:
+        path = osp.join(data_root, image['file_name'])
+        if not osp.isfile(path):
+            raise InputError(f'test image {path} (id {image["id"]}) is missing')
+    return len(images)
+
+
+def check_checkpoint_fits(model: torch.nn.Module, state_dict: dict,
+                          checkpoint: str) -> None:
+    """Raise InputError when the checkpoint's tensors do not fit the model.
+
+    The usual cause is a checkpoint of another number of classes; say so.
+    """
+    own = model.state_dict()
+    for key, value in state_dict.items():
+        if key in own and own[key].shape != value.shape:
+            message = (f'checkpoint {checkpoint} does not fit the config: {key} '
+                       f'is {tuple(value.shape)}, the model has '
+                       f'{tuple(own[key].shape)}')
+            if 'convs_pred' in key:
+                # YOLOv5 head: num_base_priors x (5 + num_classes) outputs
+                ckpt_classes = value.shape[0] // 3 - 5
+                model_classes = own[key].shape[0] // 3 - 5
+                message = (f'checkpoint {checkpoint} was trained for '
+                           f'{ckpt_classes} classes, the config has '
+                           f'{model_classes}')
+            raise InputError(message)
+    missing = [key for key in own if key not in state_dict]
+    if missing:
+        raise InputError(f'checkpoint {checkpoint} lacks {len(missing)} of the '
+                         f"model's tensors (e.g. {missing[0]}); wrong config?")
+
+
+def predict_with_checkpoint(cfg: Config, checkpoint: str, tta: bool,
+                            device: str,
+                            desc: Optional[str] = None) -> Predictions:
+    """Run one checkpoint over ``cfg.test_dataloader``; predictions per image id."""
+    init_default_scope(cfg.get('default_scope', 'mmyolo'))
+    detector = MODELS.build(cfg.model)
+    state = load_local_checkpoint(checkpoint, map_location='cpu')
+    state_dict = state.get('state_dict', state)
+    check_checkpoint_fits(detector, state_dict, checkpoint)
+    detector.load_state_dict(state_dict)
+    model = (MODELS.build(dict(**cfg.tta_model, module=detector))
+             if tta else detector)
+    model.to(device).eval()
+
+    dataloader = Runner.build_dataloader(cfg.test_dataloader)
+    predictions: Predictions = {}
+    with torch.no_grad():
+        for batch in tqdm(dataloader, desc=desc or osp.basename(checkpoint),
+                          unit='batch'):
+            for sample in model.test_step(batch):
+                predictions[sample.img_id] = sample.pred_instances.cpu()
+    return predictions
+
+
+def fuse_models(per_model: Sequence[Predictions], iou_thr: float,
+                max_per_img: int,
+                weights: Optional[List[float]] = None) -> Predictions:
+    """Fuse each image's boxes from several models with weighted boxes fusion."""
+    if len(per_model) == 1:
+        return dict(per_model[0])
+    fused: Predictions = {}
+    for img_id in per_model[0]:
+        preds = [model_preds[img_id] for model_preds in per_model]
+        bboxes, scores, labels = weighted_boxes_fusion(
+            [p.bboxes for p in preds], [p.scores for p in preds],
+            [p.labels for p in preds],
+            weights=weights,
+            iou_thr=iou_thr)
+        result = InstanceData()
+        if len(scores) == 0:
+            result.bboxes = torch.zeros((0, 4))
+            result.scores = torch.zeros((0, ))
+            result.labels = torch.zeros((0, ), dtype=torch.long)
+        else:
+            keep = scores.argsort(descending=True)[:max_per_img]
+            result.bboxes = bboxes[keep].float()
+            result.scores = scores[keep].float()
+            result.labels = labels[keep].long()
+        fused[img_id] = result
+    return fused

@@ -1,0 +1,116 @@
+"""Shared fixtures: a tiny COCO data set the tests draw themselves, and tool runners."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+REPO = Path(__file__).resolve().parents[1]
+
+CLASSES = ('sedan', 'SUV', 'van', 'bus', 'school bus', 'truck', 'taxi',
+           'adult', 'child', 'motorcycle', 'kickboard', 'bicycle', 'stroller',
+           'cart')
+
+
+def draw_tiny_coco(root: Path, split: str, num_images: int, first_id: int,
+                   seed: int, size=(96, 64)) -> Path:
+    """Write ``num_images`` small images of coloured boxes and their COCO file."""
+    rng = np.random.default_rng(seed)
+    colours = np.random.default_rng(0).integers(40, 255, (len(CLASSES), 3))
+    (root / 'images').mkdir(parents=True, exist_ok=True)
+    (root / 'annotations').mkdir(parents=True, exist_ok=True)
+    images, annotations = [], []
+    width, height = size
+    for i in range(num_images):
+        image = Image.new('RGB', size, (110, 110, 110))
+        draw = ImageDraw.Draw(image)
+        image_id = first_id + i
+        for _ in range(int(rng.integers(1, 4))):
+            label = int(rng.integers(0, len(CLASSES)))
+            w, h = (int(v) for v in rng.integers(12, 32, 2))
+            x, y = int(rng.integers(0, width - w)), int(rng.integers(0, height - h))
+            draw.rectangle([x, y, x + w - 1, y + h - 1],
+                           fill=tuple(int(c) for c in colours[label]))
+            annotations.append(
+                dict(id=len(annotations) + 1 + first_id * 100, image_id=image_id,
+                     category_id=label + 1, bbox=[x, y, w, h], area=w * h,
+                     iscrowd=0))
+        file_name = f'images/{split}_{i:03d}.png'
+        image.save(root / file_name)
+        images.append(dict(id=image_id, file_name=file_name, width=width,
+                           height=height))
+    categories = [dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)]
+    ann_file = root / 'annotations' / f'{split}.json'
+    ann_file.write_text(
+        json.dumps(dict(images=images, annotations=annotations,
+                        categories=categories)))
+    return ann_file
+
+
+@pytest.fixture(scope='session')
+def tiny_coco(tmp_path_factory) -> Path:
+    """A data root with annotations/{train,val,test}.json over 96x64 images."""
+    root = tmp_path_factory.mktemp('tiny_coco')
+    draw_tiny_coco(root, 'train', 8, 1, seed=1)
+    draw_tiny_coco(root, 'val', 4, 101, seed=2)
+    draw_tiny_coco(root, 'test', 4, 201, seed=3)
+    return root
+
+
+TINY_CONFIG = '''
+_base_ = {base!r}
+data_root = {root!r}
+img_scale = (64, 64)
+max_epochs = {epochs}
+train_dataloader = dict(
+    batch_size=4, num_workers=0, persistent_workers=False,
+    sampler=dict(parts=1),
+    dataset=dict(
+        data_root=data_root,
+        pipeline=[
+            dict(t, img_scale=img_scale) if t['type'] == 'Mosaic' else
+            dict(t, border=(-img_scale[0] // 2, -img_scale[1] // 2))
+            if t['type'] == 'YOLOv5RandomAffine' else t
+            for t in _base_.train_pipeline]))
+_eval_pipeline = [dict(t, scale=img_scale) if 'scale' in t else t
+                  for t in _base_.val_pipeline]
+val_dataloader = dict(
+    batch_size=4, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=_eval_pipeline,
+                 batch_shapes_cfg=None))
+test_dataloader = dict(
+    batch_size=4, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=_eval_pipeline,
+                 batch_shapes_cfg=None))
+val_evaluator = dict(ann_file=data_root + 'annotations/val.json')
+test_evaluator = dict(ann_file=data_root + 'annotations/test.json')
+default_hooks = dict(param_scheduler=dict(max_epochs=max_epochs),
+                     checkpoint=dict(interval=1), logger=dict(interval=1))
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+'''
+
+
+def write_tiny_config(path: Path, data_root: Path, epochs: int = 2,
+                      base: str = 'configs/demo/baseline.py') -> Path:
+    """A config inheriting ``base`` shrunk to 64 px, 4-image batches, no workers."""
+    path.write_text(
+        TINY_CONFIG.format(base=str(REPO / base), root=f'{data_root}/',
+                           epochs=epochs))
+    return path
+
+
+def run_tool(args: List[str], cwd: Path = REPO,
+             check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python ARGS`` with this interpreter; on failure show its output."""
+    env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{args} exited {proc.returncode}:\n'
+                             f'{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
+    return proc

@@ -1,0 +1,134 @@
+"""Predict the test set and write the challenge submission.
+
+    python tools/predict.py [CONFIG] [CHECKPOINT ...] --data-root DATA --ann-dir OUT
+        [--out-dir DIR] [--tta/--no-tta] [--max-bytes N] [--batch-size 16]
+        [--img-size 1536] [--show-dir DIR]
+
+Defaults are the reference's: configs/finetune.py and its final checkpoint, images
+at 1536, score >= 0.01, class-aware NMS at IoU 0.7, multi-label, at most 50 boxes per
+image, YOLOv5's TTA. Several checkpoints are fused per image by weighted boxes fusion.
+Writes OUT_DIR/preds.json (every record) and OUT_DIR/submission.json (under the cap).
+"""
+import argparse
+import os.path as osp
+
+import torch
+from mmengine.config import DictAction
+from mmengine.structures import InstanceData
+
+import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
+from mmyolo.registry import METRICS, VISUALIZERS
+from parkdet_challenge.cli import InputError, run_cli
+from parkdet_challenge.submission import MAX_BYTES
+from parkdet_mm.apis import (check_test_images, fuse_models,
+                             predict_with_checkpoint, prepare_predict_config)
+from parkdet_mm.utils import flush_denormals_on_cpu, load_config, set_work_dir
+
+DEFAULT_CONFIG = 'configs/finetune.py'
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Predict the test set and write the capped submission')
+    parser.add_argument(
+        'paths',
+        nargs='*',
+        metavar='CONFIG | CHECKPOINT',
+        help=f'a config (default {DEFAULT_CONFIG}), then checkpoints '
+        "(default: the config's final checkpoint); several are fused")
+    parser.add_argument('--data-root', required=True,
+                        help='the challenge DATA folder')
+    parser.add_argument('--ann-dir', required=True,
+                        help='tools/prepare_data.py output (holds test.json)')
+    parser.add_argument('--out-dir', help='default: WORK_DIR/submission')
+    parser.add_argument('--tta', action=argparse.BooleanOptionalAction,
+                        default=True, help="YOLOv5's test-time augmentation")
+    parser.add_argument('--max-bytes', type=int, default=MAX_BYTES,
+                        help='submission.json stays strictly below this size')
+    parser.add_argument('--batch-size', type=int, default=16)
+    parser.add_argument('--img-size', type=int,
+                        help="default: the config's test_img_scale (1536)")
+    parser.add_argument('--wbf-iou', type=float, default=0.55,
+                        help='IoU at which weighted boxes fusion merges boxes')
+    parser.add_argument('--show-dir',
+                        help='draw the predictions on a few images here')
+    parser.add_argument('--show-num', type=int, default=8)
+    parser.add_argument('--show-score-thr', type=float, default=0.3)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
+                        else 'cpu')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args()
+
+
+def split_paths(paths):
+    """``[CONFIG] [CHECKPOINT ...]``: a leading .py file is the config."""
+    if paths and paths[0].endswith('.py'):
+        return paths[0], paths[1:]
+    return DEFAULT_CONFIG, paths
+
+
+def draw(predictions, dataset, show_dir: str, count: int,
+         score_thr: float) -> None:
+    """Save ``count`` test images with their boxes drawn, for a person to look at."""
+    import mmcv
+    from mmdet.structures import DetDataSample
+    visualizer = VISUALIZERS.build(
+        dict(type='mmdet.DetLocalVisualizer', name='predict_show',
+             vis_backends=[dict(type='LocalVisBackend')]))
+    visualizer.dataset_meta = dataset.metainfo
+    for index in range(min(count, len(dataset))):
+        info = dataset.get_data_info(index)
+        image = mmcv.imread(info['img_path'], channel_order='rgb')
+        sample = DetDataSample()
+        sample.pred_instances = predictions.get(info['img_id'], InstanceData())
+        visualizer.add_datasample(
+            osp.basename(info['img_path']), image, sample, draw_gt=False,
+            pred_score_thr=score_thr,
+            out_file=osp.join(show_dir, osp.basename(info['img_path'])))
+
+
+def main() -> None:
+    args = parse_args()
+    flush_denormals_on_cpu()
+    config, checkpoints = split_paths(args.paths)
+    cfg = load_config(config, args.cfg_options)
+    set_work_dir(cfg, config)
+    if not checkpoints:
+        checkpoints = [osp.join(cfg.work_dir,
+                                f'epoch_{cfg.train_cfg.max_epochs}.pth')]
+    for checkpoint in checkpoints:
+        if not osp.isfile(checkpoint):
+            raise InputError(f'checkpoint {checkpoint} does not exist')
+    ann_file = osp.join(args.ann_dir, 'test.json')
+    num_images = check_test_images(args.data_root, ann_file)
+    img_size = args.img_size or cfg.get('test_img_scale', cfg.img_scale)[0]
+    prepare_predict_config(cfg, args.data_root, ann_file, args.batch_size,
+                           img_size, args.tta)
+    out_dir = args.out_dir or osp.join(cfg.work_dir, 'submission')
+
+    per_model = [
+        predict_with_checkpoint(cfg, checkpoint, args.tta, args.device,
+                                desc=f'model {i + 1}/{len(checkpoints)}')
+        for i, checkpoint in enumerate(checkpoints)
+    ]
+    predictions = fuse_models(per_model, args.wbf_iou, cfg.max_per_img)
+
+    metric = METRICS.build(dict(type='ChallengeSubmissionMetric',
+                                ann_file=osp.abspath(ann_file),
+                                out_dir=out_dir, max_bytes=args.max_bytes))
+    metric.dataset_meta = dict(classes=cfg.metainfo['classes'])
+    metric.process({}, [dict(img_id=img_id, pred_instances=pred)
+                        for img_id, pred in predictions.items()])
+    metric.evaluate(size=num_images)
+    print(f'wrote {osp.join(out_dir, "submission.json")}')
+
+    if args.show_dir:
+        from mmengine.runner import Runner
+        dataset = Runner.build_dataloader(cfg.test_dataloader).dataset
+        draw(predictions, dataset, args.show_dir, args.show_num,
+             args.show_score_thr)
+        print(f'drew {min(args.show_num, num_images)} images in {args.show_dir}')
+
+
+if __name__ == '__main__':
+    run_cli(main)
