@@ -1,0 +1,175 @@
+"""Every SPEC section 4-8 value, read back from the configs users run."""
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+from conftest import REPO
+from parkdet_challenge.classes import CLASSES
+
+# SPEC section 5, hyper-parameters in YOLOv5's names.
+SPEC_HYPS = {
+    'scratch-low': dict(
+        lr0=0.01, lrf=0.01, momentum=0.937, weight_decay=0.0005,
+        warmup_epochs=3.0, warmup_momentum=0.8, warmup_bias_lr=0.1, box=0.05,
+        cls=0.5, cls_pw=1.0, obj=1.0, obj_pw=1.0, anchor_t=4.0, fl_gamma=0.0,
+        hsv_h=0.015, hsv_s=0.7, hsv_v=0.4, degrees=0.0, translate=0.1,
+        scale=0.5, shear=0.0, perspective=0.0, flipud=0.0, fliplr=0.5,
+        mosaic=1.0, mixup=0.0, copy_paste=0.0),
+    'finetune': dict(
+        lr0=0.0032, lrf=0.12, momentum=0.843, weight_decay=0.00036,
+        warmup_epochs=2.0, warmup_momentum=0.5, warmup_bias_lr=0.05,
+        box=0.0296, cls=0.243, cls_pw=0.631, obj=0.301, obj_pw=0.911,
+        anchor_t=2.91, fl_gamma=0.0, hsv_h=0.0, hsv_s=0.0, hsv_v=0.4,
+        degrees=0.0, translate=0.1, scale=0.9, shear=0.0, perspective=0.0,
+        flipud=0.0, fliplr=0.5, mosaic=1.0, mixup=0.0, copy_paste=0.0),
+}
+# SPEC section 5, the two stages.
+SPEC_STAGES = {
+    'configs/baseline.py': dict(hyps='scratch-low', epochs=50, image_weights=True),
+    'configs/finetune.py': dict(hyps='finetune', epochs=15, image_weights=False),
+}
+
+
+def load(path: str) -> Config:
+    return Config.fromfile(str(REPO / path))
+
+
+def transform(cfg: Config, type_name: str):
+    found = [t for t in cfg.train_dataloader.dataset.pipeline
+             if t['type'] == type_name]
+    return found[0] if found else None
+
+
+def read_hyps(cfg: Config, img_size: int) -> dict:
+    """The YOLOv5 hyper-parameters the config encodes, undoing YOLOv5's scaling."""
+    optimizer = cfg.optim_wrapper.optimizer
+    scheduler = cfg.default_hooks.param_scheduler
+    head = cfg.model.bbox_head
+    nl = len(head.prior_generator.strides)
+    nc = head.head_module.num_classes
+    affine = transform(cfg, 'YOLOv5RandomAffine')
+    hsv = transform(cfg, 'YOLOv5HSVRandomAug')
+    types = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+    cls_weights = set(head.loss_cls.class_weight)
+    assert len(head.loss_cls.class_weight) == nc and len(cls_weights) == 1
+    low, high = affine['scaling_ratio_range']
+    assert low + high == pytest.approx(2.0)
+    return dict(
+        lr0=optimizer.lr, lrf=scheduler.lr_factor, momentum=optimizer.momentum,
+        weight_decay=optimizer.weight_decay,
+        warmup_epochs=scheduler.warmup_epochs,
+        warmup_momentum=scheduler.warmup_momentum,
+        warmup_bias_lr=scheduler.warmup_bias_lr,
+        box=head.loss_bbox.loss_weight / (3 / nl),
+        cls=head.loss_cls.loss_weight / (nc / 80 * 3 / nl),
+        cls_pw=cls_weights.pop(),
+        obj=head.loss_obj.loss_weight / ((img_size / 640)**2 * 3 / nl),
+        obj_pw=head.loss_obj.class_weight[0],
+        anchor_t=head.prior_match_thr,
+        # plain BCE is focal loss with gamma 0
+        fl_gamma=0.0 if head.loss_cls.type.endswith('CrossEntropyLoss') else None,
+        hsv_h=hsv['hue_delta'], hsv_s=hsv['saturation_delta'],
+        hsv_v=hsv['value_delta'], degrees=affine['max_rotate_degree'],
+        translate=affine['max_translate_ratio'], scale=high - 1,
+        shear=affine['max_shear_degree'],
+        # YOLOv5RandomAffine has no perspective term
+        perspective=0.0,
+        flipud=0.0 if not any(t.get('direction') == 'vertical'
+                              for t in cfg.train_dataloader.dataset.pipeline)
+        else None,
+        fliplr=transform(cfg, 'mmdet.RandomFlip')['prob'],
+        mosaic=transform(cfg, 'Mosaic')['prob'],
+        mixup=0.0 if 'YOLOv5MixUp' not in types else None,
+        copy_paste=0.0 if not any('CopyPaste' in t for t in types) else None)
+
+
+@pytest.mark.parametrize('path', sorted(SPEC_STAGES))
+def test_stage_configs_match_the_spec(path):
+    cfg = load(path)
+    stage = SPEC_STAGES[path]
+    assert cfg.img_scale == (1280, 1280)
+    hyps = read_hyps(cfg, cfg.img_scale[0])
+    for name, value in SPEC_HYPS[stage['hyps']].items():
+        assert hyps[name] == pytest.approx(value), name
+    assert cfg.train_cfg.max_epochs == stage['epochs']
+    assert cfg.default_hooks.param_scheduler.max_epochs == stage['epochs']
+    # validation off during training: only after the last epoch
+    assert cfg.train_cfg.val_interval == stage['epochs']
+    assert cfg.train_dataloader.batch_size == 2
+    assert cfg.optim_wrapper.optimizer.batch_size_per_gpu == 2
+    assert cfg.optim_wrapper.optimizer.nesterov is True
+    assert cfg.train_dataloader.sampler == dict(type='EpochPartSampler',
+                                                parts=15)
+    hooks = [hook['type'] for hook in cfg.custom_hooks]
+    assert ('ClassBalanceHook' in hooks) == stage['image_weights']
+    assert 'EMAHook' in hooks
+    assert cfg.default_hooks.param_scheduler.warmup_mim_iter == 100
+    assert cfg.default_hooks.param_scheduler.scheduler_type == 'linear'
+    assert not any('Albu' in t['type']
+                   for t in cfg.train_dataloader.dataset.pipeline)
+
+
+def test_model_is_yolov5x6_p6_for_the_14_classes():
+    cfg = load('configs/baseline.py')
+    assert cfg.metainfo['classes'] == CLASSES
+    head = cfg.model.bbox_head
+    assert head.head_module.num_classes == 14
+    assert head.prior_generator.strides == [8, 16, 32, 64]
+    assert cfg.model.backbone.arch == 'P6'
+    assert cfg.model.backbone.deepen_factor == 1.33
+    assert cfg.model.backbone.widen_factor == 1.25
+
+    import parkdet_mm  # noqa: F401
+    from mmengine.registry import init_default_scope
+    from mmyolo.registry import MODELS
+    init_default_scope('mmyolo')
+    model = MODELS.build(cfg.model)
+    params = sum(p.numel() for p in model.parameters())
+    assert 135e6 < params < 145e6, params  # SPEC: about 140 M
+
+
+def test_inference_defaults_match_the_spec():
+    cfg = load('configs/finetune.py')
+    test_cfg = cfg.model.test_cfg
+    assert test_cfg.score_thr == 0.01
+    assert test_cfg.nms == dict(type='nms', iou_threshold=0.7)
+    assert test_cfg.multi_label is True
+    assert test_cfg.max_per_img == 50
+    assert cfg.test_img_scale == (1536, 1536)
+    assert cfg.test_dataloader.batch_size == 16
+    assert cfg.test_dataloader.dataset.batch_shapes_cfg.type == 'BatchShapePolicy'
+    assert cfg.tta_scale_factors == (1.0, 0.83, 0.67)
+    assert cfg.tta_flips == (False, True, False)
+
+    from parkdet_mm.utils import yolov5_tta_pipeline
+    views = yolov5_tta_pipeline(1536, cfg.tta_scale_factors,
+                                cfg.tta_flips)[1]['transforms'][0]
+    sizes = [view['transforms'][0]['scale'][0] for view in views]
+    flips = [view['transforms'][2]['prob'] for view in views]
+    assert sizes == [1536, 1280, 1024] and flips == [0.0, 1.0, 0.0]
+
+
+def test_finetune_starts_from_the_baselines_final_checkpoint():
+    baseline, finetune = load('configs/baseline.py'), load('configs/finetune.py')
+    assert finetune.load_from == \
+        f'{baseline.work_dir}/epoch_{baseline.train_cfg.max_epochs}.pth'
+    assert finetune.work_dir != baseline.work_dir
+
+
+@pytest.mark.parametrize('demo, parent', [
+    ('configs/demo/baseline.py', 'configs/baseline.py'),
+    ('configs/demo/finetune.py', 'configs/finetune.py'),
+])
+def test_demo_configs_inherit_their_stage(demo, parent):
+    assert f"_base_ = '../{Path(parent).name}'" in (REPO / demo).read_text()
+    small, full = load(demo), load(parent)
+    hyps = SPEC_HYPS[SPEC_STAGES[parent]['hyps']]
+    small_hyps = read_hyps(small, small.img_scale[0])
+    for name, value in hyps.items():
+        assert small_hyps[name] == pytest.approx(value), name
+    assert small.img_scale[0] < full.img_scale[0]
+    assert small.model.backbone.widen_factor < full.model.backbone.widen_factor
+    assert small.load_from is None or 'demo' in small.load_from
+    assert [h['type'] for h in small.custom_hooks] == \
+        [h['type'] for h in full.custom_hooks]

@@ -1,0 +1,111 @@
+"""`make demo`: the whole pipeline on the synthetic demo data set, on a CPU.
+
+Steps: make the demo data (tools/make_demo_data.py), convert it
+(tools/prepare_data.py), train the demo baseline then the demo finetune
+(tools/train_pipeline.sh, which resumes an interrupted stage), evaluate the final
+checkpoint on val, predict the test set with TTA and write the capped submission
+(tools/predict.py). Ends with a summary, also written to work_dirs/demo/summary.json.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+from parkdet_challenge.atomic import write_json_atomic
+from parkdet_challenge.cli import InputError, run_cli
+
+DATA = 'data/demo'
+WORK = 'work_dirs/demo'
+BASELINE = 'configs/demo/baseline.py'
+FINETUNE = 'configs/demo/finetune.py'
+
+
+def step(title: str, args) -> None:
+    print(f'\n==> {title}\n    {" ".join(args)}', flush=True)
+    if subprocess.run(args).returncode != 0:
+        raise InputError(f'demo step failed: {title}')
+
+
+def evaluate_on_val(config: str, checkpoint: str) -> dict:
+    """COCO mAP of ``checkpoint`` on the val split, through the test loop."""
+    import parkdet_mm  # noqa: F401
+    from mmengine.runner import Runner
+
+    from parkdet_mm.utils import flush_denormals_on_cpu, load_config
+    flush_denormals_on_cpu()
+    cfg = load_config(config)
+    cfg.work_dir = osp.join(WORK, 'val')
+    cfg.load_from = checkpoint
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.test_evaluator = cfg.val_evaluator
+    return Runner.from_cfg(cfg).test()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--fresh', action='store_true',
+                        help='delete earlier demo checkpoints and start over')
+    args = parser.parse_args()
+    python = sys.executable
+    start = time.time()
+    if args.fresh and osp.isdir(WORK):
+        import shutil
+        shutil.rmtree(WORK)
+
+    step('demo data', [python, 'tools/make_demo_data.py', DATA])
+    step('convert to COCO', [python, 'tools/prepare_data.py', '--data-root',
+                             DATA, '--out-dir', DATA, '--val-size', '80'])
+    step('train baseline, then finetune',
+         ['bash', 'tools/train_pipeline.sh', BASELINE, FINETUNE])
+    final = subprocess.run([python, 'tools/stage_status.py', FINETUNE],
+                           capture_output=True, text=True,
+                           check=True).stdout.strip()
+    print('\n==> evaluate on val', flush=True)
+    metrics = evaluate_on_val(FINETUNE, final)
+    submission_dir = osp.join(WORK, 'submission')
+    step('predict the test set (TTA) and write the capped submission',
+         [python, 'tools/predict.py', FINETUNE, final, '--data-root', DATA,
+          '--ann-dir', osp.join(DATA, 'annotations'), '--out-dir',
+          submission_dir, '--batch-size', '8', '--show-dir',
+          osp.join(WORK, 'show'), '--show-num', '4'])
+
+    submission = osp.join(submission_dir, 'submission.json')
+    with open(submission) as f:
+        kept = json.load(f)
+    with open(osp.join(submission_dir, 'preds.json')) as f:
+        total = len(json.load(f))
+    prefix = 'challenge/'
+    per_class_ap75 = {
+        key[len(prefix):-len('_AP75')]: value
+        for key, value in metrics.items() if key.endswith('_AP75')
+    }
+    summary = dict(
+        val=dict(mAP=metrics[prefix + 'mAP'],
+                 mAP_50=metrics[prefix + 'mAP_50'],
+                 mAP_75=metrics[prefix + 'mAP_75'],
+                 per_class_AP75=per_class_ap75),
+        submission=submission,
+        records_kept=len(kept),
+        records_total=total,
+        cutoff=min((r['score'] for r in kept), default=None),
+        submission_bytes=os.path.getsize(submission),
+        checkpoint=final,
+        minutes=round((time.time() - start) / 60, 1))
+    write_json_atomic(osp.join(WORK, 'summary.json'), summary, indent=2)
+
+    print('\n==> summary (work_dirs/demo/summary.json)')
+    print(f"val mAP {summary['val']['mAP']:.3f}  mAP@.5 "
+          f"{summary['val']['mAP_50']:.3f}  mAP@.75 {summary['val']['mAP_75']:.3f}")
+    print('per-class AP@.75: ' + ', '.join(
+        f'{name} {ap:.3f}' for name, ap in per_class_ap75.items()))
+    print(f"submission {submission}: {summary['records_kept']} of "
+          f"{summary['records_total']} records kept, cut-off "
+          f"{summary['cutoff']}, {summary['submission_bytes']} bytes")
+    print(f"took {summary['minutes']} min")
+
+
+if __name__ == '__main__':
+    run_cli(main)
