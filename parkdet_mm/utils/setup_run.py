@@ -51,8 +51,12 @@ def set_work_dir(cfg: Config, config_path: str,
 def set_launcher(cfg: Config, launcher: str) -> None:
     """Set the launcher; without CUDA, run distributed on the CPU with gloo.
 
-    mmengine's configs default to NCCL and wrap the model with ``device_ids=[rank]``,
-    both GPU-only; on a CPU machine ``tools/dist_train.sh`` still has to work.
+    mmengine's configs default to NCCL, wrap the model with ``device_ids=[rank]`` and
+    start the process group through ``init_dist``, which calls
+    ``torch.cuda.set_device``, and MMYOLO's detector turns BatchNorm into SyncBN
+    when distributed: all GPU-only. On a CPU machine the gloo process group is
+    started here (mmengine then skips its own) and BatchNorm stays per process, so
+    ``tools/dist_train.sh`` still works.
     """
     cfg.launcher = launcher
     if launcher == 'none' or torch.cuda.is_available():
@@ -64,6 +68,11 @@ def set_launcher(cfg: Config, launcher: str) -> None:
             device_ids=None,
             broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
+    if str(cfg.model.get('type', '')).endswith('YOLODetector'):
+        cfg.model.use_syncbn = False
+    if launcher == 'pytorch' and not torch.distributed.is_initialized():
+        # torchrun's RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (env://)
+        torch.distributed.init_process_group(backend='gloo')
 
 
 def flush_denormals_on_cpu() -> None:
