@@ -139,11 +139,7 @@ def test_resume_restores_the_saved_maps(tmp_path):
     first, _ = make_runner(tmp_path, max_epochs=2)
     first.train()
     resumed, record = make_runner(tmp_path, max_epochs=3, resume=True)
-    # mmengine's HistoryBuffer pickles its statistics methods through getattr, which
-    # the weights_only allow-list of parkdet_mm.utils.checkpoint lacks (so resume
-    # fails there today); this test is about the hook, so it allows that one here.
-    with torch.serialization.safe_globals([getattr]):
-        resumed.train()
+    resumed.train()
     assert sorted(record.weights) == [2]
     # epoch_2.pth was written before the validation that followed epoch 2 (mmengine
     # saves in after_train_epoch), so it holds the maps of the first validation.
@@ -159,8 +155,7 @@ def test_resume_without_validation_continues_the_same_draws(tmp_path):
     first.train()
     resumed, record = make_runner(tmp_path / 'split', max_epochs=3,
                                   validate=False, resume=True)
-    with torch.serialization.safe_globals([getattr]):  # as above
-        resumed.train()
+    resumed.train()
     np.testing.assert_array_equal(record.weights[2], whole_record.weights[2])
     assert resumed.model.seen == whole_record.drawn[2] == whole.model.seen[-6:]
 
