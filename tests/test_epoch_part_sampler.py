@@ -1,11 +1,10 @@
-"""EpochPartSampler's contract, in one process (simulated ranks) and in two real ones."""
+"""EpochPartSampler's contract in one process (simulated ranks) and in two real ones."""
 import json
 import math
 import socket
 
 import numpy as np
 import pytest
-import torch
 import torch.distributed as torch_dist
 import torch.multiprocessing as mp
 
