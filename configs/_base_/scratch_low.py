@@ -247,3 +247,7 @@ ema_hook = dict(
 custom_hooks = [ema_hook]
 
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+
+# A fixed seed (YOLOv5's default is 0) also lets --resume continue the sampler's
+# sequence: mmengine builds the dataloader before it restores a checkpoint's seed.
+randomness = dict(seed=0)

@@ -1,0 +1,91 @@
+"""Prediction's pipeline overhead against the bare model, side by side.
+
+    .venv/bin/python benchmarks/bench_predict.py [CONFIG] [CHECKPOINT] [--repeats 2]
+
+Defaults: the demo finetune config and its final checkpoint (run `make demo` first),
+the demo test set, no TTA. "Predict" is what tools/predict.py runs per checkpoint:
+the test dataloader (image loading, resize, letterbox, rectangular batches), the
+model, its decoding and NMS, and the conversion of every image's boxes into
+challenge records. "Bare forward" is the same model's forward on ready tensors of the
+same batch size and input size, for the same number of images. Both run alternately
+in this process; the best time of each is printed, as images per second, with the
+ratio of the two.
+"""
+import argparse
+import os.path as osp
+import time
+
+import torch
+
+import parkdet_mm  # noqa: F401
+from parkdet_challenge.submission import image_records
+from parkdet_mm.apis import predict_with_checkpoint, prepare_predict_config
+from parkdet_mm.utils import flush_denormals_on_cpu, load_config
+
+DEMO_CONFIG = 'configs/demo/finetune.py'
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', nargs='?', default=DEMO_CONFIG)
+    parser.add_argument('checkpoint', nargs='?')
+    parser.add_argument('--data-root', default='data/demo')
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--repeats', type=int, default=2)
+    args = parser.parse_args()
+    flush_denormals_on_cpu()
+    cfg = load_config(args.config)
+    checkpoint = args.checkpoint or osp.join(
+        cfg.work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
+    if not osp.isfile(checkpoint):
+        raise SystemExit(f'error: {checkpoint} does not exist; run `make demo` first')
+    img_size = cfg.test_img_scale[0]
+    prepare_predict_config(cfg, args.data_root,
+                           osp.join(args.data_root, 'annotations', 'test.json'),
+                           args.batch_size, img_size, tta=False)
+    cfg.test_dataloader.num_workers = 0  # same process, same cores as the model
+    cfg.test_dataloader.persistent_workers = False
+    device = 'cpu'
+
+    def predict() -> int:
+        predictions = predict_with_checkpoint(cfg, checkpoint, False, device,
+                                              desc='predict')
+        for img_id, pred in predictions.items():
+            image_records(img_id, pred.bboxes.numpy(), pred.scores.numpy(),
+                          pred.labels.numpy() + 1)
+        return len(predictions)
+
+    from mmengine.registry import init_default_scope
+    from mmyolo.registry import MODELS
+    init_default_scope('mmyolo')
+    model = MODELS.build(cfg.model).eval()
+    model.load_state_dict(torch.load(checkpoint, weights_only=True)['state_dict'])
+
+    def bare_forward(num_images: int) -> None:
+        with torch.no_grad():
+            for start in range(0, num_images, args.batch_size):
+                n = min(args.batch_size, num_images - start)
+                model(torch.rand(n, 3, img_size, img_size), mode='tensor')
+
+    num_images = predict()  # warm-up: kernels, caches, file system
+    bare_forward(args.batch_size)
+    best_predict = best_bare = float('inf')
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        predict()
+        best_predict = min(best_predict, time.perf_counter() - start)
+        start = time.perf_counter()
+        bare_forward(num_images)
+        best_bare = min(best_bare, time.perf_counter() - start)
+
+    print(f'{num_images} test images at {img_size} px, batch {args.batch_size}, '
+          f'CPU, {torch.get_num_threads()} threads; best of {args.repeats}')
+    print(f'predict (load + pipeline + model + NMS + records): '
+          f'{best_predict:.2f} s, {num_images / best_predict:.1f} images/s')
+    print(f'bare model forward:                               '
+          f'{best_bare:.2f} s, {num_images / best_bare:.1f} images/s')
+    print(f'ratio predict / bare forward: {best_predict / best_bare:.2f}')
+
+
+if __name__ == '__main__':
+    main()
