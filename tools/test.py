@@ -7,15 +7,14 @@ The config's ``test_evaluator`` decides what is computed and written (the challe
 metric writes ``preds.json`` and the capped ``submission.json``).
 """
 import argparse
-import os
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
-from parkdet_mm.utils import (check_config_inputs, flush_denormals_on_cpu,
-                              load_config, set_launcher, set_work_dir,
+from parkdet_mm.utils import (add_runner_args, check_config_inputs,
+                              flush_denormals_on_cpu, load_config,
+                              parse_runner_args, set_launcher, set_work_dir,
                               yolov5_tta_pipeline)
 from mmyolo.registry import RUNNERS
 
@@ -31,20 +30,8 @@ def parse_args() -> argparse.Namespace:
         '--out-dir',
         help='where the challenge metric writes preds.json and submission.json '
         '(default: WORK_DIR/submission)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. test_dataloader.batch_size=4')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser)
 
 
 def main() -> None:

@@ -8,15 +8,14 @@ the run normally (``load_from`` included) when there is none yet, so an interrup
 stage and a new one are started by the same command.
 """
 import argparse
-import os
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner, find_latest_checkpoint
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
-from parkdet_mm.utils import (check_config_inputs, flush_denormals_on_cpu,
-                              load_config, set_launcher, set_work_dir)
+from parkdet_mm.utils import (add_runner_args, check_config_inputs,
+                              flush_denormals_on_cpu, load_config,
+                              parse_runner_args, set_launcher, set_work_dir)
 from mmyolo.registry import RUNNERS
 
 
@@ -32,20 +31,8 @@ def parse_args() -> argparse.Namespace:
         const='auto',
         help='resume from this checkpoint, or, alone, from the latest one in '
         'the work dir when there is one')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. train_dataloader.batch_size=4')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser)
 
 
 def main() -> None:

@@ -6,12 +6,13 @@ __all__ = [
     'UnsafeCheckpointError', 'allow_mmengine_checkpoints',
     'load_local_checkpoint', 'check_config_inputs', 'required_files'
 ]
-from .setup_run import (default_work_dir, flush_denormals_on_cpu, load_config,
-                        set_launcher, set_work_dir)
+from .setup_run import (add_runner_args, default_work_dir,
+                        flush_denormals_on_cpu, load_config,
+                        parse_runner_args, set_launcher, set_work_dir)
 
 __all__ += [
-    'default_work_dir', 'flush_denormals_on_cpu', 'load_config', 'set_launcher',
-    'set_work_dir'
+    'add_runner_args', 'default_work_dir', 'flush_denormals_on_cpu',
+    'load_config', 'parse_runner_args', 'set_launcher', 'set_work_dir'
 ]
 from .tta import yolov5_tta_pipeline
 

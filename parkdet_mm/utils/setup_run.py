@@ -1,14 +1,37 @@
 """What tools/train.py, tools/test.py and tools/predict.py share in preparing a config."""
+import argparse
 import os
 import os.path as osp
 from typing import Optional
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from parkdet_challenge.cli import InputError
 
 CONFIGS_DIR = 'configs'
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """The flags every runner tool takes, as MMYOLO's tools name them."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. train_dataloader.batch_size=4')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse, and export ``LOCAL_RANK`` for launchers that pass ``--local-rank``."""
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
