@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/bench_predict.py [CONFIG] [CHECKPOINT] [--repeats 2]
 
 Defaults: the demo finetune config and its final checkpoint (run `make demo` first),
-the demo test set, no TTA. "Predict" is what tools/predict.py runs per checkpoint:
+no TTA, over the demo's 320 training images (the 60 test images are too few: the
+one-off costs of building the model, loading the checkpoint and indexing the data set,
+about 0.5 s, would dominate). "Predict" is what tools/predict.py runs per checkpoint:
 the test dataloader (image loading, resize, letterbox, rectangular batches), the
 model, its decoding and NMS, and the conversion of every image's boxes into
 challenge records. "Bare forward" is the same model's forward on ready tensors of the
@@ -30,6 +32,8 @@ def main() -> None:
     parser.add_argument('config', nargs='?', default=DEMO_CONFIG)
     parser.add_argument('checkpoint', nargs='?')
     parser.add_argument('--data-root', default='data/demo')
+    parser.add_argument('--ann-file', default='annotations/train.json',
+                        help='images to predict, relative to the data root')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--repeats', type=int, default=2)
     args = parser.parse_args()
@@ -41,7 +45,7 @@ def main() -> None:
         raise SystemExit(f'error: {checkpoint} does not exist; run `make demo` first')
     img_size = cfg.test_img_scale[0]
     prepare_predict_config(cfg, args.data_root,
-                           osp.join(args.data_root, 'annotations', 'test.json'),
+                           osp.join(args.data_root, args.ann_file),
                            args.batch_size, img_size, tta=False)
     cfg.test_dataloader.num_workers = 0  # same process, same cores as the model
     cfg.test_dataloader.persistent_workers = False
@@ -78,7 +82,7 @@ def main() -> None:
         bare_forward(num_images)
         best_bare = min(best_bare, time.perf_counter() - start)
 
-    print(f'{num_images} test images at {img_size} px, batch {args.batch_size}, '
+    print(f'{num_images} images at {img_size} px, batch {args.batch_size}, '
           f'CPU, {torch.get_num_threads()} threads; best of {args.repeats}')
     print(f'predict (load + pipeline + model + NMS + records): '
           f'{best_predict:.2f} s, {num_images / best_predict:.1f} images/s')
