@@ -114,3 +114,14 @@ def run_tool(args: List[str], cwd: Path = REPO,
         raise AssertionError(f'{args} exited {proc.returncode}:\n'
                              f'{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
     return proc
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    """The tool failed on bad input as promised: status 2, one ``error:`` line
+    naming each of ``needles``, no traceback."""
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert 'Traceback' not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith('error: '), proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]

@@ -1,7 +1,6 @@
 """The stack works as installed: registration, checkpoints under weights_only, and the
 train -> resume -> load_from -> test cycle through the tools."""
 import json
-import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, run_tool, write_tiny_config
+from conftest import REPO, assert_one_line_error, run_tool, write_tiny_config
 
 
 def test_import_registers_once_and_keeps_mmcv_ops():
@@ -118,31 +117,22 @@ def test_train_resume_load_from_and_test(tiny_coco, tmp_path):
     assert {r['image_id'] for r in records} <= test_ids
 
 
-def _assert_one_line_error(proc, *needles):
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert 'Traceback' not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith('error: '), proc.stderr
-    for needle in needles:
-        assert needle in lines[0]
-
-
 def test_missing_inputs_fail_at_start_with_one_line(tiny_coco, tmp_path):
     config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco)
     work = tmp_path / 'run'
     proc = run_tool(['tools/train.py', str(config), '--work-dir', str(work),
                      '--cfg-options', 'train_dataloader.dataset.ann_file=nope.json'],
                     check=False)
-    _assert_one_line_error(proc, 'nope.json', 'train_dataloader')
+    assert_one_line_error(proc, 'nope.json', 'train_dataloader')
     proc = run_tool(['tools/train.py', str(config), '--work-dir', str(work),
                      '--cfg-options', 'load_from=missing/epoch_50.pth'],
                     check=False)
-    _assert_one_line_error(proc, 'missing/epoch_50.pth')
+    assert_one_line_error(proc, 'missing/epoch_50.pth')
     assert not work.exists()  # nothing was started
     proc = run_tool(['tools/test.py', str(config), 'missing.pth'], check=False)
-    _assert_one_line_error(proc, 'missing.pth')
+    assert_one_line_error(proc, 'missing.pth')
     proc = run_tool(['tools/train.py', 'configs/nope.py'], check=False)
-    _assert_one_line_error(proc, 'configs/nope.py')
+    assert_one_line_error(proc, 'configs/nope.py')
 
 
 def test_default_work_dir_mirrors_the_config_path():

@@ -4,7 +4,7 @@ import shutil
 
 import torch
 
-from conftest import run_tool, write_tiny_config
+from conftest import assert_one_line_error, run_tool, write_tiny_config
 
 
 def _random_checkpoint(config, path, num_classes=None):
@@ -22,15 +22,6 @@ def _random_checkpoint(config, path, num_classes=None):
     model = MODELS.build(cfg.model)
     torch.save({'meta': {'epoch': 1}, 'state_dict': model.state_dict()}, path)
     return path
-
-
-def _assert_one_line_error(proc, *needles):
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert 'Traceback' not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith('error: '), proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def test_predict_fuses_checkpoints_and_writes_the_submission(tiny_coco, tmp_path):
@@ -69,12 +60,12 @@ def test_predict_bad_inputs_are_one_line(tiny_coco, tmp_path):
 
     proc = run_tool(['tools/predict.py', str(config), str(tmp_path / 'nope.pth'),
                      '--data-root', str(tiny_coco), *common], check=False)
-    _assert_one_line_error(proc, 'nope.pth')
+    assert_one_line_error(proc, 'nope.pth')
 
     other = _random_checkpoint(config, tmp_path / 'three.pth', num_classes=3)
     proc = run_tool(['tools/predict.py', str(config), str(other),
                      '--data-root', str(tiny_coco), *common], check=False)
-    _assert_one_line_error(proc, '3 classes', '14')
+    assert_one_line_error(proc, '3 classes', '14')
 
     broken = tmp_path / 'data'
     shutil.copytree(tiny_coco, broken)
@@ -83,5 +74,5 @@ def test_predict_bad_inputs_are_one_line(tiny_coco, tmp_path):
     (broken / missing).unlink()
     proc = run_tool(['tools/predict.py', str(config), str(checkpoint),
                      '--data-root', str(broken), *common], check=False)
-    _assert_one_line_error(proc, missing)
+    assert_one_line_error(proc, missing)
     assert not (tmp_path / 'out').exists()

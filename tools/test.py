@@ -8,15 +8,11 @@ metric writes ``preds.json`` and the capped ``submission.json``).
 """
 import argparse
 
-from mmengine.runner import Runner
-
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
-from parkdet_mm.utils import (add_runner_args, check_config_inputs,
-                              flush_denormals_on_cpu, load_config,
-                              parse_runner_args, set_launcher, set_work_dir,
-                              yolov5_tta_pipeline)
-from mmyolo.registry import RUNNERS
+from parkdet_mm.utils import (add_runner_args, build_runner,
+                              check_config_inputs, config_from_args,
+                              parse_runner_args, yolov5_tta_pipeline)
 
 
 def parse_args() -> argparse.Namespace:
@@ -36,10 +32,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    flush_denormals_on_cpu()
-    cfg = load_config(args.config, args.cfg_options)
-    set_launcher(cfg, args.launcher)
-    set_work_dir(cfg, args.config, args.work_dir)
+    cfg = config_from_args(args)
     cfg.load_from = args.checkpoint
     evaluator = cfg.test_evaluator
     if isinstance(evaluator, dict) and 'out_dir' in evaluator:
@@ -54,8 +47,7 @@ def main() -> None:
         # Rectangular batches would force one shape onto every TTA view.
         cfg.test_dataloader.dataset.batch_shapes_cfg = None
 
-    runner = (RUNNERS.build(cfg)
-              if 'runner_type' in cfg else Runner.from_cfg(cfg))
+    runner = build_runner(cfg)
     runner.test()
 
 

@@ -9,14 +9,13 @@ stage and a new one are started by the same command.
 """
 import argparse
 
-from mmengine.runner import Runner, find_latest_checkpoint
+from mmengine.runner import find_latest_checkpoint
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
-from parkdet_mm.utils import (add_runner_args, check_config_inputs,
-                              flush_denormals_on_cpu, load_config,
-                              parse_runner_args, set_launcher, set_work_dir)
-from mmyolo.registry import RUNNERS
+from parkdet_mm.utils import (add_runner_args, build_runner,
+                              check_config_inputs, config_from_args,
+                              parse_runner_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,10 +36,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    flush_denormals_on_cpu()
-    cfg = load_config(args.config, args.cfg_options)
-    set_launcher(cfg, args.launcher)
-    set_work_dir(cfg, args.config, args.work_dir)
+    cfg = config_from_args(args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
@@ -52,8 +48,7 @@ def main() -> None:
         cfg.resume, cfg.load_from = True, args.resume
     check_config_inputs(cfg, ('train', 'val'), checkpoint=cfg.get('load_from'))
 
-    runner = (RUNNERS.build(cfg)
-              if 'runner_type' in cfg else Runner.from_cfg(cfg))
+    runner = build_runner(cfg)
     runner.train()
 
 

@@ -34,6 +34,24 @@ def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The config of a runner tool's ``args``: read, overridden, launcher and work dir
+    set (see :func:`add_runner_args`), with denormals flushed on the CPU."""
+    flush_denormals_on_cpu()
+    cfg = load_config(args.config, args.cfg_options)
+    set_launcher(cfg, args.launcher)
+    set_work_dir(cfg, args.config, args.work_dir)
+    return cfg
+
+
+def build_runner(cfg: Config):
+    """The config's ``runner_type`` if it names one, else mmengine's Runner."""
+    from mmengine.runner import Runner
+
+    from mmyolo.registry import RUNNERS
+    return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read a config file and apply ``--cfg-options``; bad files are an InputError."""
     if not osp.isfile(path):
