@@ -39,7 +39,7 @@ class IterationClock(Hook):
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         self.times.append(time.perf_counter() - self.start)
-        self.images.append(len(data_batch['data_samples']))
+        self.images.append(len(data_batch['inputs']))
 
 
 def ensure_demo_data(root: str) -> None:
