@@ -5,7 +5,15 @@ hooks and metrics into MMYOLO's registries and makes mmengine checkpoints loadab
 torch's ``weights_only=True``. Python imports a module once, so importing again
 registers nothing twice.
 """
-from . import datasets, engine, evaluation, utils  # noqa: F401  (registers modules)
+import warnings
+
+# mmengine still imports pkg_resources (to resolve `mmyolo::` config paths); its
+# deprecation notice says nothing a user of this project can act on, and it would
+# otherwise precede every tool's output, one-line errors included.
+warnings.filterwarnings(
+    'ignore', message='pkg_resources is deprecated', category=UserWarning)
+
+from . import datasets, engine, evaluation, utils  # noqa: E402,F401  (registers modules)
 from .version import __version__
 
 __all__ = ['__version__']
