@@ -56,8 +56,8 @@ def atomic_write(path: PathLike) -> Iterator[IO[bytes]]:
 
 def write_bytes_atomic(path: PathLike, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically (creating its folder if needed)."""
-    path = Path(path)
-    os.replace(_write_temp(path, data), path)
+    with atomic_write(path) as f:
+        f.write(data)
 
 
 def write_json_atomic(path: PathLike, obj: Any, **dump_kwargs: Any) -> None:
