@@ -4,6 +4,11 @@ Each checkpoint is run over the test loader (with YOLOv5's TTA when asked); with
 several, the predictions of each image are fused by MMDetection's weighted boxes
 fusion, as the 2021 solution fused its baseline and fine-tuned models. The results
 are handed to :class:`ChallengeSubmissionMetric`, which writes the files.
+
+Under several processes (torchrun, Slurm) each reads whole batches of the test set
+(:class:`~parkdet_mm.datasets.BatchShareSampler`), runs every model and the fusion
+on them, and :func:`gather_predictions` hands rank 0 all images in the one-process
+order, so the files are written once and are the same bytes as with one process.
 """
 import json
 import os.path as osp
@@ -12,6 +17,7 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from mmdet.models.utils import weighted_boxes_fusion
 from mmengine.config import Config
+from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.structures import InstanceData
@@ -19,6 +25,7 @@ from mmyolo.registry import MODELS
 from tqdm import tqdm
 
 from parkdet_challenge.cli import InputError
+from parkdet_mm.datasets import BatchShareSampler
 from parkdet_mm.utils.checkpoint import load_local_checkpoint
 from parkdet_mm.utils.tta import yolov5_tta_pipeline
 
@@ -30,6 +37,7 @@ def prepare_predict_config(cfg: Config, data_root: str, ann_file: str,
     """Point the config's test loader at ``ann_file`` and set size, batch and TTA."""
     loader = cfg.test_dataloader
     loader.batch_size = batch_size
+    loader.sampler = dict(type='BatchShareSampler', batch_size=batch_size)
     dataset = loader.dataset
     dataset.data_root = data_root
     dataset.ann_file = osp.abspath(ann_file)
@@ -92,10 +100,13 @@ def check_checkpoint_fits(model: torch.nn.Module, state_dict: dict,
                          f"model's tensors (e.g. {missing[0]}); wrong config?")
 
 
-def predict_with_checkpoint(cfg: Config, checkpoint: str, tta: bool,
-                            device: str,
-                            desc: Optional[str] = None) -> Predictions:
-    """Run one checkpoint over ``cfg.test_dataloader``; predictions per image id."""
+def load_detector(cfg: Config, checkpoint: str, tta: bool,
+                  device: str) -> torch.nn.Module:
+    """The config's detector with ``checkpoint`` loaded, in eval mode on ``device``.
+
+    With ``tta`` it is wrapped in the config's ``tta_model``. Every tool that runs a
+    checkpoint (predict, detect, export) builds its model here.
+    """
     init_default_scope(cfg.get('default_scope', 'mmyolo'))
     detector = MODELS.build(cfg.model)
     state = load_local_checkpoint(checkpoint, map_location='cpu')
@@ -104,16 +115,35 @@ def predict_with_checkpoint(cfg: Config, checkpoint: str, tta: bool,
     detector.load_state_dict(state_dict)
     model = (MODELS.build(dict(**cfg.tta_model, module=detector))
              if tta else detector)
-    model.to(device).eval()
+    return model.to(device).eval()
 
+
+def predict_with_checkpoint(cfg: Config, checkpoint: str, tta: bool,
+                            device: str,
+                            desc: Optional[str] = None) -> Predictions:
+    """Run one checkpoint over ``cfg.test_dataloader``; predictions per image id."""
+    model = load_detector(cfg, checkpoint, tta, device)
     dataloader = Runner.build_dataloader(cfg.test_dataloader)
     predictions: Predictions = {}
     with torch.no_grad():
         for batch in tqdm(dataloader, desc=desc or osp.basename(checkpoint),
-                          unit='batch'):
+                          unit='batch', disable=get_rank() != 0):
             for sample in model.test_step(batch):
                 predictions[sample.img_id] = sample.pred_instances.cpu()
     return predictions
+
+
+def gather_predictions(predictions: Predictions,
+                       batch_size: int) -> Optional[Predictions]:
+    """All processes' predictions on rank 0, in the order one process makes them;
+    ``None`` on the other ranks. ``predictions`` are this rank's, read through
+    :class:`BatchShareSampler` with ``batch_size``. One process: returned as is."""
+    if get_world_size() == 1:
+        return predictions
+    parts = all_gather_object(list(predictions.items()))
+    if get_rank() != 0:
+        return None
+    return dict(BatchShareSampler.merge(parts, batch_size))
 
 
 def fuse_models(per_model: Sequence[Predictions], iou_thr: float,
