@@ -1,3 +1,8 @@
 from .class_balance_hook import ClassBalanceHook
+from .optimizer_step_ema_hook import OptimizerStepEMAHook, YOLOv5ModelEMA
+from .yolov5_loop_scheduler_hook import YOLOv5LoopSchedulerHook
 
-__all__ = ['ClassBalanceHook']
+__all__ = [
+    'ClassBalanceHook', 'OptimizerStepEMAHook', 'YOLOv5ModelEMA',
+    'YOLOv5LoopSchedulerHook'
+]
