@@ -9,13 +9,16 @@ Reads, under a data root (SPEC section 1)::
 
 The 2021 driver-inattention data (SPEC section 9) is expected in the same places: its
 labels file as ``train/label/Train.json``, its images in ``train/images/``. Its test
-information file is optional (the 2022 one is required).
+information file is optional (the 2022 one is required): without it, the test images
+are the files of ``test/images/``, ids 1..N in sorted (NFC) name order.
 
 Writes, under an output folder::
 
     annotations/train.json, annotations/val.json   COCO, categories in SPEC order
     annotations/test.json       test images with their challenge ids, no annotations
-    annotations/train_diet.json 2021 "diet" subset of train.json (with ``diet=True``)
+    annotations/train_diet.json 2021 "diet" subset of train.json (always for 2021)
+    annotations/fold{k}/        with ``folds=K``: train.json / val.json (and 2021's
+                                train_diet.json) of fold k = 0..K-1, val = fold k
     report.json                 counts, per-class boxes, and every problem found
     class_distribution.png      boxes per class, train vs val
 
@@ -31,10 +34,15 @@ Rules (each problem goes to the report with what was done):
 - a box partly outside its image is clipped to it; a box of zero or negative size,
   wholly outside, not four finite numbers, of a category outside the classes, or on an
   unknown or rejected image is rejected. Images without boxes are kept (negatives).
-- validation images: ``val_size`` ids drawn with ``seed`` from the sorted ids of the
-  readable images (``numpy.random.RandomState(seed).permutation``), so the split
-  depends neither on the JSON's order nor on the machine. ``val_size`` must leave at
-  least one training image (else ``InputError``; it is not silently clamped).
+- validation images, 2022: ``val_size`` (3000) ids drawn with ``seed`` from the sorted
+  ids of the readable images (``numpy.random.RandomState(seed).permutation``), so the
+  split depends neither on the JSON's order nor on the machine. 2021, as its
+  reference did (SPEC section 9): positions in the labels file drawn by Python's
+  ``random.seed(seed); random.sample(range(n), val_size)`` over all n entries (20000),
+  an unreadable image dropping out of whichever split it was drawn for. ``val_size``
+  must leave at least one training image (else ``InputError``; it is not clamped).
+- k folds (``folds=K``): every readable image in exactly one fold, stratified by the
+  classes each image holds (see :func:`stratified_folds`), a function of ``seed``.
 - input that cannot be used at all raises ``InputError`` before anything is written;
   outputs are written all-or-nothing (temporary files, then renames).
 """
@@ -42,6 +50,8 @@ import contextlib
 import gc
 import json
 import os
+import random
+import unicodedata
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from pathlib import Path
@@ -60,11 +70,15 @@ LABELS_FILE = 'train/label/Train.json'
 TRAIN_IMAGES = 'train/images'
 TEST_INFO_FILE = 'Test_Images_Information.json'
 TEST_IMAGES = 'test/images'
+# What counts as an image when a test folder is listed (2021 data without test info).
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
 
 # Why a box was rejected, by priority: a box gets the first that applies.
 _REJECT_KINDS = ('annotation_malformed', 'unknown_image', 'image_rejected', 'bad_category',
                  'box_malformed', 'box_empty', 'box_outside')
 _KEPT, _CLIPPED = 0, 1
+# Validation images by default: the 2022 reference's 3,000, the 2021 one's 20,000.
+DEFAULT_VAL_SIZE = {FORMAT_2022: 3000, FORMAT_2021: 20000}
 _CODE = {kind: i + 2 for i, kind in enumerate(_REJECT_KINDS)}
 _ACTION = {
     'annotation_malformed': 'rejected: not an object with image id, category and box',
@@ -115,21 +129,27 @@ class Conversion:
         if 'diet' in r:
             lines.append(f'diet        {r["diet"]["images"]} of {sp["train_images"]} '
                          f'train images, {r["diet"]["boxes"]} boxes')
+        if 'folds' in r:
+            lines.append(f'folds       {len(r["folds"])}: '
+                         + ', '.join(str(f['images']) for f in r['folds'].values())
+                         + ' images')
         counts = ', '.join(f'{k} {n}' for k, n in r['problem_counts'].items()) or 'none'
         lines.append(f'problems    {counts}')
         return '\n'.join(lines)
 
 
-def convert(data_root: PathLike, val_size: int = 3000, seed: int = 100, diet: bool = False,
-            progress: bool = False) -> Conversion:
+def convert(data_root: PathLike, val_size: Optional[int] = None, seed: int = 100,
+            diet: bool = False, progress: bool = False, folds: int = 0) -> Conversion:
     """Read and check the data under ``data_root``; return the COCO files and report.
 
     Writes nothing. Raises ``InputError`` (one line, naming the file) when the input
-    cannot be used at all. ``diet`` (2021 format only) adds the diet training subset;
-    ``progress`` shows a progress bar on stderr while image headers are read.
+    cannot be used at all. ``val_size`` None: the format's default (DEFAULT_VAL_SIZE).
+    2021 data always gets its diet training subset; ``diet=True`` on 2022 data is an
+    error. ``folds`` >= 2 adds that many stratified train/val pairs. ``progress``
+    shows a progress bar on stderr while image headers are read.
     """
     with _gc_paused():
-        return _convert(Path(data_root), val_size, seed, diet, progress)
+        return _convert(Path(data_root), val_size, seed, diet, progress, folds)
 
 
 @contextlib.contextmanager
@@ -146,27 +166,37 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _convert(root: Path, val_size: int, seed: int, diet: bool,
-             progress: bool) -> Conversion:
+def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
+             progress: bool, folds: int) -> Conversion:
     if not root.is_dir():
         raise InputError(f'{root}: data root is not a folder')
-    if val_size < 0:
+    if val_size is not None and val_size < 0:
         raise InputError(f'--val-size must be >= 0 (got {val_size})')
     if not 0 <= seed < 2 ** 32:
         raise InputError(f'--seed must be in [0, 2**32) (got {seed})')
+    if folds < 0 or folds == 1:
+        raise InputError(f'--folds must be 0 (none) or at least 2 (got {folds})')
     labels = read_labels(root / LABELS_FILE)
     if diet and labels.format != FORMAT_2021:
         raise InputError(f'{root / LABELS_FILE}: --diet applies to the 2021 format only, '
                          f'this file is {labels.format}')
+    diet = labels.format == FORMAT_2021
+    if val_size is None:
+        val_size = DEFAULT_VAL_SIZE[labels.format]
     test_info = root / TEST_INFO_FILE
     test: Optional[ImageList] = None
     if labels.format == FORMAT_2022 or test_info.exists():
         test = read_image_list(test_info)
+    elif (root / TEST_IMAGES).is_dir():
+        test = _listed_images(_folder(root, TEST_IMAGES))
 
     problems: List[Dict[str, Any]] = []
     train_check = _check_images(labels.images, _folder(root, TRAIN_IMAGES), 'train',
                                 problems, progress)
     n_readable = int(train_check.readable.sum())
+    if folds > n_readable:
+        raise InputError(f'--folds {folds} is more than the {n_readable} readable images '
+                         f'in {root / LABELS_FILE}')
     if val_size >= n_readable:
         raise InputError(f'--val-size {val_size} leaves no training images: '
                          f'{n_readable} readable images in {root / LABELS_FILE}')
@@ -180,14 +210,26 @@ def _convert(root: Path, val_size: int, seed: int, diet: bool,
         _report_rejected_images(test, test_check, None, 'test', problems)
     problems.extend(_box_problems(labels, boxes))
 
-    is_val = _val_mask(labels.images.ids, train_check.readable, val_size, seed)
+    if labels.format == FORMAT_2021:
+        is_val = _val_mask_2021(labels.images, train_check.readable, val_size, seed)
+    else:
+        is_val = _val_mask(labels.images.ids, train_check.readable, val_size, seed)
     categories = coco_categories(labels.classes)
     ann_ids = _annotation_ids(labels, boxes)
     outputs: Dict[str, Any] = {}
     split_masks = {'train': train_check.readable & ~is_val, 'val': is_val}
-    if diet:
-        split_masks['train_diet'] = _diet_mask(labels, boxes, split_masks['train'])
-    for name, mask in split_masks.items():
+    in_diet = _diet_mask(labels, boxes) if diet else None
+    if in_diet is not None:
+        split_masks['train_diet'] = in_diet & split_masks['train']
+    fold_masks: Dict[str, np.ndarray] = {}
+    if folds:
+        fold_of = _fold_of_images(labels, boxes, train_check.readable, folds, seed)
+        for k in range(folds):
+            fold_masks[f'fold{k}/train'] = train_check.readable & (fold_of != k)
+            fold_masks[f'fold{k}/val'] = fold_of == k
+            if in_diet is not None:
+                fold_masks[f'fold{k}/train_diet'] = in_diet & fold_masks[f'fold{k}/train']
+    for name, mask in chain(split_masks.items(), fold_masks.items()):
         outputs[f'annotations/{name}.json'] = _coco(
             labels.images, train_check, mask, TRAIN_IMAGES, boxes, ann_ids, categories)
     if test is not None:
@@ -196,18 +238,20 @@ def _convert(root: Path, val_size: int, seed: int, diet: bool,
 
     report = _report(labels, train_check, test_check, boxes, split_masks, val_size, seed,
                      problems)
+    if folds:
+        report['folds'] = _fold_report(labels, boxes, fold_masks, folds)
     outputs['report.json'] = report
     return Conversion(outputs, report, labels.classes)
 
 
-def prepare_data(data_root: PathLike, out_dir: PathLike, val_size: int = 3000,
+def prepare_data(data_root: PathLike, out_dir: PathLike, val_size: Optional[int] = None,
                  seed: int = 100, diet: bool = False, plot: bool = True,
-                 progress: bool = False) -> Conversion:
+                 progress: bool = False, folds: int = 0) -> Conversion:
     """:func:`convert`, then write its outputs (and the chart if ``plot``) under
     ``out_dir``, all or nothing. Returns the conversion."""
     with _gc_paused():
         conversion = convert(data_root, val_size=val_size, seed=seed, diet=diet,
-                             progress=progress)
+                             progress=progress, folds=folds)
         files = {Path(out_dir) / rel: _encode(rel, obj)
                  for rel, obj in conversion.outputs.items()}
     if plot:
@@ -229,6 +273,15 @@ def _encode(rel: str, obj: Any) -> bytes:
     # Compact and pure ASCII: readers such as pycocotools open files with the locale's
     # encoding, which is not always UTF-8; \u escapes read the same everywhere.
     return json.dumps(obj, separators=(',', ':')).encode('ascii')
+
+
+def _listed_images(folder: ImageFolder) -> ImageList:
+    """The image files of a folder as an image list: ids 1..N in sorted NFC name
+    order."""
+    names = sorted((name for name in folder.names()
+                    if name.lower().endswith(IMAGE_SUFFIXES)),
+                   key=lambda name: unicodedata.normalize('NFC', name))
+    return ImageList(list(range(1, len(names) + 1)), names, [None] * len(names))
 
 
 def _folder(root: Path, rel: str) -> ImageFolder:
@@ -455,25 +508,104 @@ def _val_mask(image_ids: List[int], readable: np.ndarray, val_size: int,
     return np.isin(ids, chosen) & readable
 
 
-def _diet_mask(labels: LabelSet, boxes: BoxCheck, candidates: np.ndarray) -> np.ndarray:
-    """The 2021 "diet" subset (SPEC section 9) of the ``candidates`` images, judged by
-    the classes of their kept boxes.
+def _val_mask_2021(images: ImageList, readable: np.ndarray, val_size: int,
+                   seed: int) -> np.ndarray:
+    """The 2021 reference's validation images: ``random.seed(seed)`` then
+    ``random.sample(range(n), val_size)`` over the n entries of the labels file, by
+    position in the file; images that are not readable are in neither split."""
+    chosen = random.Random(seed).sample(range(len(images.ids)), val_size)
+    return np.isin(images.positions(), chosen) & readable
 
-    Kept: an image with a cigar or a phone; else one with eye_closed and mouth_closed
-    or mouth_opened; else every third image with mouth_opened (the 1st, 4th, ... of
-    those, in image-id order, which is sorted file-name order for 2021 data).
-    """
+
+def _classes_present(labels: LabelSet, boxes: BoxCheck) -> np.ndarray:
+    """(images, classes) bool: the image has a kept box of the class."""
     present = np.zeros((len(labels.images.ids), len(labels.classes)), bool)
     kept = boxes.kept
     present[boxes.image_index[kept], boxes.categories[kept] - 1] = True
-    has = {name: present[:, i] for i, name in enumerate(labels.classes)}
-    first = candidates & (has['cigar'] | has['phone'])
-    second = candidates & ~first & has['eye_closed'] & (has['mouth_closed']
-                                                        | has['mouth_opened'])
-    third = candidates & ~first & ~second & has['mouth_opened']
-    # Ids ascend with the list index for 2021 data, so cumsum counts in id order.
-    every_third = third & ((np.cumsum(third) - 1) % 3 == 0)
-    return first | second | every_third
+    return present
+
+
+def _diet_mask(labels: LabelSet, boxes: BoxCheck) -> np.ndarray:
+    """The 2021 reference's "diet" subset (SPEC section 9), judged by the classes of
+    the images' kept boxes.
+
+    Kept: an image with a cigar or a phone; else one with eye_closed and mouth_closed
+    or mouth_opened; else every third image with mouth_opened: the 3rd, 6th, ... of
+    those in the labels file's order, counted over all its images as the reference
+    counted (it then trained on the diet of all images, validation ones included;
+    callers intersect with the training split).
+    """
+    has = {name: column for name, column in zip(labels.classes,
+                                                 _classes_present(labels, boxes).T)}
+    first = has['cigar'] | has['phone']
+    second = ~first & has['eye_closed'] & (has['mouth_closed'] | has['mouth_opened'])
+    third = ~first & ~second & has['mouth_opened']
+    in_file_order = np.argsort(labels.images.positions())
+    count = np.empty(len(third), np.int64)
+    count[in_file_order] = np.cumsum(third[in_file_order])
+    return first | second | (third & (count % 3 == 0))
+
+
+def stratified_folds(present: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Assign each row (an image) of ``present`` (images x classes, bool) to one of
+    ``folds`` folds so that every class is spread evenly over the folds.
+
+    Iterative stratification (Sechidis et al., 2011), on the classes an image holds:
+    images are placed rarest class first; each goes to the fold that still lacks the
+    most images of its rarest class, ties to the fold lacking the most images, then
+    to the lowest fold. Images without boxes go last, to the emptiest folds. Image
+    order within a class is a permutation drawn with ``seed``, so the result is a
+    function of (``present``, ``folds``, ``seed``).
+    """
+    n, num_classes = present.shape
+    per_class = present.sum(axis=0)
+    # The rarest class each image holds (num_classes: none), by class frequency.
+    rank = np.empty(num_classes, np.int64)
+    rank[np.argsort(per_class, kind='stable')] = np.arange(num_classes)
+    image_rank = np.where(present, rank[None, :], num_classes).min(axis=1)
+    rarest = np.argsort(rank)  # rank -> class
+    shuffle = np.random.RandomState(seed).permutation(n)
+    order = shuffle[np.argsort(image_rank[shuffle], kind='stable')]
+    wanted = np.repeat(per_class[None, :] / folds, folds, axis=0)  # (folds, classes)
+    wanted_images = np.full(folds, n / folds)
+    fold_of = np.empty(n, np.int64)
+    for i in order.tolist():
+        r = image_rank[i]
+        # Most wanted for the rarest class, then for images overall, then lowest index.
+        key = wanted_images if r == num_classes else (
+            wanted[:, rarest[r]] * (n + 1) + wanted_images)
+        fold = int(np.argmax(key))
+        fold_of[i] = fold
+        wanted[fold] -= present[i]
+        wanted_images[fold] -= 1
+    return fold_of
+
+
+def _fold_of_images(labels: LabelSet, boxes: BoxCheck, readable: np.ndarray, folds: int,
+                    seed: int) -> np.ndarray:
+    """Fold index of each image of the label list (-1: unreadable); images taken in
+    id order so that the folds do not depend on the JSON's order."""
+    ids = np.asarray(labels.images.ids, dtype=np.int64)
+    rows = np.flatnonzero(readable)
+    rows = rows[np.argsort(ids[rows], kind='stable')]
+    fold_of = np.full(len(ids), -1, np.int64)
+    fold_of[rows] = stratified_folds(_classes_present(labels, boxes)[rows], folds, seed)
+    return fold_of
+
+
+def _fold_report(labels: LabelSet, boxes: BoxCheck, fold_masks: Dict[str, np.ndarray],
+                 folds: int) -> Dict[str, Any]:
+    """Per fold: its (validation) images and boxes per class."""
+    safe = np.maximum(boxes.image_index, 0)
+    report = {}
+    for k in range(folds):
+        mask = fold_masks[f'fold{k}/val']
+        in_fold = boxes.kept & mask[safe]
+        counts = np.bincount(boxes.categories[in_fold], minlength=len(labels.classes) + 1)
+        report[f'fold{k}'] = {'images': int(mask.sum()),
+                              'boxes_per_class': dict(zip(labels.classes,
+                                                          counts[1:].tolist()))}
+    return report
 
 
 def _annotation_ids(labels: LabelSet, boxes: BoxCheck) -> np.ndarray:

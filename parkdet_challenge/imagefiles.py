@@ -10,7 +10,7 @@ import struct
 import unicodedata
 import zlib
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 # Signature (8) + IHDR length (4) + b'IHDR' (4) + width, height (8) + 5 header bytes
@@ -31,6 +31,10 @@ class ImageFolder:
         self._by_nfc: Dict[str, str] = {}
         for name in names:
             self._by_nfc.setdefault(unicodedata.normalize('NFC', name), name)
+
+    def names(self) -> List[str]:
+        """The names of the folder's entries, sorted."""
+        return sorted(self._names)
 
     def resolve(self, name: str) -> Optional[str]:
         """The name on disk of the file that ``name`` means, or ``None`` if absent.

@@ -37,6 +37,15 @@ class ImageList:
     file_names: List[str]
     # (width, height) as the JSON gives them (unchecked values), None when absent.
     json_sizes: List[Optional[Tuple[Any, Any]]]
+    # Each image's position in its file, where the list is in another order (2021:
+    # sorted by name); None when the list is in file order.
+    file_positions: Optional[List[int]] = None
+
+    def positions(self) -> np.ndarray:
+        """Each image's position in its file (int64)."""
+        if self.file_positions is None:
+            return np.arange(len(self.ids), dtype=np.int64)
+        return np.asarray(self.file_positions, dtype=np.int64)
 
 
 @dataclass
@@ -200,7 +209,7 @@ def _read_2021(entries: List[Any], path: Path) -> LabelSet:
             refs.append(j)
             malformed.append(not {'class', 'position'} <= obj.keys())
     image_list = ImageList([ids[i] for i in order], [names[i] for i in order],
-                           [None] * len(order))
+                           [None] * len(order), file_positions=order)
     return LabelSet(FORMAT_2021, CLASSES_2021, image_list, image_ids, categories, boxes, refs,
                     np.array(malformed, dtype=bool))
 
