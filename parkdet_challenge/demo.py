@@ -1,4 +1,5 @@
-"""A small synthetic data set in the challenge's own layout (SPEC section 1).
+"""A small synthetic data set in the challenge's own layout (SPEC section 1), or in
+the 2021 challenge's (SPEC section 9) with ``data_format='2021'``.
 
 Made for the CPU demo: a tiny YOLO must learn it in minutes, so each class is one
 saturated colour and one simple shape with a dark outline, on a smooth low-contrast
@@ -17,6 +18,16 @@ Layout written under the output folder::
     test_ground_truth.json           demo only (the challenge keeps it secret): the
                                      test boxes as COCO, to score a submission
     .parkdet_demo                    marks the folder as safe to overwrite
+
+The 2021 layout (its 7 classes, the first 7 shapes and colours)::
+
+    train/images/<uuid4>.jpg
+    train/label/Train.json           {"annotations": [{"file_name", "objects":
+                                     [{"class": name, "position": [x1, y1, x2, y2]}]}]}
+    test/images/<uuid4>.jpg          no information file, as that challenge had none
+    sample_submission.json           {"annotations": [...]} in its submission format
+    test_ground_truth.json           COCO, ids 1..N in sorted file-name order (as
+                                     tools/prepare_data.py numbers a listed folder)
 """
 import io
 import math
@@ -32,9 +43,13 @@ from PIL import Image, ImageDraw
 from .atomic import PathLike, write_json_atomic
 from .classes import CLASS_NAMES_KO, CLASSES, NUM_CLASSES, coco_categories
 from .cli import InputError
+from .labels import CLASSES_2021
 
 # Relative frequency of each class (sedan common, stroller and cart rare).
 CLASS_WEIGHTS = (30, 15, 8, 5, 3, 10, 5, 12, 4, 3, 2, 2, 1, 1)
+# 2021: eyes and faces common, phones and cigars rare, as in its data.
+CLASS_WEIGHTS_2021 = (20, 6, 4, 10, 16, 2, 2)
+FORMATS = ('2022', '2021')
 # One well-separated saturated colour per class (after Trubetskoy's 20 colours).
 COLOURS = ((230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
            (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (0, 128, 128),
@@ -78,26 +93,33 @@ class DemoSummary:
 
 
 def make_demo_data(out_root: PathLike, n_train: int = 400, n_test: int = 60,
-                   seed: int = 0) -> DemoSummary:
+                   seed: int = 0, data_format: str = '2022') -> DemoSummary:
     """Write the synthetic data set under ``out_root`` and return a summary.
 
-    ``out_root`` must be absent, empty, or a folder this function wrote before (whose
-    demo files are then replaced). Raises ``InputError`` otherwise or for bad counts.
+    ``data_format``: '2022' (the parking challenge's layout) or '2021' (the
+    driver-inattention challenge's). ``out_root`` must be absent, empty, or a folder
+    this function wrote before (whose demo files are then replaced). Raises
+    ``InputError`` otherwise or for bad counts.
     """
     if n_train < 1 or n_test < 1:
         raise InputError(f'need at least one train and one test image '
                          f'(got --train {n_train}, --test {n_test})')
+    if data_format not in FORMATS:
+        raise InputError(f'--format must be one of {", ".join(FORMATS)} '
+                         f'(got {data_format})')
     root = Path(out_root)
     _prepare_folder(root)
     rng = np.random.default_rng(seed)
+    if data_format == '2021':
+        return _make_2021(root, rng, n_train, n_test)
 
     train_names = _train_names(rng, n_train)
-    train_objects = _layout(rng, n_train)
+    train_objects = _layout(rng, n_train, CLASS_WEIGHTS)
     train_sizes = [IMAGE_SIZES[k] for k in rng.integers(len(IMAGE_SIZES), size=n_train)]
     # Roughly one image entry in seven without width/height, as the real set may have.
     no_size = rng.random(n_train) < 0.15
     test_names = [f'{uuid.UUID(bytes=rng.bytes(16), version=4)}.png' for _ in range(n_test)]
-    test_objects = _layout(rng, n_test)
+    test_objects = _layout(rng, n_test, CLASS_WEIGHTS)
     test_sizes = [IMAGE_SIZES[k] for k in rng.integers(len(IMAGE_SIZES), size=n_test)]
 
     train_boxes = _render_all(rng, root / 'train/images', train_names, train_sizes,
@@ -120,8 +142,47 @@ def make_demo_data(out_root: PathLike, n_train: int = 400, n_test: int = 60,
                       {'images': test_images, 'annotations': _annotations(test_boxes),
                        'categories': coco_categories()})
     write_json_atomic(root / 'sample_submission.json', _sample_submission(rng, test_boxes))
-    return DemoSummary(root, n_train, n_test, _per_class(train_boxes),
-                       _per_class(test_boxes))
+    return DemoSummary(root, n_train, n_test, _per_class(train_boxes, CLASSES),
+                       _per_class(test_boxes, CLASSES))
+
+
+def _make_2021(root: Path, rng: np.random.Generator, n_train: int,
+               n_test: int) -> DemoSummary:
+    """The 2021 layout (see the module docstring); uuid names, JPEG images."""
+    # A 2022 demo written here before must not leave its test list behind.
+    (root / 'Test_Images_Information.json').unlink(missing_ok=True)
+    def names(n: int) -> List[str]:
+        return [f'{uuid.UUID(bytes=rng.bytes(16), version=4)}.jpg' for _ in range(n)]
+
+    train_names, test_names = names(n_train), sorted(names(n_test))
+    train_objects = _layout(rng, n_train, CLASS_WEIGHTS_2021)
+    test_objects = _layout(rng, n_test, CLASS_WEIGHTS_2021)
+    train_sizes = [IMAGE_SIZES[k] for k in rng.integers(len(IMAGE_SIZES), size=n_train)]
+    test_sizes = [IMAGE_SIZES[k] for k in rng.integers(len(IMAGE_SIZES), size=n_test)]
+    train_boxes = _render_all(rng, root / 'train/images', train_names, train_sizes,
+                              train_objects)
+    test_boxes = _render_all(rng, root / 'test/images', test_names, test_sizes,
+                             test_objects)
+
+    def objects(boxes: List[Tuple[int, List[int]]]) -> List[Dict[str, Any]]:
+        return [{'class': CLASSES_2021[cls], 'position': [x, y, x + w, y + h]}
+                for cls, (x, y, w, h) in boxes]
+
+    write_json_atomic(root / 'train/label/Train.json', {'annotations': [
+        {'file_name': name, 'objects': objects(boxes)}
+        for name, boxes in zip(train_names, train_boxes)]})
+    test_images = [{'id': i + 1, 'file_name': name, 'width': w, 'height': h}
+                   for i, (name, (w, h)) in enumerate(zip(test_names, test_sizes))]
+    write_json_atomic(root / 'test_ground_truth.json',
+                      {'images': test_images, 'annotations': _annotations(test_boxes),
+                       'categories': coco_categories(CLASSES_2021)})
+    write_json_atomic(root / 'sample_submission.json', {'annotations': [
+        {'file_name': Path(name).stem + '.jpg',
+         'objects': [dict(o, confidence_score=round(float(rng.uniform(0.3, 1.0)), 4))
+                     for o in objects(boxes)] or {}}
+        for name, boxes in zip(test_names[:3], test_boxes[:3])]})
+    return DemoSummary(root, n_train, n_test, _per_class(train_boxes, CLASSES_2021),
+                       _per_class(test_boxes, CLASSES_2021))
 
 
 def _prepare_folder(root: Path) -> None:
@@ -155,10 +216,11 @@ def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
     return options[int(rng.integers(len(options)))]
 
 
-def _layout(rng: np.random.Generator, n_images: int) -> List[List[int]]:
+def _layout(rng: np.random.Generator, n_images: int,
+            class_weights: Sequence[int]) -> List[List[int]]:
     """Class ids (0-based) of each image's objects.
 
-    Counts per class follow CLASS_WEIGHTS, except that each class gets at least
+    Counts per class follow ``class_weights``, except that each class gets at least
     ~8% of the number of images, so that a 20% validation draw still holds some of the
     rarest class (the expected count is then over 6, a miss less likely than 1 in 300).
     """
@@ -166,14 +228,15 @@ def _layout(rng: np.random.Generator, n_images: int) -> List[List[int]]:
     counts[rng.random(n_images) < NEGATIVE_FRACTION] = 0
     total = int(counts.sum())
     floor = max(2, math.ceil(0.08 * n_images))
-    if floor * NUM_CLASSES > total:  # a very small set: as many of each as fit
-        floor = total // NUM_CLASSES
-    weights = np.asarray(CLASS_WEIGHTS, np.float64) / sum(CLASS_WEIGHTS)
+    num_classes = len(class_weights)
+    if floor * num_classes > total:  # a very small set: as many of each as fit
+        floor = total // num_classes
+    weights = np.asarray(class_weights, np.float64) / sum(class_weights)
     quota = np.maximum(np.floor(weights * total).astype(np.int64), floor)
     while quota.sum() > total:  # trim the common classes to make room for the floor
         quota[int(np.argmax(quota))] -= 1
-    rest = rng.choice(NUM_CLASSES, size=total - int(quota.sum()), p=weights)
-    labels = np.concatenate([np.repeat(np.arange(NUM_CLASSES), quota), rest])
+    rest = rng.choice(num_classes, size=total - int(quota.sum()), p=weights)
+    labels = np.concatenate([np.repeat(np.arange(num_classes), quota), rest])
     rng.shuffle(labels)
     return [part.tolist() for part in np.split(labels, np.cumsum(counts)[:-1])]
 
@@ -187,8 +250,11 @@ def _render_all(rng: np.random.Generator, folder: Path, names: List[str],
     for name, size, classes in zip(names, sizes, objects):
         image, boxes = _render(rng, size, classes)
         buf = io.BytesIO()
-        # Level 1: 3x faster than the default and the noise compresses poorly anyway.
-        image.save(buf, format='PNG', compress_level=1)
+        if name.endswith('.jpg'):
+            image.save(buf, format='JPEG', quality=95)
+        else:
+            # Level 1: 3x faster than the default; the noise compresses poorly anyway.
+            image.save(buf, format='PNG', compress_level=1)
         (folder / name).write_bytes(buf.getvalue())
         all_boxes.append(boxes)
     return all_boxes
@@ -326,7 +392,8 @@ def _sample_submission(rng: np.random.Generator,
     return records
 
 
-def _per_class(boxes: List[List[Tuple[int, List[int]]]]) -> Dict[str, int]:
+def _per_class(boxes: List[List[Tuple[int, List[int]]]],
+               classes: Sequence[str]) -> Dict[str, int]:
     counts = np.bincount([cls for image_boxes in boxes for cls, _ in image_boxes],
-                         minlength=NUM_CLASSES)
-    return dict(zip(CLASSES, counts.tolist()))
+                         minlength=len(classes))
+    return dict(zip(classes, counts.tolist()))

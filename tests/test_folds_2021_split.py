@@ -134,3 +134,18 @@ def test_bad_fold_count_is_refused(tmp_path: Path, folds: int) -> None:
     write_2021_set(tmp_path, 10)
     with pytest.raises(InputError, match='--folds'):
         convert(tmp_path, val_size=2, folds=folds)
+
+
+def test_demo_data_2021_format_converts_and_matches_its_ground_truth(tmp_path: Path) -> None:
+    from parkdet_challenge.demo import make_demo_data
+    summary = make_demo_data(tmp_path, n_train=30, n_test=5, data_format='2021')
+    assert set(summary.train_boxes_per_class) == set(CLASSES_2021)
+    conversion = convert(tmp_path, val_size=6)
+    assert conversion.report['format'] == 'inattention2021'
+    assert conversion.report['diet']['images'] > 0
+    truth = json.loads((tmp_path / 'test_ground_truth.json').read_text())
+    test = conversion.outputs['annotations/test.json']
+    assert [(im['id'], Path(im['file_name']).name) for im in test['images']] == [
+        (im['id'], im['file_name']) for im in truth['images']]
+    sample = json.loads((tmp_path / 'sample_submission.json').read_text())
+    assert all(entry['file_name'].endswith('.jpg') for entry in sample['annotations'])

@@ -1,14 +1,16 @@
 """Write a small synthetic data set in the challenge's layout (SPEC section 1).
 
     python tools/make_demo_data.py OUT_DATA [--train 400] [--test 60] [--seed 0]
+        [--format 2022|2021]
 
-Then convert it like the real data, e.g.
+--format 2021 writes the 2021 driver-inattention challenge's layout (7 classes, its
+labels and submission formats) instead. Then convert it like the real data, e.g.
     python tools/prepare_data.py --data-root OUT_DATA --out-dir OUT --val-size 80
 """
 import argparse
 
 from parkdet_challenge.cli import run_cli
-from parkdet_challenge.demo import make_demo_data
+from parkdet_challenge.demo import FORMATS, make_demo_data
 
 
 def main() -> None:
@@ -18,8 +20,12 @@ def main() -> None:
     parser.add_argument('--train', type=int, default=400, help='training images (400)')
     parser.add_argument('--test', type=int, default=60, help='test images (60)')
     parser.add_argument('--seed', type=int, default=0, help='random seed (0)')
+    parser.add_argument('--format', default='2022', choices=FORMATS,
+                        help="the challenge's layout: 2022 (parking) or 2021 "
+                             '(driver inattention)')
     args = parser.parse_args()
-    print(make_demo_data(args.out_data, n_train=args.train, n_test=args.test, seed=args.seed))
+    print(make_demo_data(args.out_data, n_train=args.train, n_test=args.test, seed=args.seed,
+                         data_format=args.format))
 
 
 if __name__ == '__main__':
