@@ -79,7 +79,7 @@ def read_hyps(cfg: Config, img_size: int) -> dict:
                               for t in cfg.train_dataloader.dataset.pipeline)
         else None,
         fliplr=transform(cfg, 'mmdet.RandomFlip')['prob'],
-        mosaic=transform(cfg, 'Mosaic')['prob'],
+        mosaic=transform(cfg, 'WeightedMosaic')['prob'],
         mixup=0.0 if 'YOLOv5MixUp' not in types else None,
         copy_paste=0.0 if not any('CopyPaste' in t for t in types) else None)
 

@@ -102,8 +102,10 @@ pre_transform = [
 ]
 train_pipeline = [
     *pre_transform,
+    # MMYOLO's Mosaic, with the partner tiles drawn by the image weights when the
+    # sampler has them (SPEC section 7); otherwise uniform, as Mosaic.
     dict(
-        type='Mosaic',
+        type='WeightedMosaic',
         img_scale=img_scale,
         pad_val=114.0,
         prob=mosaic_prob,

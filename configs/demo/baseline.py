@@ -36,7 +36,7 @@ model = dict(
                       ((img_scale[0] / 640)**2 * 3 / num_det_layers))))
 
 train_pipeline = [
-    dict(t, img_scale=img_scale) if t['type'] == 'Mosaic' else
+    dict(t, img_scale=img_scale) if t['type'] == 'WeightedMosaic' else
     dict(t, border=(-img_scale[0] // 2, -img_scale[1] // 2))
     if t['type'] == 'YOLOv5RandomAffine' else t
     for t in _base_.train_pipeline

@@ -6,10 +6,12 @@ replacement=True)``) and, on several GPUs, gave each rank a fixed slice of the d
 the whole set, so every image is read once per pass; with image weights
 (:meth:`EpochPartSampler.set_weights`, SPEC section 7) it draws with replacement in
 proportion to the weights, as the reference did, and unlike the reference it does so on
-any number of processes.
+any number of processes. With image weights it also draws each sample's mosaic
+partner tiles by the same weights (:class:`MosaicIndex`), as the reference's mosaic
+did (SPEC section 7).
 """
 import math
-from typing import Iterator, Optional, Sequence, Sized, Union
+from typing import Iterable, Iterator, Optional, Sequence, Sized, Union
 
 import numpy as np
 from mmengine.dist import get_dist_info, sync_random_seed
@@ -20,6 +22,32 @@ from mmyolo.registry import DATA_SAMPLERS
 # Tags that keep the random streams of the two modes apart for the same seed.
 _PASS_STREAM = 0
 _WEIGHTED_STREAM = 1
+_PARTNER_STREAM = 2
+
+
+class MosaicIndex(int):
+    """A dataset index that also names the images of its mosaic's other tiles.
+
+    It is an ``int`` everywhere the dataset uses it; mmengine's
+    ``BaseDataset.get_data_info`` stores the index it is given as the sample's
+    ``sample_idx``, which is how ``partners`` reach
+    :class:`~parkdet_mm.datasets.transforms.WeightedMosaic` in the pipeline, in
+    any dataloader worker, without state shared between processes.
+    """
+
+    partners: tuple
+
+    def __new__(cls, index: int, partners: Iterable[int]) -> 'MosaicIndex':
+        obj = super().__new__(cls, index)
+        obj.partners = tuple(int(p) for p in partners)
+        return obj
+
+    def __reduce__(self):
+        # Sent to dataloader workers by pickle: keep the partners.
+        return MosaicIndex, (int(self), self.partners)
+
+    def __repr__(self) -> str:
+        return f'MosaicIndex({int(self)}, partners={self.partners})'
 
 
 @DATA_SAMPLERS.register_module()
@@ -43,7 +71,11 @@ class EpochPartSampler(Sampler):
       replacement, index ``i`` with probability ``weights[i] / sum(weights)``, from a
       generator seeded by ``(seed, epoch)``. A zero weight is never drawn. The
       reference drew ``N`` images by weight and then ``N / parts`` of those uniformly
-      with replacement; each pick has the same distribution as here.
+      with replacement; each pick has the same distribution as here. Each index is
+      yielded as a :class:`MosaicIndex` carrying ``mosaic_partners`` more indices
+      drawn the same way (from a stream of their own, so the first tiles do not
+      depend on them): the reference's mosaic took its three partner tiles uniformly
+      from the epoch's weighted list, i.e. by the weights too.
 
     Split across processes: the ``total`` indices are padded to a multiple of the world
     size by repeating their own first items (as ``DefaultSampler(round_up=True)``
@@ -66,14 +98,22 @@ class EpochPartSampler(Sampler):
         seed (int, optional): Non-negative seed, identical on every process. None
             draws one and shares it across processes (as ``DefaultSampler`` does);
             the runner passes its own seed. Defaults to None.
+        mosaic_partners (int): Partner indices drawn per sample by weight (3 for
+            a 4-tile mosaic); 0 yields plain ints. Unweighted epochs always
+            yield plain ints, and the mosaic draws its partners uniformly.
+            Defaults to 3.
     """
 
     def __init__(self,
                  dataset: Sized,
                  parts: int = 15,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None,
+                 mosaic_partners: int = 3) -> None:
         if parts < 1:
             raise ValueError(f'parts must be >= 1, got {parts}')
+        if mosaic_partners < 0:
+            raise ValueError(
+                f'mosaic_partners must be >= 0, got {mosaic_partners}')
         num_images = len(dataset)
         if num_images == 0:
             raise ValueError('EpochPartSampler needs a non-empty dataset')
@@ -83,6 +123,7 @@ class EpochPartSampler(Sampler):
         self.seed = sync_random_seed() if seed is None else seed
         self.epoch = 0
         self.num_images = num_images
+        self.mosaic_partners = mosaic_partners
         self.total = max(1, num_images // parts)
         self.num_samples = math.ceil(self.total / self.world_size)
         self._weights: Optional[np.ndarray] = None
@@ -131,8 +172,16 @@ class EpochPartSampler(Sampler):
         """Yield this rank's indices for the current epoch."""
         indices = self.epoch_indices(self.epoch)
         padded_size = self.num_samples * self.world_size
-        indices = np.resize(indices, padded_size)  # repeats from the front
-        return iter(indices[self.rank::self.world_size].tolist())
+        # Padding repeats from the front; rank r takes every world_size-th position.
+        positions = np.resize(np.arange(len(indices)),
+                              padded_size)[self.rank::self.world_size]
+        if self._weights is None or self.mosaic_partners == 0:
+            return iter(indices[positions].tolist())
+        partners = self.epoch_partners(self.epoch)
+        return iter([
+            MosaicIndex(index, row) for index, row in zip(
+                indices[positions].tolist(), partners[positions].tolist())
+        ])
 
     def __len__(self) -> int:
         """The number of indices this rank yields per epoch."""
@@ -143,6 +192,20 @@ class EpochPartSampler(Sampler):
         if self._weights is None:
             return self._epoch_of_passes(epoch)
         return self._weighted_draw(epoch)
+
+    def epoch_partners(self, epoch: int) -> np.ndarray:
+        """The weighted epoch's mosaic partners: row ``k`` for ``epoch_indices``'s
+        ``k``-th index, ``mosaic_partners`` columns, drawn by weight with
+        replacement from a generator seeded by ``(seed, epoch)``."""
+        if self._weights is None:
+            raise ValueError('mosaic partners are drawn by weight only; call '
+                             'set_weights first')
+        rng = np.random.default_rng([self.seed, _PARTNER_STREAM, epoch])
+        probabilities = self._weights / self._weights.sum()
+        return rng.choice(
+            self.num_images,
+            size=(self.total, self.mosaic_partners),
+            p=probabilities)
 
     def _weighted_draw(self, epoch: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, _WEIGHTED_STREAM, epoch])
