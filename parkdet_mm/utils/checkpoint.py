@@ -7,6 +7,11 @@ dtypes, so ``resume``, ``load_from`` and testing fail out of the box. Rather tha
 switch the safety off, :func:`allow_mmengine_checkpoints` adds exactly those classes to
 torch's allow-list, and :func:`load_local_checkpoint` (registered as mmengine's loader
 for local paths) turns a refusal into one clear :class:`UnsafeCheckpointError`.
+
+The same loader recognises an ultralytics YOLOv5 checkpoint (``.pt``, which holds
+pickled YOLOv5 modules) and converts it in memory with
+:func:`~parkdet_mm.utils.yolov5_checkpoint.convert_yolov5_checkpoint`, so
+``load_from``, ``tools/test.py`` and ``tools/predict.py`` take it directly.
 """
 import pickle
 import re
@@ -18,6 +23,8 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
 from parkdet_challenge.cli import InputError
+from .yolov5_checkpoint import (convert_yolov5_checkpoint,
+                                looks_like_yolov5_checkpoint)
 
 
 class UnsafeCheckpointError(InputError):
@@ -67,9 +74,15 @@ def load_local_checkpoint(filename: str,
                           map_location: Optional[Any] = None) -> Any:
     """Load a local checkpoint with ``weights_only=True``.
 
+    A YOLOv5 checkpoint is converted to MMYOLO's layout instead (its ``ema``
+    weights when it has them), nothing from it executed.
+
     Raises:
         UnsafeCheckpointError: the file holds an object outside the allow-list.
+        YOLOv5CheckpointError: a YOLOv5 checkpoint that cannot be mapped.
     """
+    if looks_like_yolov5_checkpoint(filename):
+        return convert_yolov5_checkpoint(filename)
     try:
         return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
