@@ -1,0 +1,81 @@
+"""The 2021 submission format (SPEC section 9) and its size cap against brute force."""
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from parkdet_challenge.submission import (cap_entries_2021, entry_2021, serialize_2021,
+                                          write_predictions_2021, write_submission_2021)
+
+
+def test_entry_is_the_references_form() -> None:
+    entry = entry_2021('test/images/abc-01.png', [[1.04, 2.06, 30.449, 40.0],
+                                                  [5, 6, 7, 8]],
+                       [0.123456, 0.9], ['face', 'phone'])
+    assert entry == {'file_name': 'abc-01.jpg', 'objects': [
+        {'class': 'phone', 'position': [5.0, 6.0, 7.0, 8.0], 'confidence_score': 0.9},
+        {'class': 'face', 'position': [1.0, 2.1, 30.4, 40.0],
+         'confidence_score': 0.1235}]}
+    assert list(entry['objects'][0]) == ['class', 'position', 'confidence_score']
+    empty = entry_2021('x.jpg', np.zeros((0, 4)), [], [])
+    assert empty == {'file_name': 'x.jpg', 'objects': {}}
+    text = serialize_2021([entry, empty])
+    assert text == json.dumps({'annotations': [entry, empty]})
+    assert text.endswith('{"file_name": "x.jpg", "objects": {}}]}')
+
+
+def _entries(seed: int, n_images: int = 12):
+    rng = random.Random(seed)
+    entries = []
+    for k in range(n_images):
+        n = rng.choice([0, 0, 1, 3, 6])
+        boxes = [[rng.uniform(0, 50), rng.uniform(0, 50), rng.uniform(50, 200),
+                  rng.uniform(50, 200)] for _ in range(n)]
+        # few distinct scores, so that the cut falls in ties
+        scores = [rng.choice([0.1, 0.25, 0.5, 0.75, 0.9, rng.random()]) for _ in range(n)]
+        entries.append(entry_2021(f'img{k}.png', boxes, scores,
+                                  [rng.choice(['face', 'cigar']) for _ in range(n)]))
+    return entries
+
+
+def _brute_force(entries, max_bytes):
+    """The largest file, over all cut-offs, strictly under max_bytes."""
+    cutoffs = sorted({o['confidence_score'] for e in entries for o in e['objects'] or []})
+    best = serialize_2021([dict(e, objects={}) for e in entries])
+    for cutoff in cutoffs:
+        kept = [dict(e, objects=[o for o in e['objects'] or []
+                                 if o['confidence_score'] >= cutoff] or {})
+                for e in entries]
+        text = serialize_2021(kept)
+        if len(text) < max_bytes:
+            return text
+    return best
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_cap_matches_brute_force(seed: int) -> None:
+    entries = _entries(seed)
+    full = serialize_2021(entries)
+    for max_bytes in (len(full) + 1, len(full), len(full) * 2 // 3, len(full) // 3,
+                      len(serialize_2021([dict(e, objects={}) for e in entries])) + 1):
+        text, result = cap_entries_2021(entries, max_bytes)
+        assert text == _brute_force(entries, max_bytes), max_bytes
+        assert len(text) == result.size_bytes < max_bytes
+        assert json.loads(text)['annotations'][0]['file_name'] == 'img0.jpg'
+    assert cap_entries_2021(entries, len(full) + 1)[0] == full
+
+
+def test_cap_refuses_a_cap_below_the_bare_entries() -> None:
+    entries = _entries(0)
+    with pytest.raises(ValueError, match='too small'):
+        cap_entries_2021(entries, 10)
+
+
+def test_files_are_written(tmp_path: Path) -> None:
+    entries = _entries(1)
+    size = write_predictions_2021(tmp_path / 'preds.json', entries)
+    assert (tmp_path / 'preds.json').stat().st_size == size
+    result = write_submission_2021(tmp_path / 'sub.json', entries, size // 2)
+    assert (tmp_path / 'sub.json').stat().st_size == result.size_bytes < size // 2
