@@ -1,0 +1,132 @@
+"""Build the training image cache before the dataloader workers start; report skipped
+unreadable images after every epoch."""
+import logging
+from typing import Iterator, List, Optional, Tuple
+
+from mmengine.dist import barrier, get_rank
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+from mmyolo.datasets.transforms import Mosaic
+from mmyolo.registry import HOOKS
+from parkdet_challenge.cli import InputError
+from parkdet_mm.datasets.image_cache import CACHE_MODES, ImageCache
+from parkdet_mm.datasets.transforms import LoadImageFromFileOrCache
+
+
+def _leaf_datasets(dataset) -> Iterator:
+    """``dataset`` itself, or the datasets a Concat/Repeat-style wrapper holds."""
+    if hasattr(dataset, 'datasets'):
+        for inner in dataset.datasets:
+            yield from _leaf_datasets(inner)
+    elif hasattr(dataset, 'dataset'):
+        yield from _leaf_datasets(dataset.dataset)
+    else:
+        yield dataset
+
+
+def _transforms(pipeline) -> Iterator:
+    """Every transform of a Compose, those inside mix transforms' pre_transform too."""
+    for transform in getattr(pipeline, 'transforms', []):
+        yield transform
+        yield from _transforms(getattr(transform, 'pre_transform', None))
+
+
+def cache_scale(pipeline) -> Optional[Tuple[int, int]]:
+    """The (w, h) every training image is resized to first: the img_scale of a
+    Mosaic that always runs; None when there is none (images keep their size)."""
+    for transform in _transforms(pipeline):
+        if isinstance(transform, Mosaic):
+            return tuple(transform.img_scale) if transform.prob >= 1 else None
+    return None
+
+
+def loading_transforms(dataset) -> List[LoadImageFromFileOrCache]:
+    """The :class:`LoadImageFromFileOrCache` transforms of ``dataset``'s pipeline."""
+    return [
+        t for t in _transforms(getattr(dataset, 'pipeline', None))
+        if isinstance(t, LoadImageFromFileOrCache)
+    ]
+
+
+def attach_image_cache(dataset, mode: str) -> ImageCache:
+    """Build the image cache (``mode`` 'ram' or 'disk') of ``dataset``'s images for
+    its pipeline's Mosaic size and attach it to the pipeline's loading transforms.
+
+    Distributed, rank 0 writes a disk cache first and the other ranks then find it
+    current; each rank builds its own RAM cache, as YOLOv5's ranks do.
+    """
+    transforms = loading_transforms(dataset)
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    paths = [info['img_path'] for info in infos]
+    sizes = [(info['width'], info['height']) for info in infos]
+    scale = cache_scale(dataset.pipeline)
+    is_writer = mode == 'ram' or get_rank() == 0
+    if not is_writer:
+        barrier()  # rank 0 writes the arrays first
+    cache = ImageCache.build(mode, paths, sizes, scale,
+                             transforms[0].read_image, progress=is_writer)
+    if mode == 'disk' and is_writer:
+        barrier()
+    print_log(f'image cache ({mode}): {len(cache)} of {len(paths)} training '
+              'images cached', logger='current')
+    for transform in transforms:
+        transform.image_cache = cache
+    return cache
+
+
+@HOOKS.register_module()
+class ImageCacheHook(Hook):
+    """YOLOv5's ``--cache``: decode the training images once (``cache='ram'`` or
+    ``'disk'``; None: read every image from its file, as without the hook).
+
+    At ``before_train``, in the main process and before the dataloader's workers
+    start, it builds an :class:`~parkdet_mm.datasets.ImageCache` of the training
+    set's images for the pipeline's Mosaic size and attaches it to every
+    :class:`~parkdet_mm.datasets.transforms.LoadImageFromFileOrCache` of the training
+    pipeline (:func:`attach_image_cache`). Workers fork after that and share the
+    RAM cache's pages (mmengine's default ``mp_start_method='fork'``; ``ram``
+    refuses another start method).
+
+    After every training epoch it logs how many unreadable images the loading
+    transforms skipped (the warnings before it name them), when there were any.
+    """
+
+    def __init__(self, cache: Optional[str] = None) -> None:
+        if cache is not None and cache not in CACHE_MODES:
+            raise InputError(f'image cache must be one of {CACHE_MODES} or None, '
+                             f'not {cache!r}')
+        self.cache = cache
+        self._skipped_before = 0
+
+    def before_train(self, runner: Runner) -> None:
+        if self.cache is None:
+            return
+        datasets = list(_leaf_datasets(runner.train_dataloader.dataset))
+        loaders = [loading_transforms(d) for d in datasets]
+        if not any(loaders):
+            raise InputError(
+                f'--cache {self.cache} needs LoadImageFromFileOrCache in the '
+                'training pipeline, which has none')
+        if self.cache == 'ram' and runner.train_dataloader.num_workers > 0:
+            import torch.multiprocessing as mp
+            if mp.get_start_method(allow_none=True) not in (None, 'fork'):
+                raise InputError(
+                    '--cache ram shares memory with fork-started dataloader '
+                    'workers; set env_cfg.mp_cfg.mp_start_method=fork')
+        for dataset, transforms in zip(datasets, loaders):
+            if transforms:
+                attach_image_cache(dataset, self.cache)
+
+    def after_train_epoch(self, runner: Runner) -> None:
+        skipped = sum(
+            t.skipped for d in _leaf_datasets(runner.train_dataloader.dataset)
+            for t in loading_transforms(d))
+        if skipped > self._skipped_before:
+            print_log(
+                f'epoch {runner.epoch + 1}: skipped '
+                f'{skipped - self._skipped_before} unreadable training image '
+                f'draw(s), {skipped} in all (named in the warnings above)',
+                logger='current', level=logging.WARNING)
+        self._skipped_before = skipped
