@@ -88,7 +88,7 @@ def _evaluate(metric, samples):
 
 
 def _expected_keys():
-    keys = ['mAP', 'mAP_50', 'mAP_75']
+    keys = ['mAP', 'mAP_50', 'mAP_75', 'P', 'R']
     keys += [f'{c}_{m}' for c in CLASSES for m in ('AP', 'AP50', 'AP75')]
     return {f'challenge/{k}' for k in keys}
 
@@ -137,8 +137,8 @@ def test_val_perfect_predictions_give_ap_one(tmp_path):
             assert values == pytest.approx([1.0, 1.0, 1.0]), name
         else:
             assert all(math.isnan(v) for v in values), name
-    assert [metrics[f'challenge/{k}'] for k in ('mAP', 'mAP_50', 'mAP_75')] == \
-        pytest.approx([1.0, 1.0, 1.0])
+    assert [metrics[f'challenge/{k}'] for k in ('mAP', 'mAP_50', 'mAP_75', 'P', 'R')] \
+        == pytest.approx([1.0] * 5)
 
 
 def test_val_missed_box_lowers_its_class_only(tmp_path):

@@ -5,7 +5,9 @@ in ``process()``; MMEngine's ``collect_results`` gathers them on rank 0 once, in
 dataset order, dropping the samples a distributed sampler padded. Rank 0 then writes
 ``preds.json`` (uncapped, in dataset order) and ``submission.json`` (capped below
 ``max_bytes``, by score descending) when an ``out_dir`` is given, and evaluates COCO
-bbox AP when the annotation file has boxes.
+bbox AP when the annotation file has boxes, with YOLOv5's diagnostics (P and R at the
+confidence of best mean F1, PR/P/R/F1 curves, confusion matrix; see
+:mod:`parkdet_mm.evaluation.diagnostics`).
 """
 import contextlib
 import io
@@ -19,8 +21,14 @@ from mmengine.logging import MMLogger
 from mmyolo.registry import METRICS
 from terminaltables import AsciiTable
 
-from parkdet_challenge.submission import (MAX_BYTES, Record, image_records,
-                                          write_predictions, write_submission)
+from parkdet_challenge.submission import (MAX_BYTES, Record, entry_2021, image_records,
+                                          write_predictions, write_predictions_2021,
+                                          write_submission, write_submission_2021)
+from parkdet_mm.evaluation import diagnostics
+
+
+# '2022': SPEC 8's list of records; '2021': SPEC 9's {"annotations": [...]} per image.
+SUBMISSION_FORMATS = ('2022', '2021')
 
 
 @METRICS.register_module()
@@ -39,13 +47,27 @@ class ChallengeSubmissionMetric(CocoMetric):
         backend_args: Passed to mmengine's file backend to read ``ann_file``.
         collect_device: 'cpu' or 'gpu', how ranks send results to rank 0.
         prefix: Metric name prefix; defaults to 'challenge'.
+        diagnostics: On labelled data, also compute P and R and draw the pictures
+            (False: AP only).
+        confusion_score_thr: Detections scoring at least this enter the
+            confusion matrix (the configs pass their ``score_thr``).
+        plot_dir: Folder for the pictures; None: the folder of the current log
+            file (MMEngine's ``WORK_DIR/TIMESTAMP``), or no pictures when the
+            logger has no file.
+        submission_format: '2022' (SPEC 8: a list of records) or '2021' (SPEC 9:
+            ``{"annotations": [{"file_name", "objects"}]}``, one entry per image,
+            capped the same way; see ``parkdet_challenge.submission``).
 
     Returned keys, each prefixed with ``{prefix}/``, only when ``ann_file`` has
     annotations: ``mAP`` (AP@[.5:.95]), ``mAP_50``, ``mAP_75``, and per class
     ``{name}_AP``, ``{name}_AP50``, ``{name}_AP75`` with the class names of
     ``dataset_meta`` (e.g. ``school bus_AP75``); a class with no ground-truth box
     gets NaN. AP counts up to 1000 detections per image, so that raising a model's
-    ``max_per_img`` above COCO's usual 100 is measured, not truncated.
+    ``max_per_img`` above COCO's usual 100 is measured, not truncated. With
+    ``diagnostics``, also ``P`` and ``R``: the mean over classes with ground truth
+    of precision and recall at IoU 0.5 at the confidence of best mean F1 (YOLOv5's
+    val.py), and in ``plot_dir`` ``PR_curve.png``, ``P_curve.png``,
+    ``R_curve.png``, ``F1_curve.png`` and ``confusion_matrix.png`` (IoU 0.5).
     """
 
     default_prefix: Optional[str] = 'challenge'
@@ -56,7 +78,14 @@ class ChallengeSubmissionMetric(CocoMetric):
                  max_bytes: int = MAX_BYTES,
                  backend_args: Optional[dict] = None,
                  collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+                 prefix: Optional[str] = None,
+                 diagnostics: bool = True,
+                 confusion_score_thr: float = 0.25,
+                 plot_dir: Optional[str] = None,
+                 submission_format: str = '2022') -> None:
+        if submission_format not in SUBMISSION_FORMATS:
+            raise ValueError(f'submission_format must be one of {SUBMISSION_FORMATS}, '
+                             f'got {submission_format!r}')
         if ann_file is None:
             raise ValueError('ChallengeSubmissionMetric needs ann_file: it gives the '
                              'challenge category ids and image ids')
@@ -64,6 +93,10 @@ class ChallengeSubmissionMetric(CocoMetric):
                          collect_device=collect_device, prefix=prefix)
         self.out_dir = out_dir
         self.max_bytes = int(max_bytes)
+        self.diagnostics = diagnostics
+        self.confusion_score_thr = float(confusion_score_thr)
+        self.plot_dir = plot_dir
+        self.submission_format = submission_format
         self._label_to_cat: Optional[np.ndarray] = None
 
     def _category_ids(self) -> np.ndarray:
@@ -90,15 +123,31 @@ class ChallengeSubmissionMetric(CocoMetric):
         for sample in data_samples:
             pred = sample['pred_instances']
             labels = pred['labels'].cpu().numpy()
-            self.results.append(image_records(
-                sample['img_id'], pred['bboxes'].cpu().numpy(),
-                pred['scores'].cpu().numpy(), cat_ids[labels]))
+            bboxes, scores = pred['bboxes'].cpu().numpy(), pred['scores'].cpu().numpy()
+            records = image_records(sample['img_id'], bboxes, scores, cat_ids[labels])
+            if self.submission_format == '2021':
+                # The 2021 entry too, from the unrounded boxes (its corners are
+                # rounded, not the width and height).
+                classes = self.dataset_meta['classes']
+                file_name = self._coco_api.imgs[sample['img_id']]['file_name']
+                records = (records, entry_2021(file_name, bboxes, scores,
+                                               [classes[k] for k in labels.tolist()]))
+            self.results.append(records)
 
     def compute_metrics(self, results: List[List[Record]]) -> Dict[str, float]:
         """Write the files (if ``out_dir``), then AP if the annotations have boxes."""
         logger: MMLogger = MMLogger.get_current_instance()
+        if self.submission_format == '2021':
+            results, entries = zip(*results) if results else ((), ())
         records = [record for image in results for record in image]
-        if self.out_dir is not None:
+        if self.out_dir is not None and self.submission_format == '2021':
+            preds_path = osp.join(self.out_dir, 'preds.json')
+            size = write_predictions_2021(preds_path, entries)
+            logger.info(f'{preds_path}: {len(records)} objects, {size} bytes')
+            sub_path = osp.join(self.out_dir, 'submission.json')
+            capped = write_submission_2021(sub_path, entries, self.max_bytes)
+            logger.info(f'{sub_path}: {capped.summary()}')
+        elif self.out_dir is not None:
             preds_path = osp.join(self.out_dir, 'preds.json')
             size = write_predictions(preds_path, records)
             logger.info(f'{preds_path}: {len(records)} records, {size} bytes')
@@ -124,20 +173,27 @@ class ChallengeSubmissionMetric(CocoMetric):
         empty.createIndex()
         return empty
 
-    def _bbox_ap(self, records: List[Record], logger: MMLogger) -> Dict[str, float]:
-        """COCO bbox AP of ``records`` against the annotation file."""
+    def coco_evaluation(self, records: List[Record]) -> COCOeval:
+        """pycocotools' bbox evaluation of ``records`` against the annotation file,
+        evaluated, accumulated and summarized (its printout in ``.printed``)."""
         self._category_ids()
         coco_eval = COCOeval(self._coco_api, self._detections(records), 'bbox')
         coco_eval.params.catIds = self.cat_ids
         coco_eval.params.imgIds = self._coco_api.get_img_ids()
         coco_eval.params.maxDets = list(self.proposal_nums)
         coco_eval.params.iouThrs = self.iou_thrs
-        # pycocotools prints its summary; send it to the log file as well.
         with contextlib.redirect_stdout(io.StringIO()) as printed:
             coco_eval.evaluate()
             coco_eval.accumulate()
             coco_eval.summarize()
-        logger.info('\n' + printed.getvalue())
+        coco_eval.printed = printed.getvalue()
+        return coco_eval
+
+    def _bbox_ap(self, records: List[Record], logger: MMLogger) -> Dict[str, float]:
+        """COCO bbox AP of ``records`` against the annotation file."""
+        coco_eval = self.coco_evaluation(records)
+        # pycocotools prints its summary; send it to the log file as well.
+        logger.info('\n' + coco_eval.printed)
 
         # precision: (IoU threshold, recall, class, area range, max detections);
         # area range 0 is 'all', max detections -1 the largest (1000).
@@ -151,14 +207,91 @@ class ChallengeSubmissionMetric(CocoMetric):
 
         metrics = {'mAP': ap(precision), 'mAP_50': ap(precision[iou_50]),
                    'mAP_75': ap(precision[iou_75])}
-        table = [['category', 'AP', 'AP50', 'AP75']]
-        for k, name in enumerate(self.dataset_meta['classes']):
+        names = self.dataset_meta['classes']
+        per_class = []
+        for k, name in enumerate(names):
             row = (ap(precision[:, :, k]), ap(precision[iou_50, :, k]),
                    ap(precision[iou_75, :, k]))
             metrics.update({f'{name}_AP': row[0], f'{name}_AP50': row[1],
                             f'{name}_AP75': row[2]})
-            table.append([name] + [f'{v:.3f}' for v in row])
-        table.append(['all'] + [f'{metrics[k]:.3f}'
-                                for k in ('mAP', 'mAP_50', 'mAP_75')])
-        logger.info('bbox AP per class\n' + AsciiTable(table).table)
+            per_class.append(row)
+        if not self.diagnostics:
+            table = [['category', 'AP', 'AP50', 'AP75']]
+            table += [[name] + [f'{v:.3f}' for v in row]
+                      for name, row in zip(names, per_class)]
+            table.append(['all'] + [f'{metrics[k]:.3f}'
+                                    for k in ('mAP', 'mAP_50', 'mAP_75')])
+            logger.info('bbox AP per class\n' + AsciiTable(table).table)
+            return metrics
+
+        curves = diagnostics.confidence_curves(
+            *diagnostics.matched_detections(coco_eval, iou=0.5))
+        class_p, class_r = curves.at_best()
+        metrics['P'] = float(class_p.mean()) if len(class_p) else float('nan')
+        metrics['R'] = float(class_r.mean()) if len(class_r) else float('nan')
+        row_of = {int(k): row for row, k in enumerate(curves.labels)}
+        table = [['category', 'boxes', 'P', 'R', 'mAP@.5', 'mAP@.75',
+                  'mAP@.5:.95']]
+        for k, name in enumerate(names):
+            row = row_of.get(k)
+            table.append([name, f'{curves.instances[row] if row is not None else 0}',
+                          f'{class_p[row]:.3f}' if row is not None else 'nan',
+                          f'{class_r[row]:.3f}' if row is not None else 'nan',
+                          *(f'{v:.3f}' for v in per_class[k][1:]),
+                          f'{per_class[k][0]:.3f}'])
+        table.append(['all', f'{int(curves.instances.sum())}',
+                      f'{metrics["P"]:.3f}', f'{metrics["R"]:.3f}',
+                      *(f'{metrics[k]:.3f}' for k in ('mAP_50', 'mAP_75', 'mAP'))])
+        logger.info(f'bbox AP per class; P and R at IoU 0.5 and confidence '
+                    f'{curves.best_confidence:.3f} (best mean F1)\n'
+                    + AsciiTable(table).table)
+        plot_dir = self._plot_dir(logger)
+        if plot_dir is not None:
+            self._plot(plot_dir, coco_eval, curves, records)
+            logger.info(f'PR, P, R, F1 curves and confusion matrix in {plot_dir}')
         return metrics
+
+    def _plot_dir(self, logger: MMLogger) -> Optional[str]:
+        if self.plot_dir is not None:
+            return self.plot_dir
+        log_file = getattr(logger, 'log_file', None)
+        return osp.dirname(log_file) if log_file else None
+
+    def confusion_matrix(self, records: List[Record]) -> np.ndarray:
+        """The confusion matrix at IoU 0.5 of ``records`` against the annotations
+        (crowd boxes left out)."""
+        cat_to_label = {int(c): k for k, c in enumerate(self.cat_ids)}
+        anns = [a for a in self._coco_api.dataset['annotations']
+                if not a.get('iscrowd', 0) and a['category_id'] in cat_to_label]
+        gts = diagnostics.group_by_image(
+            np.array([a['image_id'] for a in anns], dtype=np.int64),
+            diagnostics.xywh_to_xyxy([a['bbox'] for a in anns]),
+            np.array([cat_to_label[a['category_id']] for a in anns],
+                     dtype=np.int64))
+        kept = [r for r in records if r['score'] >= self.confusion_score_thr]
+        dets = diagnostics.group_by_image(
+            np.array([r['image_id'] for r in kept], dtype=np.int64),
+            diagnostics.xywh_to_xyxy([r['bbox'] for r in kept]),
+            np.array([r['score'] for r in kept], dtype=np.float64),
+            np.array([cat_to_label[r['category_id']] for r in kept],
+                     dtype=np.int64))
+        return diagnostics.confusion_matrix(gts, dets, len(self.cat_ids),
+                                            self.confusion_score_thr, iou_thr=0.5)
+
+    def _plot(self, plot_dir: str, coco_eval: COCOeval,
+              curves: 'diagnostics.ConfidenceCurves',
+              records: List[Record]) -> None:
+        from parkdet_mm.visualization import diagnostic_plots as plots
+        names = self.dataset_meta['classes']
+        recall, precision = diagnostics.pr_curves(coco_eval, iou=0.5)
+        plots.plot_pr_curves(osp.join(plot_dir, 'PR_curve.png'), recall,
+                             precision, names)
+        for file_name, values, label in (('P_curve.png', curves.precision,
+                                          'Precision'),
+                                         ('R_curve.png', curves.recall, 'Recall'),
+                                         ('F1_curve.png', curves.f1, 'F1')):
+            plots.plot_confidence_curve(osp.join(plot_dir, file_name), curves,
+                                        values, label, names)
+        plots.plot_confusion_matrix(osp.join(plot_dir, 'confusion_matrix.png'),
+                                    self.confusion_matrix(records), names,
+                                    self.confusion_score_thr, iou_thr=0.5)

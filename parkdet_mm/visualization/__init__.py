@@ -1,0 +1,1 @@
+"""Pictures: validation diagnostics and training curves (matplotlib, no display)."""
