@@ -79,3 +79,44 @@ def test_files_are_written(tmp_path: Path) -> None:
     assert (tmp_path / 'preds.json').stat().st_size == size
     result = write_submission_2021(tmp_path / 'sub.json', entries, size // 2)
     assert (tmp_path / 'sub.json').stat().st_size == result.size_bytes < size // 2
+
+
+def test_metric_writes_the_2021_format_when_asked(tmp_path: Path) -> None:
+    import torch
+    from mmengine.structures import InstanceData
+
+    from parkdet_challenge.classes import coco_categories
+    from parkdet_challenge.labels import CLASSES_2021
+    from parkdet_mm.evaluation.metrics import ChallengeSubmissionMetric
+
+    ann = tmp_path / 'test.json'
+    ann.write_text(json.dumps({
+        'images': [{'id': 1, 'file_name': 'test/images/a1.png', 'width': 64,
+                    'height': 48},
+                   {'id': 2, 'file_name': 'test/images/b2.png', 'width': 64,
+                    'height': 48}],
+        'annotations': [], 'categories': coco_categories(CLASSES_2021)}))
+    metric = ChallengeSubmissionMetric(ann_file=str(ann), out_dir=str(tmp_path / 'out'),
+                                       submission_format='2021')
+    metric.dataset_meta = dict(classes=CLASSES_2021)
+    pred = InstanceData(bboxes=torch.tensor([[1.0, 2.0, 10.04, 20.06],
+                                             [3.0, 4.0, 5.0, 6.0]]),
+                        scores=torch.tensor([0.5, 0.81234]),
+                        labels=torch.tensor([4, 6]))
+    empty = InstanceData(bboxes=torch.zeros((0, 4)), scores=torch.zeros(0),
+                         labels=torch.zeros(0, dtype=torch.long))
+    metric.process({}, [dict(img_id=1, pred_instances=pred),
+                        dict(img_id=2, pred_instances=empty)])
+    assert metric.compute_metrics(metric.results) == {}
+    written = json.loads((tmp_path / 'out/submission.json').read_text())
+    assert written == {'annotations': [
+        {'file_name': 'a1.jpg', 'objects': [
+            {'class': 'cigar', 'position': [3.0, 4.0, 5.0, 6.0],
+             'confidence_score': 0.8123},
+            {'class': 'face', 'position': [1.0, 2.0, 10.0, 20.1],
+             'confidence_score': 0.5}]},
+        {'file_name': 'b2.jpg', 'objects': {}}]}
+    assert (tmp_path / 'out/preds.json').read_text() == (
+        tmp_path / 'out/submission.json').read_text()
+    with pytest.raises(ValueError, match='submission_format'):
+        ChallengeSubmissionMetric(ann_file=str(ann), submission_format='2020')
