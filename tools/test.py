@@ -1,7 +1,8 @@
 """Evaluate a checkpoint with a config's test loop.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] [--out-dir DIR]
-        [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
+        [--data-root DIR] [--ann-dir DIR] [--cfg-options key=value ...]
+        [--launcher none|pytorch|slurm|mpi]
 
 The config's ``test_evaluator`` decides what is computed and written (the challenge
 metric writes ``preds.json`` and the capped ``submission.json``).
@@ -10,7 +11,7 @@ import argparse
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
-from parkdet_mm.utils import (add_runner_args, build_runner,
+from parkdet_mm.utils import (add_data_args, add_runner_args, build_runner,
                               check_config_inputs, config_from_args,
                               parse_runner_args, yolov5_tta_pipeline)
 
@@ -26,6 +27,7 @@ def parse_args() -> argparse.Namespace:
         '--out-dir',
         help='where the challenge metric writes preds.json and submission.json '
         '(default: WORK_DIR/submission)')
+    add_data_args(parser)
     add_runner_args(parser)
     return parse_runner_args(parser)
 

@@ -1,7 +1,8 @@
 """Train a detector from a config.
 
     python tools/train.py configs/baseline.py [--work-dir DIR] [--resume [CKPT]] [--amp]
-        [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
+        [--data-root DIR] [--ann-dir DIR] [--cfg-options key=value ...]
+        [--launcher none|pytorch|slurm|mpi]
 
 ``--resume`` alone continues from the latest checkpoint in the work dir, and starts
 the run normally (``load_from`` included) when there is none yet, so an interrupted
@@ -13,7 +14,7 @@ from mmengine.runner import find_latest_checkpoint
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
-from parkdet_mm.utils import (add_runner_args, build_runner,
+from parkdet_mm.utils import (add_data_args, add_runner_args, build_runner,
                               check_config_inputs, config_from_args,
                               parse_runner_args)
 
@@ -30,6 +31,7 @@ def parse_args() -> argparse.Namespace:
         const='auto',
         help='resume from this checkpoint, or, alone, from the latest one in '
         'the work dir when there is one')
+    add_data_args(parser)
     add_runner_args(parser)
     return parse_runner_args(parser)
 

@@ -3,8 +3,8 @@
 _base_ = '../baseline.py'
 
 # ========================Frequently modified parameters======================
+# Every dataloader and evaluator follows data_root (the tools apply it).
 data_root = 'data/demo/'
-ann_dir = 'annotations/'
 train_batch_size_per_gpu = 8
 train_num_workers = 2
 max_epochs = 100
@@ -16,9 +16,6 @@ deepen_factor = 0.33
 widen_factor = 0.25
 
 # ========================Derived from the values above=======================
-train_ann_file = ann_dir + 'train.json'
-val_ann_file = ann_dir + 'val.json'
-test_ann_file = ann_dir + 'test.json'
 test_img_scale = img_scale
 num_det_layers = _base_.num_det_layers
 # The P6 anchors of YOLOv5x6, scaled from 1280 to the demo's input size.
@@ -51,27 +48,19 @@ train_dataloader = dict(
     num_workers=train_num_workers,
     persistent_workers=True,
     sampler=dict(parts=epoch_parts),
-    dataset=dict(
-        data_root=data_root, ann_file=train_ann_file,
-        pipeline=train_pipeline))
+    dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8,
     num_workers=1,
     dataset=dict(
-        data_root=data_root,
-        ann_file=val_ann_file,
         pipeline=val_pipeline,
         batch_shapes_cfg=dict(batch_size=8, img_size=img_scale[0])))
 test_dataloader = dict(
     batch_size=8,
     num_workers=1,
     dataset=dict(
-        data_root=data_root,
-        ann_file=test_ann_file,
         pipeline=val_pipeline,
         batch_shapes_cfg=dict(batch_size=8, img_size=img_scale[0])))
-val_evaluator = dict(ann_file=data_root + val_ann_file)
-test_evaluator = dict(ann_file=data_root + test_ann_file)
 
 optim_wrapper = dict(optimizer=dict(batch_size_per_gpu=train_batch_size_per_gpu))
 default_hooks = dict(

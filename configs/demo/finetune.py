@@ -3,8 +3,8 @@
 _base_ = '../finetune.py'
 
 # ========================Frequently modified parameters======================
+# Every dataloader and evaluator follows data_root (the tools apply it).
 data_root = 'data/demo/'
-ann_dir = 'annotations/'
 train_batch_size_per_gpu = 8
 train_num_workers = 2
 max_epochs = 20
@@ -20,9 +20,6 @@ widen_factor = 0.25
 # ========================Derived from the values above=======================
 # The same resizing as configs/demo/baseline.py (a config has one base to inherit
 # from, and the finetune recipe is this one's).
-train_ann_file = ann_dir + 'train.json'
-val_ann_file = ann_dir + 'val.json'
-test_ann_file = ann_dir + 'test.json'
 test_img_scale = img_scale
 num_det_layers = _base_.num_det_layers
 anchors = [[(round(w * img_scale[0] / 1280), round(h * img_scale[0] / 1280))
@@ -54,27 +51,19 @@ train_dataloader = dict(
     num_workers=train_num_workers,
     persistent_workers=True,
     sampler=dict(parts=epoch_parts),
-    dataset=dict(
-        data_root=data_root, ann_file=train_ann_file,
-        pipeline=train_pipeline))
+    dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8,
     num_workers=1,
     dataset=dict(
-        data_root=data_root,
-        ann_file=val_ann_file,
         pipeline=val_pipeline,
         batch_shapes_cfg=dict(batch_size=8, img_size=img_scale[0])))
 test_dataloader = dict(
     batch_size=8,
     num_workers=1,
     dataset=dict(
-        data_root=data_root,
-        ann_file=test_ann_file,
         pipeline=val_pipeline,
         batch_shapes_cfg=dict(batch_size=8, img_size=img_scale[0])))
-val_evaluator = dict(ann_file=data_root + val_ann_file)
-test_evaluator = dict(ann_file=data_root + test_ann_file)
 
 optim_wrapper = dict(optimizer=dict(batch_size_per_gpu=train_batch_size_per_gpu))
 default_hooks = dict(
