@@ -162,7 +162,6 @@ def test_predict_defaults(stage: str) -> None:
     assert test_cfg.nms.iou_threshold == 0.7
     assert test_cfg.multi_label is True
     assert test_cfg.max_per_img == 300
-    assert cfg.tta_model.tta_cfg.max_per_img == 300
     assert cfg.test_dataloader.batch_size == 4
     assert cfg.test_dataloader.dataset.batch_shapes_cfg.batch_size == 4  # rect batches
     assert all(t['scale'] == (1536, 1536) for t in cfg.test_dataloader.dataset.pipeline

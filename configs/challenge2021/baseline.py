@@ -151,11 +151,6 @@ val_evaluator = dict(ann_file=data_root + val_ann_file)
 test_evaluator = dict(
     ann_file=data_root + test_ann_file, submission_format=submission_format)
 
-tta_model = dict(
-    tta_cfg=dict(
-        nms=dict(type='nms', iou_threshold=nms_iou_thr),
-        max_per_img=max_per_img))
-
 optim_wrapper = dict(
     optimizer=dict(lr=base_lr, momentum=momentum, weight_decay=weight_decay))
 default_hooks = dict(
