@@ -31,7 +31,6 @@ test_dataloader = dict(
     dataset=dict(data_root=data_root, ann_file=test_ann_file))
 val_evaluator = dict(ann_file=data_root + val_ann_file)
 test_evaluator = dict(ann_file=data_root + test_ann_file)
-optim_wrapper = dict(optimizer=dict(batch_size_per_gpu=train_batch_size_per_gpu))
 default_hooks = dict(param_scheduler=dict(max_epochs=max_epochs))
 
 # Class-balanced image weights (SPEC section 7), recomputed before every epoch.

@@ -97,15 +97,28 @@ def test_stage_configs_match_the_spec(path):
     # validation off during training: only after the last epoch
     assert cfg.train_cfg.val_interval == stage['epochs']
     assert cfg.train_dataloader.batch_size == 2
-    assert cfg.optim_wrapper.optimizer.batch_size_per_gpu == 2
+    # SPEC 5: nominal batch 64, the batch read at run time (not from the optimizer)
+    assert cfg.optim_wrapper.type == 'NominalBatchOptimWrapper'
+    assert cfg.optim_wrapper.nominal_batch_size == 64
+    assert 'batch_size_per_gpu' not in cfg.optim_wrapper.optimizer
+    assert cfg.optim_wrapper.constructor == 'YOLOv5OptimizerConstructor'
     assert cfg.optim_wrapper.optimizer.nesterov is True
     assert cfg.train_dataloader.sampler == dict(type='EpochPartSampler',
                                                 parts=15)
     hooks = [hook['type'] for hook in cfg.custom_hooks]
     assert ('ClassBalanceHook' in hooks) == stage['image_weights']
-    assert 'EMAHook' in hooks
-    assert cfg.default_hooks.param_scheduler.warmup_mim_iter == 100
-    assert cfg.default_hooks.param_scheduler.scheduler_type == 'linear'
+    # EMA per optimizer step, decay 0.9999 x (1 - exp(-updates / 2000))
+    ema = [hook for hook in cfg.custom_hooks
+           if hook['type'] == 'OptimizerStepEMAHook']
+    assert len(ema) == 1 and ema[0]['ema_type'] == 'YOLOv5ModelEMA'
+    assert 1 - ema[0]['momentum'] == pytest.approx(0.9999)
+    assert ema[0]['gamma'] == 2000
+    scheduler = cfg.default_hooks.param_scheduler
+    assert scheduler.type == 'YOLOv5LoopSchedulerHook'
+    assert scheduler.warmup_min_iters == 100
+    assert scheduler.scheduler_type == 'linear'
+    # the reference's fork gives warmup_bias_lr to its third group, BN weights
+    assert scheduler.warmup_bias_lr_group == 'norm'
     assert not any('Albu' in t['type']
                    for t in cfg.train_dataloader.dataset.pipeline)
 

@@ -14,6 +14,7 @@ from mmengine.runner import find_latest_checkpoint
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
+from parkdet_mm.engine.optimizers import amp_variant
 from parkdet_mm.utils import (add_data_args, add_runner_args, build_runner,
                               check_config_inputs, config_from_args,
                               parse_runner_args)
@@ -40,7 +41,9 @@ def main() -> None:
     args = parse_args()
     cfg = config_from_args(args)
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        # the nominal-batch wrapper has its own AMP variant (one scaler step per
+        # optimizer step)
+        cfg.optim_wrapper.type = amp_variant(cfg.optim_wrapper.type)
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
         latest = find_latest_checkpoint(cfg.work_dir)

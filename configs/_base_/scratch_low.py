@@ -15,6 +15,10 @@ val_ann_file = ann_dir + 'val.json'
 test_ann_file = ann_dir + 'test.json'
 # The reference trained with 2 images in all; with several GPUs, divide.
 train_batch_size_per_gpu = 2
+# YOLOv5's nominal batch: the gradients of round(64 / total batch) batches add up
+# before one optimizer step, weight decay scaled to match (SPEC section 5). The
+# total batch is read at run time (batch x world size). None: a step every batch.
+nominal_batch_size = 64
 train_num_workers = 4
 max_epochs = 300
 # Each epoch sees 1/epoch_parts of the training images (SPEC section 6).
@@ -40,6 +44,11 @@ warmup_momentum = 0.8  # warmup_momentum
 warmup_bias_lr = 0.1  # warmup_bias_lr
 # YOLOv5 warms up for max(warmup_epochs * iters per epoch, 100) iterations.
 warmup_min_iters = 100
+scheduler_type = 'linear'  # lf: linear decay from lr0 to lr0 * lrf
+# warmup_bias_lr goes to YOLOv5's third parameter group: the reference's fork orders
+# them biases, weights, BatchNorm weights, so there the BatchNorm weights start at
+# warmup_bias_lr and the biases at 0 (YOLOv5 v5.0 and v6.1: the biases, 'bias').
+warmup_bias_lr_group = 'norm'
 loss_bbox_weight = 0.05  # box
 loss_cls_weight = 0.5  # cls
 loss_cls_pos_weight = 1.0  # cls_pw: BCE pos_weight (mmdet's sigmoid class_weight)
@@ -216,33 +225,46 @@ tta_model = dict(
         max_per_img=max_per_img))
 tta_pipeline = None
 
+# Three groups (MMYOLO's YOLOv5OptimizerConstructor): weights with decay, BatchNorm
+# weights and biases without. The optim wrapper scales the decay (not the
+# constructor, which would need the batch in the config).
 optim_wrapper = dict(
+    type='NominalBatchOptimWrapper',
+    nominal_batch_size=nominal_batch_size,
     optimizer=dict(
+        _delete_=True,
+        type='SGD',
         lr=base_lr,
         momentum=momentum,
         weight_decay=weight_decay,
-        nesterov=True,
-        batch_size_per_gpu=train_batch_size_per_gpu))
+        nesterov=True))
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
+    # The reference's schedule: epoch e at lr0 x lf(e), YOLOv5's warmup (lr,
+    # momentum, accumulate per iteration). MMYOLO's YOLOv5ParamSchedulerHook trains
+    # epoch e at lf(e - 1) after warmup.
     param_scheduler=dict(
-        type='YOLOv5ParamSchedulerHook',
-        scheduler_type='linear',
+        _delete_=True,
+        type='YOLOv5LoopSchedulerHook',
+        scheduler_type=scheduler_type,
         lr_factor=lr_factor,
         max_epochs=max_epochs,
         warmup_epochs=warmup_epochs,
+        warmup_min_iters=warmup_min_iters,
         warmup_momentum=warmup_momentum,
         warmup_bias_lr=warmup_bias_lr,
-        warmup_mim_iter=warmup_min_iters),
+        warmup_bias_lr_group=warmup_bias_lr_group),
     checkpoint=dict(
         type='CheckpointHook', interval=1, save_best=None, max_keep_ckpts=3))
 
-# EMA of weights, as YOLOv5 (decay 0.9999 ramped over ~2000 updates).
+# EMA of weights, as YOLOv5: updated once per optimizer step with decay
+# 0.9999 x (1 - exp(-updates / 2000)), updates counted in optimizer steps.
 ema_hook = dict(
-    type='EMAHook',
-    ema_type='ExpMomentumEMA',
+    type='OptimizerStepEMAHook',
+    ema_type='YOLOv5ModelEMA',
     momentum=0.0001,
+    gamma=2000,
     update_buffers=True,
     strict_load=False,
     priority=49)

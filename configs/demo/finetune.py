@@ -6,6 +6,9 @@ _base_ = '../finetune.py'
 # Every dataloader and evaluator follows data_root (the tools apply it).
 data_root = 'data/demo/'
 train_batch_size_per_gpu = 8
+# A step every batch, as in configs/demo/baseline.py (its 400 batches would be 50
+# steps at the nominal 64).
+nominal_batch_size = train_batch_size_per_gpu
 train_num_workers = 2
 max_epochs = 20
 epoch_parts = 2
@@ -65,7 +68,7 @@ test_dataloader = dict(
         pipeline=val_pipeline,
         batch_shapes_cfg=dict(batch_size=8, img_size=img_scale[0])))
 
-optim_wrapper = dict(optimizer=dict(batch_size_per_gpu=train_batch_size_per_gpu))
+optim_wrapper = dict(nominal_batch_size=nominal_batch_size)
 default_hooks = dict(
     logger=dict(interval=10),
     param_scheduler=dict(max_epochs=max_epochs),
