@@ -1,5 +1,6 @@
 """--data-root / --ann-dir: every dataloader and evaluator of a config follows them,
-and a config's own data_root reaches every derived path."""
+and a config's own data_root reaches every derived path. The tiny training and test
+also check the run outputs: training curves and validation pictures."""
 import json
 import shutil
 
@@ -9,6 +10,7 @@ from mmengine.config import Config
 from conftest import REPO, assert_one_line_error, run_tool, write_tiny_config
 from parkdet_challenge.cli import InputError
 from parkdet_mm.utils import load_config, point_at_data
+from test_eval_diagnostics import PICTURES
 
 
 def _paths(cfg):
@@ -110,10 +112,17 @@ def test_train_and_test_on_a_copied_data_folder(tiny_coco, tmp_path):
     run_tool(['tools/train.py', str(config), '--work-dir', str(work),
               '--data-root', str(copy), '--ann-dir', str(anns)])
     assert (work / 'epoch_1.pth').is_file()
+    # The same run shows the other run outputs: training curves at the end, and
+    # the validation's pictures next to its log.
+    assert (work / 'results.png').is_file()
+    (log_dir, ) = [d for d in work.iterdir() if d.is_dir()]
+    assert all((log_dir / name).is_file() for name in PICTURES)
     out = tmp_path / 'sub'
     run_tool(['tools/test.py', str(config), str(work / 'epoch_1.pth'),
               '--work-dir', str(tmp_path / 'test'), '--out-dir', str(out),
               '--data-root', str(copy), '--ann-dir', str(anns)])
+    (log_dir, ) = [d for d in (tmp_path / 'test').iterdir() if d.is_dir()]
+    assert all((log_dir / name).is_file() for name in PICTURES)
     test_ids = {im['id'] for im in json.loads((anns / 'test.json').read_text())['images']}
     assert {r['image_id'] for r in json.loads((out / 'preds.json').read_text())} \
         <= test_ids

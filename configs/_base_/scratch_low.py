@@ -203,14 +203,17 @@ val_evaluator = dict(
     _delete_=True,
     type='ChallengeSubmissionMetric',
     ann_file=data_root + val_ann_file,
-    out_dir=None)
+    out_dir=None,
+    # The confusion matrix (in the run's log folder) counts boxes scoring >= this.
+    confusion_score_thr=score_thr)
 test_evaluator = dict(
     _delete_=True,
     type='ChallengeSubmissionMetric',
     ann_file=data_root + test_ann_file,
     # tools/test.py and tools/predict.py write preds.json and submission.json
     # into their output folder
-    out_dir=None)
+    out_dir=None,
+    confusion_score_thr=score_thr)
 
 # YOLOv5 TTA: scales 1, 0.83, 0.67 of the test size (rounded to the stride), the
 # middle one flipped left-right; predictions merged by class-aware NMS. The TTA
@@ -256,7 +259,10 @@ default_hooks = dict(
         warmup_bias_lr=warmup_bias_lr,
         warmup_bias_lr_group=warmup_bias_lr_group),
     checkpoint=dict(
-        type='CheckpointHook', interval=1, save_best=None, max_keep_ckpts=3))
+        type='CheckpointHook', interval=1, save_best=None, max_keep_ckpts=3),
+    # WORK_DIR/results.png when training ends: losses, LR, validation metrics
+    # (tools/plot_results.py WORK_DIR draws it on demand)
+    training_curves=dict(type='TrainingCurvesHook'))
 
 # EMA of weights, as YOLOv5: updated once per optimizer step with decay
 # 0.9999 x (1 - exp(-updates / 2000)), updates counted in optimizer steps.

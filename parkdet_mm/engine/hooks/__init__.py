@@ -1,9 +1,10 @@
 from .class_balance_hook import ClassBalanceHook
 from .image_cache_hook import ImageCacheHook
 from .optimizer_step_ema_hook import OptimizerStepEMAHook, YOLOv5ModelEMA
+from .training_curves_hook import TrainingCurvesHook
 from .yolov5_loop_scheduler_hook import YOLOv5LoopSchedulerHook
 
 __all__ = [
     'ClassBalanceHook', 'ImageCacheHook', 'OptimizerStepEMAHook', 'YOLOv5ModelEMA',
-    'YOLOv5LoopSchedulerHook'
+    'TrainingCurvesHook', 'YOLOv5LoopSchedulerHook'
 ]
