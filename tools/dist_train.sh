@@ -11,19 +11,5 @@ fi
 CONFIG=$1
 NPROC=$2
 shift 2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 here=$(cd "$(dirname "$0")" && pwd)
-PYTHON=${PYTHON:-$( [ -x "$here/../.venv/bin/python" ] && echo "$here/../.venv/bin/python" || echo python)}
-# Each process would otherwise start one OpenMP thread per core.
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-
-exec "$PYTHON" -m torch.distributed.run \
-  --nnodes="$NNODES" \
-  --node_rank="$NODE_RANK" \
-  --master_addr="$MASTER_ADDR" \
-  --nproc_per_node="$NPROC" \
-  --master_port="$PORT" \
-  "$here/train.py" "$CONFIG" --launcher pytorch "$@"
+exec bash "$here/dist_run.sh" "$NPROC" "$here/train.py" "$CONFIG" "$@"

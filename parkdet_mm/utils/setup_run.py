@@ -2,6 +2,7 @@
 import argparse
 import os
 import os.path as osp
+import subprocess
 from typing import Dict, Iterator, List, Optional
 
 import torch
@@ -205,9 +206,44 @@ def set_launcher(cfg: Config, launcher: str) -> None:
             find_unused_parameters=cfg.get('find_unused_parameters', False))
     if str(cfg.model.get('type', '')).endswith('YOLODetector'):
         cfg.model.use_syncbn = False
-    if launcher == 'pytorch' and not torch.distributed.is_initialized():
-        # torchrun's RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (env://)
-        torch.distributed.init_process_group(backend='gloo')
+    init_process_group(launcher)
+
+
+def init_process_group(launcher: str) -> None:
+    """Start the process group of ``launcher`` ('pytorch': torchrun's variables;
+    'slurm': srun's) unless there is one, or nothing for 'none'.
+
+    With CUDA this is mmengine's ``init_dist`` on NCCL, which also selects each
+    process's GPU. Without CUDA it is gloo, and for Slurm the variables mmengine's
+    slurm launcher would derive (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR from
+    ``scontrol show hostname``, MASTER_PORT, default 29500) are derived here, since
+    mmengine's own path selects a GPU.
+    """
+    if launcher == 'none' or torch.distributed.is_initialized():
+        return
+    if torch.cuda.is_available():
+        from mmengine.dist import init_dist
+        init_dist(launcher, backend='nccl')
+        return
+    if launcher == 'slurm':
+        _torch_env_from_slurm()
+    elif launcher != 'pytorch':
+        raise InputError(f'--launcher {launcher} needs CUDA; on the CPU use '
+                         'pytorch (torchrun) or slurm')
+    torch.distributed.init_process_group(backend='gloo')
+
+
+def _torch_env_from_slurm() -> None:
+    """Export torch's env:// variables from Slurm's, as mmengine's slurm launcher."""
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in os.environ:
+        nodes = os.environ['SLURM_NODELIST']
+        os.environ['MASTER_ADDR'] = subprocess.run(
+            ['scontrol', 'show', 'hostname', nodes], capture_output=True,
+            text=True, check=True).stdout.split()[0]
 
 
 def flush_denormals_on_cpu() -> None:
