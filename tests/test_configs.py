@@ -154,13 +154,9 @@ def test_inference_defaults_match_the_spec():
     assert cfg.test_dataloader.dataset.batch_shapes_cfg.type == 'BatchShapePolicy'
     assert cfg.tta_scale_factors == (1.0, 0.83, 0.67)
     assert cfg.tta_flips == (False, True, False)
-
-    from parkdet_mm.utils import yolov5_tta_pipeline
-    views = yolov5_tta_pipeline(1536, cfg.tta_scale_factors,
-                                cfg.tta_flips)[1]['transforms'][0]
-    sizes = [view['transforms'][0]['scale'][0] for view in views]
-    flips = [view['transforms'][2]['prob'] for view in views]
-    assert sizes == [1536, 1280, 1024] and flips == [0.0, 1.0, 0.0]
+    assert cfg.tta_model == dict(type='YOLOv5TTAModel',
+                                 scale_factors=cfg.tta_scale_factors,
+                                 flips=cfg.tta_flips)
 
 
 def test_finetune_starts_from_the_baselines_final_checkpoint():

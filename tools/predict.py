@@ -103,7 +103,7 @@ def main() -> None:
     num_images = check_test_images(args.data_root, ann_file)
     img_size = args.img_size or cfg.get('test_img_scale', cfg.img_scale)[0]
     prepare_predict_config(cfg, args.data_root, ann_file, args.batch_size,
-                           img_size, args.tta)
+                           img_size)
     out_dir = args.out_dir or osp.join(cfg.work_dir, 'submission')
 
     per_model = [

@@ -13,7 +13,7 @@ import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
 from parkdet_mm.utils import (add_data_args, add_runner_args, build_runner,
                               check_config_inputs, config_from_args,
-                              parse_runner_args, yolov5_tta_pipeline)
+                              parse_runner_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,12 +42,8 @@ def main() -> None:
                              or f'{cfg.work_dir}/submission')
     check_config_inputs(cfg, ('test', ), checkpoint=args.checkpoint)
     if args.tta:
+        # YOLOv5's TTA: views of the normal (letterboxed, rectangular) batch
         cfg.model = dict(**cfg.tta_model, module=cfg.model)
-        test_size = cfg.get('test_img_scale', cfg.img_scale)[0]
-        cfg.test_dataloader.dataset.pipeline = yolov5_tta_pipeline(
-            test_size, cfg.tta_scale_factors, cfg.tta_flips)
-        # Rectangular batches would force one shape onto every TTA view.
-        cfg.test_dataloader.dataset.batch_shapes_cfg = None
 
     runner = build_runner(cfg)
     runner.test()

@@ -215,17 +215,18 @@ test_evaluator = dict(
     out_dir=None,
     confusion_score_thr=score_thr)
 
-# YOLOv5 TTA: scales 1, 0.83, 0.67 of the test size (rounded to the stride), the
-# middle one flipped left-right; predictions merged by class-aware NMS. The TTA
-# pipeline is built from these and the test size by parkdet_mm.utils.yolov5_tta_pipeline
-# (tools/test.py --tta, tools/predict.py).
+# YOLOv5's TTA (--augment; tools/test.py --tta, tools/predict.py): views of the
+# letterboxed test batch at scales 1, 0.83, 0.67 (bilinear, padded with grey to a
+# multiple of the largest stride), the middle one flipped left-right; their raw
+# predictions mapped back, YOLOv5's _clip_augmented, then one NMS with model.test_cfg.
 tta_scale_factors = (1.0, 0.83, 0.67)
 tta_flips = (False, True, False)
 tta_model = dict(
-    type='mmdet.DetTTAModel',
-    tta_cfg=dict(
-        nms=dict(type='nms', iou_threshold=nms_iou_thr),
-        max_per_img=max_per_img))
+    _delete_=True,
+    type='YOLOv5TTAModel',
+    scale_factors=tta_scale_factors,
+    flips=tta_flips)
+# The views come from the normal test batch: no TTA pipeline (MMYOLO's base has one).
 tta_pipeline = None
 
 # Three groups (MMYOLO's YOLOv5OptimizerConstructor): weights with decay, BatchNorm

@@ -27,14 +27,16 @@ from tqdm import tqdm
 from parkdet_challenge.cli import InputError
 from parkdet_mm.datasets import BatchShareSampler
 from parkdet_mm.utils.checkpoint import load_local_checkpoint
-from parkdet_mm.utils.tta import yolov5_tta_pipeline
 
 Predictions = Dict[int, InstanceData]  # img_id -> bboxes (xyxy, pixels), scores, labels
 
 
 def prepare_predict_config(cfg: Config, data_root: str, ann_file: str,
-                           batch_size: int, img_size: int, tta: bool) -> None:
-    """Point the config's test loader at ``ann_file`` and set size, batch and TTA."""
+                           batch_size: int, img_size: int) -> None:
+    """Point the config's test loader at ``ann_file`` and set size and batch.
+
+    TTA needs nothing here: its views are made from the letterboxed batch.
+    """
     loader = cfg.test_dataloader
     loader.batch_size = batch_size
     loader.sampler = dict(type='BatchShareSampler', batch_size=batch_size)
@@ -42,18 +44,12 @@ def prepare_predict_config(cfg: Config, data_root: str, ann_file: str,
     dataset.data_root = data_root
     dataset.ann_file = osp.abspath(ann_file)
     scale = (img_size, img_size)
-    if tta:
-        dataset.pipeline = yolov5_tta_pipeline(img_size, cfg.tta_scale_factors,
-                                               cfg.tta_flips)
-        # One rectangular shape per batch would override every TTA view's size.
-        dataset.batch_shapes_cfg = None
-    else:
-        dataset.pipeline = [
-            dict(t, scale=scale) if 'scale' in t else t for t in dataset.pipeline
-        ]
-        if dataset.get('batch_shapes_cfg'):
-            dataset.batch_shapes_cfg.update(batch_size=batch_size,
-                                            img_size=img_size)
+    dataset.pipeline = [
+        dict(t, scale=scale) if 'scale' in t else t for t in dataset.pipeline
+    ]
+    if dataset.get('batch_shapes_cfg'):
+        dataset.batch_shapes_cfg.update(batch_size=batch_size,
+                                        img_size=img_size)
 
 
 def check_test_images(data_root: str, ann_file: str) -> int:

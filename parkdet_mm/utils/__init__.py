@@ -5,13 +5,11 @@ from .setup_run import (add_data_args, add_runner_args, build_runner,
                         config_from_args, default_work_dir,
                         flush_denormals_on_cpu, load_config, parse_runner_args,
                         point_at_data, set_launcher, set_work_dir)
-from .tta import yolov5_tta_pipeline
 
 __all__ = [
     'UnsafeCheckpointError', 'allow_mmengine_checkpoints',
     'load_local_checkpoint', 'check_config_inputs', 'required_files',
     'add_data_args', 'add_runner_args', 'build_runner', 'config_from_args',
     'default_work_dir', 'flush_denormals_on_cpu', 'load_config',
-    'parse_runner_args', 'point_at_data', 'set_launcher', 'set_work_dir',
-    'yolov5_tta_pipeline'
+    'parse_runner_args', 'point_at_data', 'set_launcher', 'set_work_dir'
 ]
