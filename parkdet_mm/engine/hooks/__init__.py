@@ -1,10 +1,12 @@
 from .class_balance_hook import ClassBalanceHook
+from .freeze_layers_hook import FreezeLayersHook, yolov5_backbone_layers
 from .image_cache_hook import ImageCacheHook
 from .optimizer_step_ema_hook import OptimizerStepEMAHook, YOLOv5ModelEMA
 from .training_curves_hook import TrainingCurvesHook
 from .yolov5_loop_scheduler_hook import YOLOv5LoopSchedulerHook
 
 __all__ = [
-    'ClassBalanceHook', 'ImageCacheHook', 'OptimizerStepEMAHook', 'YOLOv5ModelEMA',
+    'ClassBalanceHook', 'FreezeLayersHook', 'yolov5_backbone_layers',
+    'ImageCacheHook', 'OptimizerStepEMAHook', 'YOLOv5ModelEMA',
     'TrainingCurvesHook', 'YOLOv5LoopSchedulerHook'
 ]
