@@ -9,11 +9,12 @@ ann_dir = 'annotations/'
 train_batch_size_per_gpu = 2
 max_epochs = 50
 epoch_parts = 15
-# COCO-pretrained YOLOv5x6 (v6.1) converted to MMYOLO: MMYOLO's model zoo has
-# yolov5_x-p6-v62_syncbn_fast_8xb16-300e_coco_*.pth, or convert ultralytics'
-# yolov5x6.pt with mmyolo's tools/model_converters/yolov5_to_mmyolo.py. Download it
-# yourself (nothing here fetches weights) and put it at this path:
-load_from = 'checkpoints/yolov5_x-p6-v62_coco.pth'
+# COCO-pretrained YOLOv5x6: ultralytics' yolov5x6.pt (GitHub release v6.1, the file
+# the reference started from; MMYOLO's model zoo has P6 weights for n/s/m/l only)
+# converted to MMYOLO's keys. Download it yourself (nothing here fetches weights):
+#   python tools/convert_yolov5.py checkpoints/yolov5x6.pt checkpoints/yolov5x6.pth
+# (load_from may also name the .pt itself: it is then converted in memory.)
+load_from = 'checkpoints/yolov5x6.pth'
 work_dir = 'work_dirs/baseline'
 
 # ========================Derived from the values above=======================
