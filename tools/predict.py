@@ -3,17 +3,19 @@
     python tools/predict.py [CONFIG] [CHECKPOINT ...] --data-root DATA --ann-dir OUT
         [--out-dir DIR] [--tta/--no-tta] [--max-bytes N] [--batch-size 16]
         [--img-size 1536] [--show-dir DIR]
+    bash tools/dist_predict.sh [CONFIG] [CHECKPOINT ...] NPROC --data-root DATA ...
 
 Defaults are the reference's: configs/finetune.py and its final checkpoint, images
 at 1536, score >= 0.01, class-aware NMS at IoU 0.7, multi-label, at most 50 boxes per
 image, YOLOv5's TTA. Several checkpoints are fused per image by weighted boxes fusion.
 Writes OUT_DIR/preds.json (every record) and OUT_DIR/submission.json (under the cap).
+Under several processes (``--launcher pytorch|slurm``) each predicts whole batches of
+the test set and rank 0 writes the same files, byte for byte, as one process would.
 """
 import argparse
 import os.path as osp
 
 import torch
-from mmengine.config import DictAction
 from mmengine.structures import InstanceData
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
@@ -21,8 +23,11 @@ from mmyolo.registry import METRICS, VISUALIZERS
 from parkdet_challenge.cli import InputError, run_cli
 from parkdet_challenge.submission import MAX_BYTES
 from parkdet_mm.apis import (check_test_images, fuse_models,
-                             predict_with_checkpoint, prepare_predict_config)
-from parkdet_mm.utils import flush_denormals_on_cpu, load_config, set_work_dir
+                             gather_predictions, predict_with_checkpoint,
+                             prepare_predict_config)
+from parkdet_mm.utils import (add_runner_args, flush_denormals_on_cpu,
+                              init_process_group, load_config,
+                              parse_runner_args, set_work_dir)
 
 DEFAULT_CONFIG = 'configs/finetune.py'
 
@@ -56,8 +61,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--show-score-thr', type=float, default=0.3)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
                         else 'cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    return parser.parse_args()
+    add_runner_args(parser)
+    return parse_runner_args(parser)
 
 
 def split_paths(paths):
@@ -90,6 +95,7 @@ def draw(predictions, dataset, show_dir: str, count: int,
 def main() -> None:
     args = parse_args()
     flush_denormals_on_cpu()
+    init_process_group(args.launcher)
     config, checkpoints = split_paths(args.paths)
     cfg = load_config(config, args.cfg_options)
     set_work_dir(cfg, config)
@@ -111,7 +117,10 @@ def main() -> None:
                                 desc=f'model {i + 1}/{len(checkpoints)}')
         for i, checkpoint in enumerate(checkpoints)
     ]
-    predictions = fuse_models(per_model, args.wbf_iou, cfg.max_per_img)
+    predictions = gather_predictions(
+        fuse_models(per_model, args.wbf_iou, cfg.max_per_img), args.batch_size)
+    if predictions is None:
+        return  # not rank 0: rank 0 writes the files
 
     metric = METRICS.build(dict(type='ChallengeSubmissionMetric',
                                 ann_file=osp.abspath(ann_file),
@@ -119,7 +128,9 @@ def main() -> None:
     metric.dataset_meta = dict(classes=cfg.metainfo['classes'])
     metric.process({}, [dict(img_id=img_id, pred_instances=pred)
                         for img_id, pred in predictions.items()])
-    metric.evaluate(size=num_images)
+    # compute_metrics, not evaluate: the records are gathered already, and
+    # evaluate would gather them again from every process.
+    metric.compute_metrics(metric.results)
     print(f'wrote {osp.join(out_dir, "submission.json")}')
 
     if args.show_dir:

@@ -48,7 +48,8 @@ def prepare_predict_config(cfg: Config, data_root: str, ann_file: str,
         dict(t, scale=scale) if 'scale' in t else t for t in dataset.pipeline
     ]
     if dataset.get('batch_shapes_cfg'):
-        dataset.batch_shapes_cfg.update(batch_size=batch_size,
+        dataset.batch_shapes_cfg.update(type='BatchShareShapePolicy',
+                                        batch_size=batch_size,
                                         img_size=img_size)
 
 

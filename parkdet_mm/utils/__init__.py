@@ -3,13 +3,15 @@ from .checkpoint import (UnsafeCheckpointError, allow_mmengine_checkpoints,
 from .preflight import check_config_inputs, required_files
 from .setup_run import (add_data_args, add_runner_args, build_runner,
                         config_from_args, default_work_dir,
-                        flush_denormals_on_cpu, load_config, parse_runner_args,
-                        point_at_data, set_launcher, set_work_dir)
+                        flush_denormals_on_cpu, init_process_group, load_config,
+                        parse_runner_args, point_at_data, set_launcher,
+                        set_work_dir)
 
 __all__ = [
     'UnsafeCheckpointError', 'allow_mmengine_checkpoints',
     'load_local_checkpoint', 'check_config_inputs', 'required_files',
     'add_data_args', 'add_runner_args', 'build_runner', 'config_from_args',
-    'default_work_dir', 'flush_denormals_on_cpu', 'load_config',
-    'parse_runner_args', 'point_at_data', 'set_launcher', 'set_work_dir'
+    'default_work_dir', 'flush_denormals_on_cpu', 'init_process_group',
+    'load_config', 'parse_runner_args', 'point_at_data', 'set_launcher',
+    'set_work_dir'
 ]
