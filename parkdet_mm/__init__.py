@@ -13,7 +13,7 @@ import warnings
 warnings.filterwarnings(
     'ignore', message='pkg_resources is deprecated', category=UserWarning)
 
-from . import datasets, engine, evaluation, models, utils  # noqa: E402,F401  (registers modules)
+from . import datasets, deploy, engine, evaluation, models, utils  # noqa: E402,F401  (registers modules)
 from .version import __version__
 
 __all__ = ['__version__']

@@ -1,0 +1,3 @@
+from .onnx_model import ONNXNonMaxSuppression, YOLOv5ONNXModel
+
+__all__ = ['ONNXNonMaxSuppression', 'YOLOv5ONNXModel']
