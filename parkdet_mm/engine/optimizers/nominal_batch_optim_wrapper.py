@@ -4,7 +4,8 @@ YOLOv5 (the reference's train.py, SPEC section 5) accumulates the gradients of
 ``accumulate = round(nominal_batch_size / B)`` consecutive batches of B images (the
 total over all processes) and then takes one optimizer step; during warmup
 ``accumulate`` ramps from 1 per iteration, and a step is taken whenever
-``iteration - last_step_iteration >= accumulate``. The weight decay is scaled by
+``iteration - last_step_iteration >= accumulate`` (YOLOv5 v5.0, the 2021 solution:
+whenever ``iteration % accumulate == 0``). The weight decay is scaled by
 ``B * accumulate / nominal_batch_size`` so that it acts per nominal batch.
 
 The wrappers here keep that state (the total batch, ``accumulate``, the iteration of
@@ -35,14 +36,27 @@ class NominalBatchMixin:
     Args:
         nominal_batch_size (int, optional): images per optimizer step (YOLOv5's
             ``nbs``, 64). None: one step per batch, weight decay as configured.
+        step_rule (str): when to step. 'since_last_step' (YOLOv5 v6.x, the 2022
+            reference): once ``iteration - last_step_iteration >= accumulate``.
+            'multiple_of_accumulate' (YOLOv5 v5.0, the 2021 solution): when
+            ``iteration % accumulate == 0``.
     """
+
+    step_rules = ('since_last_step', 'multiple_of_accumulate')
 
     #: The optimizer state dict key under which the accumulation state is saved.
     state_key = 'nominal_batch'
 
-    def __init__(self, *args, nominal_batch_size: Optional[int] = 64,
+    def __init__(self,
+                 *args,
+                 nominal_batch_size: Optional[int] = 64,
+                 step_rule: str = 'since_last_step',
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if step_rule not in self.step_rules:
+            raise ValueError(f'step_rule must be one of {self.step_rules}, '
+                             f'got {step_rule!r}')
+        self.step_rule = step_rule
         if self._accumulative_counts != 1:
             raise ValueError('NominalBatch optim wrappers choose the steps '
                              'themselves: leave accumulative_counts at 1')
@@ -88,6 +102,8 @@ class NominalBatchMixin:
         self.accumulate = max(1, int(np.round(ramp)))
 
     def _steps_at(self, cur_iter: int) -> bool:
+        if self.step_rule == 'multiple_of_accumulate':
+            return cur_iter % self.accumulate == 0
         return cur_iter - self.last_step_iter >= self.accumulate
 
     def should_update(self) -> bool:
