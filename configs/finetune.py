@@ -50,7 +50,7 @@ model = dict(
 
 train_pipeline = [
     dict(t, scaling_ratio_range=(1 - affine_scale, 1 + affine_scale))
-    if t['type'] == 'YOLOv5RandomAffine' else
+    if t['type'] == 'YOLOv5RandomAffineWarp' else
     dict(t, hue_delta=hsv_h, saturation_delta=hsv_s, value_delta=hsv_v)
     if t['type'] == 'YOLOv5HSVRandomAug' else t
     for t in _base_.train_pipeline

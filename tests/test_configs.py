@@ -48,7 +48,7 @@ def read_hyps(cfg: Config, img_size: int) -> dict:
     head = cfg.model.bbox_head
     nl = len(head.prior_generator.strides)
     nc = head.head_module.num_classes
-    affine = transform(cfg, 'YOLOv5RandomAffine')
+    affine = transform(cfg, 'YOLOv5RandomAffineWarp')
     hsv = transform(cfg, 'YOLOv5HSVRandomAug')
     types = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
     cls_weights = set(head.loss_cls.class_weight)

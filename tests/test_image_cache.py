@@ -19,8 +19,7 @@ from parkdet_challenge.cli import InputError
 from parkdet_mm.datasets.image_cache import (ImageCache, disk_cache_file,
                                              mosaic_size)
 from parkdet_mm.datasets.transforms import YOLOv5RandomAffineWarp
-from parkdet_mm.engine.hooks.image_cache_hook import (attach_image_cache,
-                                                      loading_transforms)
+from parkdet_mm.engine.hooks.image_cache_hook import attach_image_cache
 
 AFFINE = dict(max_rotate_degree=10.0, max_translate_ratio=0.1,
               scaling_ratio_range=(0.5, 1.5), max_shear_degree=2.0,

@@ -1,12 +1,15 @@
 """Train a detector from a config.
 
     python tools/train.py configs/baseline.py [--work-dir DIR] [--resume [CKPT]] [--amp]
-        [--data-root DIR] [--ann-dir DIR] [--cfg-options key=value ...]
+        [--cache [ram|disk]] [--data-root DIR] [--ann-dir DIR]
+        [--cfg-options key=value ...]
         [--launcher none|pytorch|slurm|mpi]
 
 ``--resume`` alone continues from the latest checkpoint in the work dir, and starts
 the run normally (``load_from`` included) when there is none yet, so an interrupted
-stage and a new one are started by the same command.
+stage and a new one are started by the same command. ``--cache`` decodes the
+training images once, into RAM (``--cache`` alone) or beside them on disk, as YOLOv5's
+``--cache``.
 """
 import argparse
 
@@ -32,6 +35,13 @@ def parse_args() -> argparse.Namespace:
         const='auto',
         help='resume from this checkpoint, or, alone, from the latest one in '
         'the work dir when there is one')
+    parser.add_argument(
+        '--cache',
+        nargs='?',
+        const='ram',
+        choices=['ram', 'disk'],
+        help='decode the training images once and keep them in RAM (the '
+        'default) or as arrays beside them on disk (ImageCacheHook)')
     add_data_args(parser)
     add_runner_args(parser)
     return parse_runner_args(parser)
@@ -45,6 +55,9 @@ def main() -> None:
         # optimizer step)
         cfg.optim_wrapper.type = amp_variant(cfg.optim_wrapper.type)
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.cache:
+        cfg.setdefault('default_hooks', {}).setdefault(
+            'image_cache', dict(type='ImageCacheHook'))['cache'] = args.cache
     if args.resume == 'auto':
         latest = find_latest_checkpoint(cfg.work_dir)
         if latest:

@@ -20,6 +20,10 @@ train_batch_size_per_gpu = 2
 # total batch is read at run time (batch x world size). None: a step every batch.
 nominal_batch_size = 64
 train_num_workers = 4
+# YOLOv5's --cache: None reads every image from its file; 'ram' or 'disk' decodes the
+# training images once, resized as Mosaic resizes them (tools/train.py --cache; in a
+# child config: default_hooks = dict(image_cache=dict(cache='ram'))).
+image_cache = None
 max_epochs = 300
 # Each epoch sees 1/epoch_parts of the training images (SPEC section 6).
 epoch_parts = 15
@@ -62,9 +66,10 @@ hsv_s = 0.7  # hsv_s -> saturation_delta
 hsv_v = 0.4  # hsv_v -> value_delta
 max_rotate_degree = 0.0  # degrees
 max_translate_ratio = 0.1  # translate
-affine_scale = 0.5  # scale: YOLOv5RandomAffine.scaling_ratio_range (1 -+ scale)
+affine_scale = 0.5  # scale: YOLOv5RandomAffineWarp.scaling_ratio_range (1 -+ scale)
 max_shear_degree = 0.0  # shear
-# perspective 0.0: YOLOv5RandomAffine has no perspective term, which 0 switches off.
+# perspective 0.0: YOLOv5RandomAffineWarp has no perspective term, which 0 switches
+# off; like YOLOv5 it then warps with cv2.warpAffine.
 # flipud 0.0: no vertical flip transform.
 flip_lr_prob = 0.5  # fliplr -> mmdet.RandomFlip(prob)
 mosaic_prob = 1.0  # mosaic -> Mosaic(prob)
@@ -105,8 +110,10 @@ model = dict(
         nms=dict(type='nms', iou_threshold=nms_iou_thr),
         max_per_img=max_per_img))
 
+# Reads from the image cache when ImageCacheHook built one; skips (and counts) an
+# image that has become unreadable instead of stopping the run.
 pre_transform = [
-    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='LoadImageFromFileOrCache', backend_args=None),
     dict(type='LoadAnnotations', with_bbox=True)
 ]
 train_pipeline = [
@@ -120,7 +127,7 @@ train_pipeline = [
         prob=mosaic_prob,
         pre_transform=pre_transform),
     dict(
-        type='YOLOv5RandomAffine',
+        type='YOLOv5RandomAffineWarp',
         max_rotate_degree=max_rotate_degree,
         max_translate_ratio=max_translate_ratio,
         max_shear_degree=max_shear_degree,
@@ -245,6 +252,8 @@ optim_wrapper = dict(
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
+    # builds the image cache (image_cache) and logs skipped unreadable images
+    image_cache=dict(type='ImageCacheHook', cache=image_cache),
     # The reference's schedule: epoch e at lr0 x lf(e), YOLOv5's warmup (lr,
     # momentum, accumulate per iteration). MMYOLO's YOLOv5ParamSchedulerHook trains
     # epoch e at lf(e - 1) after warmup.
@@ -261,6 +270,10 @@ default_hooks = dict(
         warmup_bias_lr_group=warmup_bias_lr_group),
     checkpoint=dict(
         type='CheckpointHook', interval=1, save_best=None, max_keep_ckpts=3),
+    # YOLOv5's AutoAnchor before training (BPR at anchor_t; evolved below 0.98);
+    # checkpoints carry the anchors (meta['anchors']) and loading one applies them.
+    # check=False is YOLOv5's --noautoanchor.
+    auto_anchor=dict(type='AutoAnchorHook'),
     # WORK_DIR/results.png when training ends: losses, LR, validation metrics
     # (tools/plot_results.py WORK_DIR draws it on demand)
     training_curves=dict(type='TrainingCurvesHook'))

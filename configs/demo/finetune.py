@@ -41,7 +41,7 @@ model = dict(
 train_pipeline = [
     dict(t, img_scale=img_scale) if t['type'] == 'WeightedMosaic' else
     dict(t, border=(-img_scale[0] // 2, -img_scale[1] // 2))
-    if t['type'] == 'YOLOv5RandomAffine' else t
+    if t['type'] == 'YOLOv5RandomAffineWarp' else t
     for t in _base_.train_pipeline
 ]
 val_pipeline = [

@@ -1,10 +1,11 @@
-"""Training images decoded once, kept in shared RAM or as arrays on disk (YOLOv5's --cache).
+"""Training images decoded once, in shared RAM or as arrays on disk (YOLOv5's --cache).
 
 An image is stored as Mosaic would first see it: decoded, then, when the pipeline's
 Mosaic always runs, resized the way Mosaic resizes it (keep ratio, long side to the
 training size, bilinear), so the pipeline produces the same pixels and boxes from the
-cache as from the file (:class:`~parkdet_mm.datasets.transforms.LoadImageFromFileOrCache`
-scales the boxes by Mosaic's ratio, and Mosaic's own resize becomes a no-op).
+cache as from the file: the loading transform
+(:class:`~parkdet_mm.datasets.transforms.LoadImageFromFileOrCache`) scales the boxes by
+Mosaic's ratio, and Mosaic's own resize becomes a no-op.
 """
 import json
 import logging

@@ -1,4 +1,4 @@
-"""YOLOv5's random affine with the affine warp YOLOv5 uses when there is no perspective."""
+"""YOLOv5's random affine, warped as YOLOv5 warps when there is no perspective."""
 import cv2
 import numpy as np
 from mmdet.structures.bbox import autocast_box_type

@@ -1,4 +1,4 @@
-"""Loading a training image from the image cache or its file, surviving unreadable files."""
+"""Loading a training image from the image cache or its file; unreadable ones skipped."""
 import logging
 import multiprocessing
 from typing import Optional
