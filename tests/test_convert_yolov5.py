@@ -25,7 +25,7 @@ from parkdet_mm.utils.yolov5_checkpoint import (YOLOv5CheckpointError,
                                                 config_values,
                                                 convert_yolov5_checkpoint)
 
-from conftest import REPO, assert_one_line_error, run_tool
+from conftest import REPO, assert_one_line_error, run_tool, write_tiny_config
 from yolov5_pickle_layout import (YAML_V6_P5, YAML_V6_P6, YAML_V50_P6,
                                   build_yolov5, fill_from_mmyolo,
                                   save_yolov5_checkpoint, yolov5_modules)
@@ -222,13 +222,16 @@ def test_refuses_wrong_and_truncated_files(tmp_path):
     path, _, _ = write_pair(tmp_path, YAML_V6_P5, 'P5', ema=False)
     text = tmp_path / 'notes.pt'
     text.write_text('hello')
-    refuse(tmp_path, text, 'not a torch checkpoint')
+    with pytest.raises(YOLOv5CheckpointError, match='not a torch checkpoint'):
+        convert_yolov5_checkpoint(str(text))
     mmengine_like = tmp_path / 'plain.pt'
     torch.save({'state_dict': {'a': torch.zeros(2)}}, mmengine_like)
-    refuse(tmp_path, mmengine_like, 'not a YOLOv5 checkpoint')
+    with pytest.raises(YOLOv5CheckpointError, match='not a YOLOv5 checkpoint'):
+        convert_yolov5_checkpoint(str(mmengine_like))
     truncated = tmp_path / 'cut.pt'
     truncated.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
-    refuse(tmp_path, truncated, 'truncated')
+    with pytest.raises(YOLOv5CheckpointError, match='truncated'):
+        convert_yolov5_checkpoint(str(truncated))
 
 
 def test_refuses_unmapped_module(tmp_path):
@@ -237,11 +240,31 @@ def test_refuses_unmapped_module(tmp_path):
     model = build_yolov5(yaml, NC, DEPTH, WIDTH)
     path = tmp_path / 'odd.pt'
     save_yolov5_checkpoint(path, model, stripped=True)
-    refuse(tmp_path, path, 'unmapped module models.common.SPP', 'layer 9')
+    with pytest.raises(YOLOv5CheckpointError,
+                       match='unmapped module models.common.SPP at layer 9'):
+        convert_yolov5_checkpoint(str(path))
 
 
 def test_refuses_missing_ema_request(tmp_path):
     path, _, _ = write_pair(tmp_path, YAML_V6_P5, 'P5', ema=False)
-    proc = run_tool(['tools/convert_yolov5.py', str(path), str(tmp_path / 'x.pth'),
-                     '--weights', 'ema'], check=False)
-    assert_one_line_error(proc, "no 'ema' weights")
+    with pytest.raises(YOLOv5CheckpointError, match="no 'ema' weights"):
+        convert_yolov5_checkpoint(str(path), weights='ema')
+
+
+def test_tools_test_takes_a_pt(tiny_coco, tmp_path):
+    """tools/test.py evaluates a YOLOv5 .pt directly (converted in memory)."""
+    values = expected_values(YAML_V6_P6, 'P6')
+    values['model.bbox_head.head_module.num_classes'] = 14
+    source = mmyolo_detector(values)
+    randomise(source, seed=4)
+    yolo = build_yolov5(YAML_V6_P6, 14, DEPTH, WIDTH)
+    fill_from_mmyolo(yolo, source.state_dict())
+    pt = tmp_path / 'tune_last.pt'
+    save_yolov5_checkpoint(pt, yolo, stripped=True)
+    config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco, epochs=1)
+    proc = run_tool(['tools/test.py', str(config), str(pt),
+                     '--work-dir', str(tmp_path / 'test')])
+    log = proc.stdout + proc.stderr
+    assert f'Load checkpoint from {pt}' in log
+    assert 'do not match exactly' not in log  # every key loaded
+    assert (tmp_path / 'test' / 'submission' / 'submission.json').is_file()
