@@ -1,0 +1,179 @@
+"""tools/detect.py, tools/browse_dataset.py and tools/export_onnx.py on a tiny model."""
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import CLASSES, assert_one_line_error, run_tool, write_tiny_config
+
+
+@pytest.fixture(scope='module')
+def tiny_model(tiny_coco, tmp_path_factory):
+    """A tiny config and a checkpoint of its untrained model whose prediction
+    convolutions are drawn wide, so that scores spread over (0, 1): boxes pass the
+    thresholds and no two are near-ties (which could order differently)."""
+    import parkdet_mm  # noqa: F401
+    from mmengine.registry import init_default_scope
+    from mmyolo.registry import MODELS
+
+    from parkdet_mm.utils import load_config
+    folder = tmp_path_factory.mktemp('tiny_model')
+    config = write_tiny_config(folder / 'tiny.py', tiny_coco)
+    init_default_scope('mmyolo')
+    torch.manual_seed(0)
+    model = MODELS.build(load_config(str(config)).model)
+    for conv in model.bbox_head.head_module.convs_pred:
+        torch.nn.init.normal_(conv.weight, std=0.5)
+    checkpoint = folder / 'tiny.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta={}), checkpoint)
+    return config, checkpoint
+
+
+def read_records(out_dir: Path) -> list:
+    records = json.loads((out_dir / 'detections.json').read_text())
+    for record in records:
+        assert record['category'] in CLASSES
+        assert record['score'] >= 0.25
+    return records
+
+
+def test_detect_folder_and_single_image(tiny_model, tiny_coco, tmp_path):
+    config, checkpoint = tiny_model
+    source = tmp_path / 'photos'
+    (source / 'lot2').mkdir(parents=True)
+    first = cv2.imread(str(tiny_coco / 'images/test_000.png'))
+    cv2.imwrite(str(source / 'a.png'), first)
+    cv2.imwrite(str(source / 'lot2/b.jpg'),
+                cv2.imread(str(tiny_coco / 'images/test_001.png')))
+    (source / 'notes.txt').write_text('not an image')
+
+    out = tmp_path / 'out'
+    run_tool(['tools/detect.py', str(config), str(checkpoint), str(source),
+              '--out-dir', str(out)])
+    for name in ('a.png', 'lot2/b.jpg'):
+        drawn = cv2.imread(str(out / name))
+        assert drawn is not None and drawn.shape == first.shape
+    records = read_records(out)
+    assert {r['file_name'] for r in records} == {'a.png', 'lot2/b.jpg'}
+    height, width = first.shape[:2]
+    for r in records:
+        x1, y1, x2, y2 = r['bbox']
+        assert 0 <= x1 <= x2 <= width and 0 <= y1 <= y2 <= height
+    # boxes were drawn onto the picture
+    assert not np.array_equal(cv2.imread(str(out / 'a.png')), first)
+
+    single = tmp_path / 'single'
+    run_tool(['tools/detect.py', str(config), str(checkpoint),
+              str(source / 'a.png'), '--out-dir', str(single),
+              '--score-thr', '0.5'])
+    alone = read_records(single)
+    assert alone == [r for r in records
+                     if r['file_name'] == 'a.png' and r['score'] >= 0.5]
+    assert (single / 'a.png').is_file()
+
+
+def test_detect_video(tiny_model, tiny_coco, tmp_path):
+    config, checkpoint = tiny_model
+    video = tmp_path / 'clip.avi'
+    frames = [cv2.imread(str(tiny_coco / f'images/test_{i:03d}.png'))
+              for i in range(3)]
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 5,
+                             (width, height))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+    out = tmp_path / 'out'
+    run_tool(['tools/detect.py', str(config), str(checkpoint), str(video),
+              '--out-dir', str(out)])
+    drawn = cv2.VideoCapture(str(out / 'clip.mp4'))
+    count = 0
+    while True:
+        ok, frame = drawn.read()
+        if not ok:
+            break
+        assert frame.shape == frames[0].shape
+        count += 1
+    assert count == len(frames)
+    records = read_records(out)
+    assert records and {r['file_name'] for r in records} == {'clip.avi'}
+    assert {r['frame'] for r in records} <= {0, 1, 2}
+
+
+def test_detect_bad_source(tiny_model, tmp_path):
+    config, checkpoint = tiny_model
+    proc = run_tool(['tools/detect.py', str(config), str(checkpoint),
+                     str(tmp_path / 'missing.png'), '--out-dir',
+                     str(tmp_path / 'out')], check=False)
+    assert_one_line_error(proc, 'missing.png', 'does not exist')
+    assert not (tmp_path / 'out').exists()
+
+
+def test_browse_dataset_writes_grid(tiny_model, tmp_path):
+    config, _ = tiny_model
+    out = tmp_path / 'train_batch.png'
+    run_tool(['tools/browse_dataset.py', str(config), '--num', '4', '--out',
+              str(out)])
+    grid = cv2.imread(str(out))
+    # 2 x 2 tiles of the 64-pixel mosaic output, each under a title strip
+    assert grid.shape[0] > 2 * 64 and grid.shape[1] > 2 * 64
+    # boxes in class colours, not just grey images and white borders
+    assert (np.ptp(grid.astype(int), axis=2) > 60).sum() > 100
+
+
+def test_export_onnx_matches_pytorch(tiny_model, tmp_path):
+    import onnxruntime as ort
+    from mmdet.structures import DetDataSample
+
+    from parkdet_mm.apis import load_detector
+    from parkdet_mm.deploy import YOLOv5ONNXModel
+    from parkdet_mm.utils import load_config
+    config, checkpoint = tiny_model
+    raw, with_nms = tmp_path / 'raw.onnx', tmp_path / 'nms.onnx'
+    run_tool(['tools/export_onnx.py', str(config), str(checkpoint), str(raw),
+              '--img-size', '128'])
+    run_tool(['tools/export_onnx.py', str(config), str(checkpoint),
+              str(with_nms), '--img-size', '128', '--dynamic', '--nms'])
+
+    detector = load_detector(load_config(str(config)), str(checkpoint), False,
+                             'cpu')
+    images = np.random.default_rng(0).uniform(0, 255, (1, 3, 128, 128))
+    images = images.astype(np.float32)
+    boxes, scores = ort.InferenceSession(str(raw)).run(None,
+                                                       {'images': images})
+    with torch.no_grad():
+        expected = YOLOv5ONNXModel(detector)(torch.from_numpy(images))
+    np.testing.assert_allclose(boxes, expected[0].numpy(), atol=1e-3)
+    np.testing.assert_allclose(scores, expected[1].numpy(), atol=1e-5)
+
+    # With NMS, on another batch size and shape: MMYOLO's own prediction
+    # (score threshold, multi-label class-aware NMS, max_per_img) in input pixels.
+    images = np.random.default_rng(1).uniform(0, 255, (2, 3, 64, 128))
+    images = images.astype(np.float32)
+    num_dets, boxes, scores, labels = ort.InferenceSession(
+        str(with_nms)).run(None, {'images': images})
+    inputs = torch.from_numpy(images)
+    preprocessor = detector.data_preprocessor
+    inputs = (inputs - preprocessor.mean.view(1, -1, 1, 1)) / \
+        preprocessor.std.view(1, -1, 1, 1)
+    meta = dict(img_shape=(64, 128), ori_shape=(64, 128),
+                scale_factor=(1.0, 1.0), batch_input_shape=(64, 128))
+    with torch.no_grad():
+        results = detector.predict(
+            inputs, [DetDataSample(metainfo=meta) for _ in range(2)],
+            rescale=False)
+    for i, result in enumerate(results):
+        pred = result.pred_instances
+        count = int(num_dets[i, 0])
+        assert count == len(pred.scores) > 0
+        np.testing.assert_allclose(boxes[i, :count], pred.bboxes.numpy(),
+                                   atol=1e-3)
+        np.testing.assert_allclose(scores[i, :count], pred.scores.numpy(),
+                                   atol=1e-5)
+        np.testing.assert_array_equal(labels[i, :count], pred.labels.numpy())
+        assert (labels[i, count:] == -1).all() and (scores[i, count:] == 0).all()
+
