@@ -29,8 +29,10 @@ content alone (no timestamps, fixed orders), so two runs write identical bytes.
 Rules (each problem goes to the report with what was done):
 
 - an image file is found by name in its folder, NFC and NFD spellings alike; every
-  image's header is read for its size. Missing or unreadable: the image is rejected
-  with its boxes. JSON size disagreeing with the header: the header wins.
+  image's header is read for its size and, unless ``verify=False``, its whole data
+  is read and checked as YOLOv5 did (see :func:`.imagefiles.verify_image`). Missing,
+  unreadable or broken (cut short, garbled): the image is rejected with its boxes.
+  JSON size disagreeing with the header: the header wins.
 - a box partly outside its image is clipped to it; a box of zero or negative size,
   wholly outside, not four finite numbers, of a category outside the classes, or on an
   unknown or rejected image is rejected. Images without boxes are kept (negatives).
@@ -62,7 +64,7 @@ import numpy as np
 from .atomic import PathLike, write_files_atomic
 from .classes import coco_categories
 from .cli import InputError
-from .imagefiles import ImageFolder, read_image_size
+from .imagefiles import ImageFolder, read_image_sizes
 from .labels import (FORMAT_2021, FORMAT_2022, ImageList, LabelSet, json_safe, read_image_list,
                      read_labels)
 
@@ -139,17 +141,20 @@ class Conversion:
 
 
 def convert(data_root: PathLike, val_size: Optional[int] = None, seed: int = 100,
-            diet: bool = False, progress: bool = False, folds: int = 0) -> Conversion:
+            diet: bool = False, progress: bool = False, folds: int = 0,
+            verify: bool = True, workers: int = 1) -> Conversion:
     """Read and check the data under ``data_root``; return the COCO files and report.
 
     Writes nothing. Raises ``InputError`` (one line, naming the file) when the input
     cannot be used at all. ``val_size`` None: the format's default (DEFAULT_VAL_SIZE).
     2021 data always gets its diet training subset; ``diet=True`` on 2022 data is an
     error. ``folds`` >= 2 adds that many stratified train/val pairs. ``progress``
-    shows a progress bar on stderr while image headers are read.
+    shows a progress bar on stderr while images are read. ``verify`` reads and
+    checks every image's data (``workers`` processes); False reads headers only.
     """
     with _gc_paused():
-        return _convert(Path(data_root), val_size, seed, diet, progress, folds)
+        return _convert(Path(data_root), val_size, seed, diet, progress, folds,
+                        verify, workers)
 
 
 @contextlib.contextmanager
@@ -167,13 +172,15 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
-             progress: bool, folds: int) -> Conversion:
+             progress: bool, folds: int, verify: bool, workers: int) -> Conversion:
     if not root.is_dir():
         raise InputError(f'{root}: data root is not a folder')
     if val_size is not None and val_size < 0:
         raise InputError(f'--val-size must be >= 0 (got {val_size})')
     if not 0 <= seed < 2 ** 32:
         raise InputError(f'--seed must be in [0, 2**32) (got {seed})')
+    if workers < 1:
+        raise InputError(f'--workers must be >= 1 (got {workers})')
     if folds < 0 or folds == 1:
         raise InputError(f'--folds must be 0 (none) or at least 2 (got {folds})')
     labels = read_labels(root / LABELS_FILE)
@@ -191,8 +198,9 @@ def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
         test = _listed_images(_folder(root, TEST_IMAGES))
 
     problems: List[Dict[str, Any]] = []
+    read = dict(progress=progress, verify=verify, workers=workers)
     train_check = _check_images(labels.images, _folder(root, TRAIN_IMAGES), 'train',
-                                problems, progress)
+                                problems, **read)
     n_readable = int(train_check.readable.sum())
     if folds > n_readable:
         raise InputError(f'--folds {folds} is more than the {n_readable} readable images '
@@ -200,7 +208,7 @@ def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
     if val_size >= n_readable:
         raise InputError(f'--val-size {val_size} leaves no training images: '
                          f'{n_readable} readable images in {root / LABELS_FILE}')
-    test_check = (_check_images(test, _folder(root, TEST_IMAGES), 'test', problems, progress)
+    test_check = (_check_images(test, _folder(root, TEST_IMAGES), 'test', problems, **read)
                   if test is not None else None)
 
     boxes = _check_boxes(labels, train_check)
@@ -246,12 +254,14 @@ def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
 
 def prepare_data(data_root: PathLike, out_dir: PathLike, val_size: Optional[int] = None,
                  seed: int = 100, diet: bool = False, plot: bool = True,
-                 progress: bool = False, folds: int = 0) -> Conversion:
+                 progress: bool = False, folds: int = 0, verify: bool = True,
+                 workers: int = 1) -> Conversion:
     """:func:`convert`, then write its outputs (and the chart if ``plot``) under
     ``out_dir``, all or nothing. Returns the conversion."""
     with _gc_paused():
         conversion = convert(data_root, val_size=val_size, seed=seed, diet=diet,
-                             progress=progress, folds=folds)
+                             progress=progress, folds=folds, verify=verify,
+                             workers=workers)
         files = {Path(out_dir) / rel: _encode(rel, obj)
                  for rel, obj in conversion.outputs.items()}
     if plot:
@@ -295,26 +305,28 @@ def _folder(root: Path, rel: str) -> ImageFolder:
 # ---------------------------------------------------------------------------- images
 
 def _check_images(images: ImageList, folder: ImageFolder, source: str,
-                  problems: List[Dict[str, Any]], progress: bool) -> ImageCheck:
-    """Find each image on disk and read its size from the header."""
+                  problems: List[Dict[str, Any]], progress: bool, verify: bool,
+                  workers: int) -> ImageCheck:
+    """Find each image on disk and read its size from the header; with ``verify``,
+    read and check its whole data too."""
     n = len(images.ids)
     check = ImageCheck(np.zeros(n, bool), np.zeros(n, np.int64), np.zeros(n, np.int64),
                        [None] * n)
     prefix = f'{folder.root}{os.sep}'  # str concatenation: Path('/') costs 2 us a file
-    indices: Any = range(n)
-    if progress:
-        from tqdm import tqdm
-        indices = tqdm(indices, desc=f'{source} images', unit='img', leave=False)
-    for i in indices:
-        disk = folder.resolve(images.file_names[i])
+    disk_names = [folder.resolve(name) for name in images.file_names]
+    sizes = iter(read_image_sizes(
+        [prefix + disk for disk in disk_names if disk is not None], verify, workers,
+        desc=(f'{source} images' + (' (verifying)' if verify else '')) if progress
+        else None))
+    for i, disk in enumerate(disk_names):
         if disk is None:
             check.rejected.append((i, 'image_missing', f'no such file in {folder.root}'))
             continue
-        try:
-            width, height = read_image_size(prefix + disk)
-        except (OSError, ValueError) as err:
-            check.rejected.append((i, 'image_unreadable', str(err)))
+        size = next(sizes)
+        if isinstance(size, str):
+            check.rejected.append((i, 'image_unreadable', size))
             continue
+        width, height = size
         check.readable[i] = True
         check.widths[i], check.heights[i] = width, height
         check.disk_names[i] = disk
