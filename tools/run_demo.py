@@ -1,10 +1,15 @@
 """`make demo`: the whole pipeline on the synthetic demo data set, on a CPU.
 
 Steps: make the demo data (tools/make_demo_data.py), convert it
-(tools/prepare_data.py), train the demo baseline then the demo finetune
-(tools/train_pipeline.sh, which resumes an interrupted stage), evaluate the final
-checkpoint on val, predict the test set with TTA and write the capped submission
-(tools/predict.py). Ends with a summary, also written to work_dirs/demo/summary.json.
+(tools/prepare_data.py), draw a grid of augmented training inputs
+(tools/browse_dataset.py), train the demo baseline then the demo finetune
+(tools/train_pipeline.sh, which resumes an interrupted stage), draw each stage's
+training curves (tools/plot_results.py), evaluate the final checkpoint on val (with
+the PR/F1/P/R curves and the confusion matrix), predict the test set with TTA and
+write the capped submission (tools/predict.py), detect on a few test images
+(tools/detect.py) and export the model to ONNX (tools/export_onnx.py). Ends with a
+summary, also written to work_dirs/demo/summary.json; every picture is under
+work_dirs/demo (listed in the summary).
 """
 import argparse
 import json
@@ -21,6 +26,12 @@ DATA = 'data/demo'
 WORK = 'work_dirs/demo'
 BASELINE = 'configs/demo/baseline.py'
 FINETUNE = 'configs/demo/finetune.py'
+# A few test images for tools/detect.py (the demo's test names are uuids).
+DETECT_SOURCE = DATA + '/test/images/[0-3]*.png'
+# One of each picture the demo draws, below WORK (folders hold several).
+PICTURES = ('train_batch.png', 'baseline/results.png', 'finetune/results.png',
+            'val/PR_curve.png', 'val/F1_curve.png', 'val/P_curve.png',
+            'val/R_curve.png', 'val/confusion_matrix.png', 'show/', 'detect/')
 
 
 def step(title: str, args) -> None:
@@ -40,7 +51,8 @@ def evaluate_on_val(config: str, checkpoint: str) -> dict:
     cfg.work_dir = osp.join(WORK, 'val')
     cfg.load_from = checkpoint
     cfg.test_dataloader = cfg.val_dataloader
-    cfg.test_evaluator = cfg.val_evaluator
+    # PR_curve.png, F1_curve.png, P_curve.png, R_curve.png, confusion_matrix.png
+    cfg.test_evaluator = dict(cfg.val_evaluator, plot_dir=cfg.work_dir)
     return Runner.from_cfg(cfg).test()
 
 
@@ -58,8 +70,14 @@ def main() -> None:
     step('demo data', [python, 'tools/make_demo_data.py', DATA])
     step('convert to COCO', [python, 'tools/prepare_data.py', '--data-root',
                              DATA, '--out-dir', DATA, '--val-size', '80'])
+    step('a grid of augmented training inputs (mosaic, affine, HSV, flip)',
+         [python, 'tools/browse_dataset.py', BASELINE, '--out',
+          osp.join(WORK, 'train_batch.png')])
     step('train baseline, then finetune',
          ['bash', 'tools/train_pipeline.sh', BASELINE, FINETUNE])
+    for stage in ('baseline', 'finetune'):
+        step(f'training curves of the {stage}',
+             [python, 'tools/plot_results.py', osp.join(WORK, stage)])
     final = subprocess.run([python, 'tools/stage_status.py', FINETUNE],
                            capture_output=True, text=True,
                            check=True).stdout.strip()
@@ -71,6 +89,12 @@ def main() -> None:
           '--ann-dir', osp.join(DATA, 'annotations'), '--out-dir',
           submission_dir, '--batch-size', '8', '--show-dir',
           osp.join(WORK, 'show'), '--show-num', '4'])
+    step('detect on a few test images',
+         [python, 'tools/detect.py', FINETUNE, final, DETECT_SOURCE,
+          '--out-dir', osp.join(WORK, 'detect')])
+    step('export to ONNX (with NMS)',
+         [python, 'tools/export_onnx.py', FINETUNE, final,
+          osp.join(WORK, 'finetune.onnx'), '--nms'])
 
     submission = osp.join(submission_dir, 'submission.json')
     with open(submission) as f:
@@ -93,6 +117,7 @@ def main() -> None:
         cutoff=min((r['score'] for r in kept), default=None),
         submission_bytes=os.path.getsize(submission),
         checkpoint=final,
+        pictures=[p for p in PICTURES if osp.exists(osp.join(WORK, p))],
         minutes=round((time.time() - start) / 60, 1))
     write_json_atomic(osp.join(WORK, 'summary.json'), summary, indent=2)
 
@@ -104,6 +129,7 @@ def main() -> None:
     print(f"submission {submission}: {summary['records_kept']} of "
           f"{summary['records_total']} records kept, cut-off "
           f"{summary['cutoff']}, {summary['submission_bytes']} bytes")
+    print(f"pictures under {WORK}: {', '.join(summary['pictures'])}")
     print(f"took {summary['minutes']} min")
 
 
