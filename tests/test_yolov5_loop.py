@@ -194,3 +194,86 @@ def test_two_processes_step_like_the_reference_and_sync_only_on_steps(
         for record in records:
             assert (record['allreduced_buckets'] > 0) == record['stepped'], \
                 record['iter']
+
+
+def v50_reference_loop(epochs, nb, batch_size, nbs, hyp, warmup_min_iters):
+    """YOLOv5 v5.0's train.py loop (the 2021 solution, SPEC 9), transcribed:
+    cosine lf, warmup_bias_lr on group 2 (its biases), a step when
+    ni % accumulate == 0."""
+    accumulate = max(round(nbs / batch_size), 1)
+    names = ['norm', 'weight', 'bias']  # pg0 BN weights, pg1 decay, pg2 biases
+
+    def lf(x):
+        return ((1 - math.cos(x * math.pi / epochs)) / 2) * (hyp['lrf'] - 1) + 1
+
+    lrs = [hyp['lr0'] * lf(0)] * 3
+    momenta = [hyp['momentum']] * 3
+    nw = max(round(hyp['warmup_epochs'] * nb), warmup_min_iters)
+    rows = []
+    for epoch in range(epochs):
+        for i in range(nb):
+            ni = i + nb * epoch
+            if ni <= nw:
+                xi = [0, nw]
+                accumulate = max(1, np.interp(ni, xi, [1, nbs / batch_size]).round())
+                for j in range(3):
+                    lrs[j] = np.interp(ni, xi, [
+                        hyp['warmup_bias_lr'] if j == 2 else 0.0,
+                        hyp['lr0'] * lf(epoch)
+                    ])
+                    momenta[j] = np.interp(
+                        ni, xi, [hyp['warmup_momentum'], hyp['momentum']])
+            rows.append(dict(stepped=bool(ni % accumulate == 0),
+                             lr=dict(zip(names, map(float, lrs))),
+                             momentum=dict(zip(names, map(float, momenta)))))
+        lrs = [hyp['lr0'] * lf(epoch + 1)] * 3
+    return rows
+
+
+def test_2021_settings_step_like_yolov5_v50():
+    """The hook and the wrapper driven directly (no training run) with the 2021
+    configs' settings: cosine, at least 1000 warmup iterations, biases first at
+    warmup_bias_lr, v5.0's step rule."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from parkdet_mm.engine.hooks import YOLOv5LoopSchedulerHook
+    from parkdet_mm.engine.optimizers import NominalBatchOptimWrapper
+
+    epochs, nb, batch, hyp = 6, 250, 4, dict(HYP, lrf=0.2, warmup_epochs=3.0)
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD(
+        [dict(params=[param], weight_decay=hyp['weight_decay']),
+         dict(params=[torch.nn.Parameter(torch.zeros(1))]),
+         dict(params=[torch.nn.Parameter(torch.zeros(1))])],
+        lr=hyp['lr0'], momentum=hyp['momentum'], nesterov=True)
+    wrapper = NominalBatchOptimWrapper(
+        optimizer=optimizer, step_rule='multiple_of_accumulate')
+    steps = []
+    optimizer.register_step_post_hook(lambda *args: steps.append(1))
+    loader = type('Loader', (list, ), dict(batch_size=batch))([None] * nb)
+    runner = SimpleNamespace(optim_wrapper=wrapper, iter=0, epoch=0,
+                             train_dataloader=loader)
+    hook = YOLOv5LoopSchedulerHook(
+        scheduler_type='cosine', lr_factor=hyp['lrf'], max_epochs=epochs,
+        warmup_epochs=hyp['warmup_epochs'], warmup_min_iters=1000,
+        warmup_momentum=hyp['warmup_momentum'],
+        warmup_bias_lr=hyp['warmup_bias_lr'], warmup_bias_lr_group='bias')
+    hook.before_train(runner)
+    expected = v50_reference_loop(epochs, nb, batch, 64, hyp, 1000)
+    assert sum(row['stepped'] for row in expected) < epochs * nb / 4
+    for ni, want in enumerate(expected):
+        runner.iter, runner.epoch = ni, ni // nb
+        if ni % nb == 0:
+            hook.before_train_epoch(runner)
+        hook.before_train_iter(runner, ni % nb)
+        before = len(steps)
+        wrapper.update_params((param * 0).sum())
+        assert (len(steps) > before) == want['stepped'], ni
+        for index, name in enumerate(('weight', 'norm', 'bias')):
+            group = optimizer.param_groups[index]
+            assert group['lr'] == pytest.approx(want['lr'][name], rel=1e-12), \
+                (ni, name)
+            assert group['momentum'] == pytest.approx(
+                want['momentum'][name], rel=1e-12), (ni, name)
