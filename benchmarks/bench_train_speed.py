@@ -19,6 +19,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import parkdet_mm  # noqa: F401
+from parkdet_mm.engine.optimizers import amp_variant
 from parkdet_mm.utils import flush_denormals_on_cpu, load_config
 
 
@@ -78,7 +79,7 @@ def main() -> None:
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=10**9)
     cfg.default_hooks.param_scheduler.max_epochs = 1
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.type = amp_variant(cfg.optim_wrapper.type)
         cfg.optim_wrapper.loss_scale = 'dynamic'
 
     runner = Runner.from_cfg(cfg)
