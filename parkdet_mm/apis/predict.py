@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from parkdet_challenge.cli import InputError
 from parkdet_mm.datasets import BatchShareSampler
+from parkdet_mm.utils.anchors import apply_checkpoint_anchors
 from parkdet_mm.utils.checkpoint import load_local_checkpoint
 
 Predictions = Dict[int, InstanceData]  # img_id -> bboxes (xyxy, pixels), scores, labels
@@ -101,7 +102,8 @@ def load_detector(cfg: Config, checkpoint: str, tta: bool,
                   device: str) -> torch.nn.Module:
     """The config's detector with ``checkpoint`` loaded, in eval mode on ``device``.
 
-    With ``tta`` it is wrapped in the config's ``tta_model``. Every tool that runs a
+    With ``tta`` it is wrapped in the config's ``tta_model``. The checkpoint's
+    ``meta['anchors']``, if any, replace the config's anchors. Every tool that runs a
     checkpoint (predict, detect, export) builds its model here.
     """
     init_default_scope(cfg.get('default_scope', 'mmyolo'))
@@ -110,6 +112,7 @@ def load_detector(cfg: Config, checkpoint: str, tta: bool,
     state_dict = state.get('state_dict', state)
     check_checkpoint_fits(detector, state_dict, checkpoint)
     detector.load_state_dict(state_dict)
+    apply_checkpoint_anchors(detector, state)
     model = (MODELS.build(dict(**cfg.tta_model, module=detector))
              if tta else detector)
     return model.to(device).eval()

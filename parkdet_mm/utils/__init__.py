@@ -1,3 +1,4 @@
+from .anchors import apply_checkpoint_anchors
 from .checkpoint import (UnsafeCheckpointError, allow_mmengine_checkpoints,
                          load_local_checkpoint)
 from .preflight import check_config_inputs, required_files
@@ -8,7 +9,7 @@ from .setup_run import (add_data_args, add_runner_args, build_runner,
                         set_work_dir)
 
 __all__ = [
-    'UnsafeCheckpointError', 'allow_mmengine_checkpoints',
+    'apply_checkpoint_anchors', 'UnsafeCheckpointError', 'allow_mmengine_checkpoints',
     'load_local_checkpoint', 'check_config_inputs', 'required_files',
     'add_data_args', 'add_runner_args', 'build_runner', 'config_from_args',
     'default_work_dir', 'flush_denormals_on_cpu', 'init_process_group',
