@@ -2,12 +2,14 @@
 #   make install   create .venv (Python 3.11) with the pinned OpenMMLab stack and parkdet_mm
 #   make test      run the test suite (installs first when needed)
 #   make demo      the whole pipeline on a synthetic data set, on CPU
+#   make demo2021  the 2021 recipe (diet baseline, frozen finetune, NMS ensemble) on
+#                  synthetic 2021-format data, on CPU
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.parkdet-installed
 
-.PHONY: install test demo
+.PHONY: install test demo demo2021
 
 install: $(STAMP)
 
@@ -27,3 +29,6 @@ test: install
 
 demo: install
 	$(PY) tools/run_demo.py
+
+demo2021: install
+	$(PY) tools/run_demo2021.py

@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
 # Both training stages in order: baseline, then finetune from its last checkpoint.
 #   bash tools/train_pipeline.sh [BASELINE_CONFIG] [FINETUNE_CONFIG] [-- train.py args...]
-# Defaults: configs/baseline.py and configs/finetune.py. NPROC > 1 trains each stage
+#   bash tools/train_pipeline.sh 2021 [-- train.py args...]   # the 2021 recipe
+# Defaults: configs/baseline.py and configs/finetune.py (the 2022 recipe; "2022" names
+# them too); "2021": configs/challenge2021/{baseline,finetune}.py, FOLD=k in the
+# environment trains fold k of tools/prepare_data.py --folds. NPROC > 1 trains each stage
 # with tools/dist_train.sh. A stage that was interrupted continues from its latest
 # checkpoint (train.py --resume), a finished one is not run again, so re-running the
 # same command after a crash picks up where it stopped.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-BASELINE=${1:-configs/baseline.py}
-FINETUNE=${2:-configs/finetune.py}
-shift $(( $# < 2 ? $# : 2 ))
+case "${1:-}" in
+  2021) BASELINE=configs/challenge2021/baseline.py FINETUNE=configs/challenge2021/finetune.py
+        shift ;;
+  2022) BASELINE=configs/baseline.py FINETUNE=configs/finetune.py
+        shift ;;
+  *) BASELINE=${1:-configs/baseline.py}
+     FINETUNE=${2:-configs/finetune.py}
+     shift $(( $# < 2 ? $# : 2 )) ;;
+esac
 [ "${1:-}" = "--" ] && shift
 NPROC=${NPROC:-1}
 PYTHON=${PYTHON:-$( [ -x "$here/../.venv/bin/python" ] && echo "$here/../.venv/bin/python" || echo python)}
 
 run_stage() {  # $1: config
   local final
-  final=$("$PYTHON" "$here/stage_status.py" "$1") || exit 2
+  # Its last line: MMEngine logs to stdout when FOLD is substituted into a config.
+  final=$("$PYTHON" "$here/stage_status.py" "$1" | tail -n 1) || exit 2
   if [ -f "$final" ]; then
     echo "== $1: done ($final)"
     return

@@ -101,6 +101,8 @@ train_dataloader = dict(
 optim_wrapper = dict(
     optimizer=dict(lr=base_lr, momentum=momentum, weight_decay=weight_decay))
 default_hooks = dict(
+    # No Mosaic to read the training size from: AutoAnchor is told it.
+    auto_anchor=dict(img_size=img_scale[0]),
     param_scheduler=dict(
         lr_factor=lr_factor,
         max_epochs=max_epochs,
@@ -112,4 +114,8 @@ custom_hooks = [
     _base_.ema_hook,
     dict(type='FreezeLayersHook', layers=frozen_layers),
 ]
+# Several processes: DDP is built before the hook freezes, so it must not wait for
+# the frozen parameters' gradients.
+model_wrapper_cfg = dict(
+    type='MMDistributedDataParallel', find_unused_parameters=True)
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)

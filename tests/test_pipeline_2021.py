@@ -1,0 +1,71 @@
+"""The 2021 recipe end to end through the tools, tiny: 2021-format data, both stages
+through tools/train_pipeline.sh, the NMS ensemble of both checkpoints through
+tools/predict.py, the 2021 submission."""
+import json
+import subprocess
+from pathlib import Path
+
+from conftest import REPO, run_tool
+
+STAGE = '''
+_base_ = {base!r}
+data_root = {root!r}
+img_scale = (64, 64)
+test_img_scale = img_scale
+max_epochs = 1
+work_dir = {work!r}
+load_from = {load_from!r}
+_pipeline = [dict(t, scale=img_scale) if 'Resize' in t['type'] else
+             dict(t, img_scale=img_scale) if t['type'].endswith('Mosaic') else
+             dict(t, border=(-img_scale[0] // 2, -img_scale[1] // 2))
+             if 'RandomAffine' in t['type'] and t['border'][0] < 0 else t
+             for t in _base_.train_pipeline]
+_eval = [dict(t, scale=img_scale) if 'scale' in t else t for t in _base_.val_pipeline]
+train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                        sampler=dict(parts=1), dataset=dict(pipeline=_pipeline))
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+                      dataset=dict(pipeline=_eval, batch_shapes_cfg=None))
+test_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                       dataset=dict(pipeline=_eval, batch_shapes_cfg=None))
+default_hooks = dict(param_scheduler=dict(max_epochs=max_epochs),
+                     checkpoint=dict(interval=1), logger=dict(interval=1))
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+'''
+
+
+def test_2021_stages_and_nms_ensemble_write_the_2021_submission(tmp_path: Path) -> None:
+    data = tmp_path / 'data'
+    run_tool(['tools/make_demo_data.py', str(data), '--format', '2021', '--train', '24',
+              '--test', '3'])
+    run_tool(['tools/prepare_data.py', '--data-root', str(data), '--out-dir', str(data),
+              '--val-size', '4', '--no-plot'])
+    work = tmp_path / 'work'
+    configs = []
+    for stage, load_from in (('baseline', None),
+                             ('finetune', f'{work}/baseline/epoch_1.pth')):
+        config = tmp_path / f'{stage}.py'
+        config.write_text(STAGE.format(
+            base=str(REPO / f'configs/challenge2021/demo/{stage}.py'), root=f'{data}/',
+            work=f'{work}/{stage}', load_from=load_from))
+        configs.append(str(config))
+    proc = subprocess.run(['bash', 'tools/train_pipeline.sh', *configs], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    checkpoints = [f'{work}/baseline/epoch_1.pth', f'{work}/finetune/epoch_1.pth']
+    assert all(Path(c).is_file() for c in checkpoints)
+    # Run again: both stages are recognised as done.
+    again = subprocess.run(['bash', 'tools/train_pipeline.sh', *configs], cwd=REPO,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and again.stdout.count(': done (') == 2
+
+    out = tmp_path / 'submission'
+    run_tool(['tools/predict.py', configs[1], *checkpoints, '--data-root', str(data),
+              '--ann-dir', str(data / 'annotations'), '--out-dir', str(out),
+              '--img-size', '64'])
+    written = json.loads((out / 'submission.json').read_text())
+    names = sorted(p.stem + '.jpg' for p in (data / 'test/images').iterdir())
+    assert sorted(e['file_name'] for e in written['annotations']) == names
+    for entry in written['annotations']:
+        assert entry['objects'] == {} or all(
+            set(o) == {'class', 'position', 'confidence_score'}
+            for o in entry['objects'])
