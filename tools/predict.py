@@ -2,12 +2,15 @@
 
     python tools/predict.py [CONFIG] [CHECKPOINT ...] --data-root DATA --ann-dir OUT
         [--out-dir DIR] [--tta/--no-tta] [--max-bytes N] [--batch-size 16]
-        [--img-size 1536] [--show-dir DIR]
+        [--img-size 1536] [--ensemble wbf|nms] [--show-dir DIR]
     bash tools/dist_predict.sh [CONFIG] [CHECKPOINT ...] NPROC --data-root DATA ...
 
 Defaults are the reference's: configs/finetune.py and its final checkpoint, images
 at 1536, score >= 0.01, class-aware NMS at IoU 0.7, multi-label, at most 50 boxes per
-image, YOLOv5's TTA. Several checkpoints are fused per image by weighted boxes fusion.
+image, YOLOv5's TTA. Several checkpoints are fused per image by weighted boxes fusion
+(--ensemble wbf) or as YOLOv5's Ensemble (--ensemble nms: every model's raw, TTA'd
+predictions concatenated, one NMS); a config's ``predict_ensemble`` sets the default
+(configs/challenge2021: nms, with its 2021 defaults and submission format).
 Writes OUT_DIR/preds.json (every record) and OUT_DIR/submission.json (under the cap).
 Under several processes (``--launcher pytorch|slurm``) each predicts whole batches of
 the test set and rank 0 writes the same files, byte for byte, as one process would.
@@ -23,8 +26,8 @@ from mmyolo.registry import METRICS, VISUALIZERS
 from parkdet_challenge.cli import InputError, run_cli
 from parkdet_challenge.submission import MAX_BYTES
 from parkdet_mm.apis import (check_test_images, fuse_models,
-                             gather_predictions, predict_with_checkpoint,
-                             prepare_predict_config)
+                             gather_predictions, predict_nms_ensemble,
+                             predict_with_checkpoint, prepare_predict_config)
 from parkdet_mm.utils import (add_runner_args, flush_denormals_on_cpu,
                               init_process_group, load_config,
                               parse_runner_args, set_work_dir)
@@ -50,9 +53,14 @@ def parse_args() -> argparse.Namespace:
                         default=True, help="YOLOv5's test-time augmentation")
     parser.add_argument('--max-bytes', type=int, default=MAX_BYTES,
                         help='submission.json stays strictly below this size')
-    parser.add_argument('--batch-size', type=int, default=16)
+    parser.add_argument('--batch-size', type=int,
+                        help="default: the config's test_batch_size_per_gpu (16)")
     parser.add_argument('--img-size', type=int,
                         help="default: the config's test_img_scale (1536)")
+    parser.add_argument('--ensemble', choices=('wbf', 'nms'),
+                        help='how several checkpoints are fused: wbf (weighted boxes '
+                        "fusion) or nms (YOLOv5's Ensemble); default: the config's "
+                        "predict_ensemble, else wbf")
     parser.add_argument('--wbf-iou', type=float, default=0.55,
                         help='IoU at which weighted boxes fusion merges boxes')
     parser.add_argument('--show-dir',
@@ -108,29 +116,38 @@ def main() -> None:
     ann_file = osp.join(args.ann_dir, 'test.json')
     num_images = check_test_images(args.data_root, ann_file)
     img_size = args.img_size or cfg.get('test_img_scale', cfg.img_scale)[0]
-    prepare_predict_config(cfg, args.data_root, ann_file, args.batch_size,
-                           img_size)
+    batch_size = args.batch_size or cfg.get('test_batch_size_per_gpu', 16)
+    ensemble = args.ensemble or cfg.get('predict_ensemble', 'wbf')
+    prepare_predict_config(cfg, args.data_root, ann_file, batch_size, img_size)
     out_dir = args.out_dir or osp.join(cfg.work_dir, 'submission')
 
-    per_model = [
-        predict_with_checkpoint(cfg, checkpoint, args.tta, args.device,
-                                desc=f'model {i + 1}/{len(checkpoints)}')
-        for i, checkpoint in enumerate(checkpoints)
-    ]
-    predictions = gather_predictions(
-        fuse_models(per_model, args.wbf_iou, cfg.max_per_img), args.batch_size)
+    if ensemble == 'nms' and len(checkpoints) > 1:
+        fused = predict_nms_ensemble(cfg, checkpoints, args.tta, args.device)
+    else:
+        per_model = [
+            predict_with_checkpoint(cfg, checkpoint, args.tta, args.device,
+                                    desc=f'model {i + 1}/{len(checkpoints)}')
+            for i, checkpoint in enumerate(checkpoints)
+        ]
+        fused = fuse_models(per_model, args.wbf_iou, cfg.max_per_img)
+    predictions = gather_predictions(fused, batch_size)
     if predictions is None:
         return  # not rank 0: rank 0 writes the files
 
     metric = METRICS.build(dict(type='ChallengeSubmissionMetric',
                                 ann_file=osp.abspath(ann_file),
-                                out_dir=out_dir, max_bytes=args.max_bytes))
+                                out_dir=out_dir, max_bytes=args.max_bytes,
+                                submission_format=cfg.get('submission_format',
+                                                          '2022')))
     metric.dataset_meta = dict(classes=cfg.metainfo['classes'])
     metric.process({}, [dict(img_id=img_id, pred_instances=pred)
                         for img_id, pred in predictions.items()])
     # compute_metrics, not evaluate: the records are gathered already, and
     # evaluate would gather them again from every process.
-    metric.compute_metrics(metric.results)
+    scores = metric.compute_metrics(metric.results)
+    if scores:  # the annotation file had boxes (e.g. val.json as test.json)
+        print(f"mAP {scores['mAP']:.4f}  mAP@.5 {scores['mAP_50']:.4f}  "
+              f"mAP@.75 {scores['mAP_75']:.4f}")
     print(f'wrote {osp.join(out_dir, "submission.json")}')
 
     if args.show_dir:
