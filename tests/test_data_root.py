@@ -57,7 +57,8 @@ def test_config_data_root_alone_moves_the_derived_paths():
     assert _paths(cfg)[1]['val'] == 'data/demo/annotations/val.json'
     cfg = load_config(str(REPO / 'configs/baseline.py'), {'data_root': 'elsewhere'})
     datasets, evaluators = _paths(cfg)
-    assert {leaf[0] for leaves in datasets.values() for leaf in leaves} == {'elsewhere/'}
+    roots = {leaf[0] for leaves in datasets.values() for leaf in leaves}
+    assert roots == {'elsewhere/'}
     assert evaluators['test'] == 'elsewhere/annotations/test.json'
 
 
@@ -123,6 +124,7 @@ def test_train_and_test_on_a_copied_data_folder(tiny_coco, tmp_path):
               '--data-root', str(copy), '--ann-dir', str(anns)])
     (log_dir, ) = [d for d in (tmp_path / 'test').iterdir() if d.is_dir()]
     assert all((log_dir / name).is_file() for name in PICTURES)
-    test_ids = {im['id'] for im in json.loads((anns / 'test.json').read_text())['images']}
+    test_ids = {im['id']
+                for im in json.loads((anns / 'test.json').read_text())['images']}
     assert {r['image_id'] for r in json.loads((out / 'preds.json').read_text())} \
         <= test_ids
