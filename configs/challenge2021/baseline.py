@@ -3,7 +3,7 @@
 # 300 epochs of 1/15 of it, batch 4, hyp.scratch-p6, cosine lf, validated once at
 # the end.
 #   python tools/train.py configs/challenge2021/baseline.py
-#   bash tools/train_2021.sh            # both stages, resumable
+#   bash tools/train_pipeline.sh 2021   # both stages, resumable
 _base_ = '../_base_/scratch_low.py'
 
 # ========================Frequently modified parameters======================
