@@ -1,4 +1,4 @@
-"""Prediction's pipeline overhead against the bare model, side by side.
+"""Prediction's pipeline overhead against the bare model, and the cost of TTA.
 
     .venv/bin/python benchmarks/bench_predict.py [CONFIG] [CHECKPOINT] [--repeats 2]
 
@@ -9,9 +9,10 @@ about 0.5 s, would dominate). "Predict" is what tools/predict.py runs per checkp
 the test dataloader (image loading, resize, letterbox, rectangular batches), the
 model, its decoding and NMS, and the conversion of every image's boxes into
 challenge records. "Bare forward" is the same model's forward on ready tensors of the
-same batch size and input size, for the same number of images. Both run alternately
-in this process; the best time of each is printed, as images per second, with the
-ratio of the two.
+same batch size and input size, for the same number of images. "Predict with TTA"
+is the same predict with YOLOv5's TTA (YOLOv5TTAModel: three views of each batch, one
+NMS). All three run alternately in this process; the best time of each is printed, as
+images per second, with the ratios predict / bare forward and TTA / no TTA.
 """
 import argparse
 import os.path as osp
@@ -46,13 +47,13 @@ def main() -> None:
     img_size = cfg.test_img_scale[0]
     prepare_predict_config(cfg, args.data_root,
                            osp.join(args.data_root, args.ann_file),
-                           args.batch_size, img_size, tta=False)
+                           args.batch_size, img_size)
     cfg.test_dataloader.num_workers = 0  # same process, same cores as the model
     cfg.test_dataloader.persistent_workers = False
     device = 'cpu'
 
-    def predict() -> int:
-        predictions = predict_with_checkpoint(cfg, checkpoint, False, device,
+    def predict(tta: bool = False) -> int:
+        predictions = predict_with_checkpoint(cfg, checkpoint, tta, device,
                                               desc='predict')
         for img_id, pred in predictions.items():
             image_records(img_id, pred.bboxes.numpy(), pred.scores.numpy(),
@@ -72,12 +73,16 @@ def main() -> None:
                 model(torch.rand(n, 3, img_size, img_size), mode='tensor')
 
     num_images = predict()  # warm-up: kernels, caches, file system
+    predict(tta=True)
     bare_forward(args.batch_size)
-    best_predict = best_bare = float('inf')
+    best_predict = best_tta = best_bare = float('inf')
     for _ in range(args.repeats):
         start = time.perf_counter()
         predict()
         best_predict = min(best_predict, time.perf_counter() - start)
+        start = time.perf_counter()
+        predict(tta=True)
+        best_tta = min(best_tta, time.perf_counter() - start)
         start = time.perf_counter()
         bare_forward(num_images)
         best_bare = min(best_bare, time.perf_counter() - start)
@@ -88,7 +93,11 @@ def main() -> None:
           f'{best_predict:.2f} s, {num_images / best_predict:.1f} images/s')
     print(f'bare model forward:                               '
           f'{best_bare:.2f} s, {num_images / best_bare:.1f} images/s')
+    print(f'predict with TTA:                                 '
+          f'{best_tta:.2f} s, {num_images / best_tta:.1f} images/s')
     print(f'ratio predict / bare forward: {best_predict / best_bare:.2f}')
+    print(f'ratio predict with TTA / without: {best_tta / best_predict:.2f} '
+          '(goal <= 2.3)')
 
 
 if __name__ == '__main__':

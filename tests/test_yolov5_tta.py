@@ -198,37 +198,31 @@ def test_tta_detections_match_yolov5_augment_and_nms(tiny_detector_and_batch):
     assert compared == len(batch['inputs'])
 
 
-def test_test_tool_and_predict_run_with_tta(tiny_coco, tmp_path):
-    """--tta through both tools, rectangular batches on."""
+def test_predict_runs_with_tta_on_rectangular_batches(tiny_coco, tmp_path):
+    """tools/predict.py --tta end to end (tools/test.py --tta: test_auto_anchor)."""
     import json
 
-    from conftest import run_tool
-    config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco)
-    with open(config, 'a') as f:
-        f.write('test_dataloader.update(batch_size=2)\n'
-                "test_dataloader['dataset'].update(batch_shapes_cfg=dict("
-                "type='BatchShapePolicy', batch_size=2, img_size=64, "
-                'size_divisor=64, extra_pad_ratio=0.5))\n')
     import parkdet_mm  # noqa: F401
     from mmengine.registry import init_default_scope
     from mmyolo.registry import MODELS
 
+    from conftest import run_tool
     from parkdet_mm.utils import load_config
+    config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco)
+    with open(config, 'a') as f:
+        f.write("test_dataloader['dataset'].update(batch_shapes_cfg=dict("
+                "type='BatchShapePolicy', batch_size=2, img_size=64, "
+                'size_divisor=64, extra_pad_ratio=0.5))\n')
     cfg = load_config(str(config))
     init_default_scope('mmyolo')
     torch.manual_seed(0)
     checkpoint = tmp_path / 'random.pth'
     torch.save({'meta': {}, 'state_dict': MODELS.build(cfg.model).state_dict()},
                checkpoint)
-    options = ['--cfg-options', 'model.test_cfg.score_thr=0.001']
-    run_tool(['tools/test.py', str(config), str(checkpoint), '--tta',
-              '--work-dir', str(tmp_path / 'work'), '--out-dir',
-              str(tmp_path / 'test_out'), *options])
     run_tool(['tools/predict.py', str(config), str(checkpoint), '--tta',
               '--data-root', str(tiny_coco), '--ann-dir',
-              str(tiny_coco / 'annotations'), '--out-dir',
-              str(tmp_path / 'pred_out'), '--img-size', '64', '--batch-size',
-              '2', *options])
-    for out in ('test_out', 'pred_out'):
-        preds = json.loads((tmp_path / out / 'preds.json').read_text())
-        assert preds and all(1 <= r['category_id'] <= 14 for r in preds)
+              str(tiny_coco / 'annotations'), '--out-dir', str(tmp_path / 'out'),
+              '--img-size', '64', '--batch-size', '2', '--cfg-options',
+              'model.test_cfg.score_thr=0.001'])
+    preds = json.loads((tmp_path / 'out' / 'preds.json').read_text())
+    assert preds and all(1 <= r['category_id'] <= 14 for r in preds)

@@ -1,0 +1,89 @@
+"""YOLOv5's AutoAnchor before training; anchors saved with and loaded from checkpoints."""
+from typing import Optional
+
+import numpy as np
+from mmengine.dist import broadcast_object_list, is_main_process
+from mmengine.hooks import Hook
+
+from mmyolo.registry import HOOKS
+from parkdet_mm.utils.anchors import (CHECKPOINT_KEY, apply_checkpoint_anchors,
+                                      box_sizes_per_image, check_anchors,
+                                      model_anchors, set_model_anchors,
+                                      train_img_size, unwrap_detector)
+
+
+@HOOKS.register_module()
+class AutoAnchorHook(Hook):
+    """Check the anchors against the training boxes before training, as YOLOv5.
+
+    ``before_train`` (not on a resumed run, as YOLOv5): the best possible recall
+    and anchors per target of the model's anchors on the training boxes at the
+    training size (each image randomly rescaled by 0.9-1.1) and the head's
+    ``prior_match_thr``, logged as YOLOv5's line; at or below 0.98 BPR, anchors
+    evolved by k-means and a genetic algorithm, put on the model when their BPR is
+    higher (:func:`parkdet_mm.utils.anchors.check_anchors`). Rank 0 computes and
+    broadcasts, so every process uses the same anchors.
+
+    Every checkpoint saved carries the model's anchors as ``meta['anchors']``, and
+    a loaded one's (``resume``, ``load_from``, ``tools/test.py``) replace the
+    model's, so evolved anchors stay with the weights they were trained with.
+
+    Args:
+        img_size (int, optional): Training size; None reads the mosaic's
+            ``img_scale`` in the training pipeline. Defaults to None.
+        check (bool): Run the check before training (YOLOv5's
+            ``--noautoanchor`` is ``check=False``); checkpoints carry and apply
+            anchors either way. Defaults to True.
+        generations (int): Rounds of the genetic evolution. Defaults to 1000.
+        seed (int, optional): Seed of the check's random draws; None uses the
+            runner's seed. Defaults to None.
+    """
+
+    priority = 'VERY_HIGH'  # anchors set before other hooks see the model
+
+    def __init__(self,
+                 img_size: Optional[int] = None,
+                 check: bool = True,
+                 generations: int = 1000,
+                 seed: Optional[int] = None) -> None:
+        self.img_size = img_size
+        self.check = check
+        self.generations = generations
+        self.seed = seed
+
+    def before_train(self, runner) -> None:
+        """Run YOLOv5's ``check_anchors`` unless the run resumed."""
+        if not self.check or runner.iter > 0:
+            return
+        result = [None]
+        if is_main_process():
+            result[0] = self._check(runner)
+        broadcast_object_list(result)
+        if result[0] is not None:
+            set_model_anchors(runner.model, result[0])
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Save the anchors in use (plain floats: loadable weights_only)."""
+        checkpoint.setdefault('meta', {})[CHECKPOINT_KEY] = model_anchors(
+            runner.model)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Use the loaded checkpoint's anchors, if it has any."""
+        anchors = apply_checkpoint_anchors(runner.model, checkpoint)
+        if anchors is not None:
+            runner.logger.info(f'anchors from the checkpoint: {anchors}')
+
+    def _check(self, runner):
+        dataset = runner.train_dataloader.dataset
+        img_size = self.img_size or train_img_size(dataset.pipeline)
+        head = unwrap_detector(runner.model).bbox_head
+        seed = runner.seed if self.seed is None else self.seed
+        return check_anchors(
+            box_sizes_per_image(dataset, img_size),
+            model_anchors(runner.model),
+            head.featmap_strides,
+            head.prior_match_thr,
+            img_size,
+            np.random.default_rng(seed),
+            self.generations,
+            log=runner.logger.info)

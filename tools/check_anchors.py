@@ -1,0 +1,66 @@
+"""YOLOv5's AutoAnchor check of a config's anchors on its training boxes, without training.
+
+    python tools/check_anchors.py CONFIG [--data-root DIR] [--ann-dir DIR]
+        [--seed N] [--generations 1000] [--cfg-options key=value ...]
+
+Prints YOLOv5's figures for the configured anchors (anchors/target and best possible
+recall of the training boxes at the training size and prior_match_thr, each image
+rescaled by a random 0.9-1.1), as AutoAnchorHook logs them before training. At or
+below 0.98 BPR it evolves anchors (k-means, then a genetic algorithm) and, when they
+are better, prints them as config lines to paste into a config.
+"""
+import argparse
+
+import numpy as np
+from mmengine.config import DictAction
+
+import parkdet_mm  # noqa: F401  (registers modules)
+from parkdet_challenge.cli import run_cli
+from parkdet_mm.utils import add_data_args, check_config_inputs, load_config
+from parkdet_mm.utils.anchors import (anchors_config_lines,
+                                      box_sizes_per_image, check_anchors,
+                                      train_img_size)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Check a config's anchors against its training boxes")
+    parser.add_argument('config', help='config file path')
+    add_data_args(parser)
+    parser.add_argument('--seed', type=int,
+                        help="random seed (default: the config's randomness.seed)")
+    parser.add_argument('--generations', type=int, default=1000,
+                        help='rounds of the genetic evolution (YOLOv5: 1000)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args.config, args.cfg_options, args.data_root,
+                      args.ann_dir)
+    check_config_inputs(cfg, ('train', ))
+    from mmengine.registry import init_default_scope
+    from mmyolo.registry import DATASETS
+    init_default_scope(cfg.get('default_scope', 'mmyolo'))
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    head = cfg.model.bbox_head
+    img_size = train_img_size(cfg.train_dataloader.dataset.pipeline)
+    seed = args.seed if args.seed is not None else \
+        cfg.get('randomness', {}).get('seed') or 0
+    anchors = [[list(pair) for pair in level]
+               for level in head.prior_generator.base_sizes]
+    print(f'{len(dataset)} training images at {img_size} px, '
+          f'prior_match_thr {head.prior_match_thr}, anchors {anchors}')
+    evolved = check_anchors(
+        box_sizes_per_image(dataset, img_size), anchors,
+        head.prior_generator.strides, head.prior_match_thr, img_size,
+        np.random.default_rng(seed), args.generations)
+    if evolved is not None:
+        print('evolved anchors, as config lines:')
+        print(anchors_config_lines(evolved))
+
+
+if __name__ == '__main__':
+    run_cli(main)
