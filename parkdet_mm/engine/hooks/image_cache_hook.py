@@ -103,9 +103,11 @@ class ImageCacheHook(Hook):
     def before_train(self, runner: Runner) -> None:
         if self.cache is None:
             return
-        datasets = list(_leaf_datasets(runner.train_dataloader.dataset))
-        loaders = [loading_transforms(d) for d in datasets]
-        if not any(loaders):
+        datasets = [
+            d for d in _leaf_datasets(runner.train_dataloader.dataset)
+            if loading_transforms(d)
+        ]
+        if not datasets:
             raise InputError(
                 f'--cache {self.cache} needs LoadImageFromFileOrCache in the '
                 'training pipeline, which has none')
@@ -115,9 +117,8 @@ class ImageCacheHook(Hook):
                 raise InputError(
                     '--cache ram shares memory with fork-started dataloader '
                     'workers; set env_cfg.mp_cfg.mp_start_method=fork')
-        for dataset, transforms in zip(datasets, loaders):
-            if transforms:
-                attach_image_cache(dataset, self.cache)
+        for dataset in datasets:
+            attach_image_cache(dataset, self.cache)
 
     def after_train_epoch(self, runner: Runner) -> None:
         skipped = sum(
