@@ -1,12 +1,14 @@
 """Draw what the model is fed: a grid of pipeline outputs with their boxes.
 
     python tools/browse_dataset.py CONFIG [--phase train|val] [--num 16] [--out FILE]
+        [--data-root DIR] [--ann-dir DIR]
 
 Each tile is one sample after the config's whole pipeline (for train: mosaic,
 affine, HSV, flip), with its ground-truth boxes and class names drawn and the index
-image's file name above it, like YOLOv5's train_batch pictures. Samples are the
-first --num of the dataset in order, with the config's random seed, so the grid is
-the same on every run. Writes FILE (default WORK_DIR/browse_{phase}.png).
+image's id and file name above it, like YOLOv5's train_batch pictures. Samples are
+the first --num of the dataset in order, with the config's random seed, so the grid
+is the same on every run. Writes FILE (default WORK_DIR/browse_{phase}.png).
+--data-root/--ann-dir read another copy of the data, as in tools/train.py.
 """
 import argparse
 import math
@@ -24,7 +26,8 @@ import parkdet_mm  # noqa: F401  (registers modules)
 from mmyolo.registry import DATASETS, VISUALIZERS
 from parkdet_challenge.atomic import write_bytes_atomic
 from parkdet_challenge.cli import InputError, run_cli
-from parkdet_mm.utils import check_config_inputs, load_config, set_work_dir
+from parkdet_mm.utils import (add_data_args, check_config_inputs, load_config,
+                              set_work_dir)
 
 # mmengine warns for every label drawn near a tile's edge; nothing to act on.
 warnings.filterwarnings('ignore', message='Warning: The .* is out of bounds')
@@ -39,6 +42,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--num', type=int, default=16,
                         help='samples in the grid')
     parser.add_argument('--out', help='PNG (default WORK_DIR/browse_PHASE.png)')
+    add_data_args(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
 
@@ -50,7 +54,7 @@ def titled(tile: np.ndarray, title: str, size: int) -> np.ndarray:
                              max(1, round(tile.shape[0] * scale))))
     out = np.full((size + TILE_TITLE, size, 3), 255, np.uint8)
     out[TILE_TITLE:TILE_TITLE + tile.shape[0], :tile.shape[1]] = tile
-    cv2.putText(out, title[-(size // 7):], (2, TILE_TITLE - 5),
+    cv2.putText(out, title[:size // 8], (2, TILE_TITLE - 5),
                 cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     return out
 
@@ -70,7 +74,8 @@ def grid(tiles: list, columns: int, border: int = 2) -> np.ndarray:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_config(args.config, args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options, args.data_root,
+                      args.ann_dir)
     set_work_dir(cfg, args.config)
     if args.num < 1:
         raise InputError(f'--num {args.num} must be at least 1')
@@ -94,7 +99,9 @@ def main() -> None:
         image = item['inputs'].permute(1, 2, 0).numpy()[..., ::-1]  # BGR -> RGB
         visualizer.add_datasample('browse', np.ascontiguousarray(image), sample,
                                   draw_pred=False)
-        drawn.append((visualizer.get_image(), osp.basename(sample.img_path)))
+        # OpenCV's font has no Hangul: the ASCII part of the name (its number).
+        name = ''.join(c for c in osp.basename(sample.img_path) if c.isascii())
+        drawn.append((visualizer.get_image(), f'{sample.img_id}: {name}'))
     # Tiles as large as the model's input, in a grid at most 1920 pixels wide.
     columns = math.ceil(math.sqrt(num))
     size = min(max(max(image.shape[:2]) for image, _ in drawn),
