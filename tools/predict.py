@@ -28,9 +28,9 @@ from parkdet_challenge.submission import MAX_BYTES
 from parkdet_mm.apis import (check_test_images, fuse_models,
                              gather_predictions, predict_nms_ensemble,
                              predict_with_checkpoint, prepare_predict_config)
-from parkdet_mm.utils import (add_runner_args, flush_denormals_on_cpu,
-                              init_process_group, load_config,
-                              parse_runner_args, set_work_dir)
+from parkdet_mm.utils import (add_runner_args, check_cuda_ops,
+                              flush_denormals_on_cpu, init_process_group,
+                              load_config, parse_runner_args, set_work_dir)
 
 DEFAULT_CONFIG = 'configs/finetune.py'
 
@@ -102,10 +102,11 @@ def draw(predictions, dataset, show_dir: str, count: int,
 
 def main() -> None:
     args = parse_args()
+    check_cuda_ops(args.device)  # mmcv without CUDA ops fails at the first NMS
     flush_denormals_on_cpu()
     init_process_group(args.launcher)
     config, checkpoints = split_paths(args.paths)
-    cfg = load_config(config, args.cfg_options)
+    cfg = load_config(config, args.cfg_options, args.data_root, args.ann_dir)
     set_work_dir(cfg, config)
     if not checkpoints:
         checkpoints = [osp.join(cfg.work_dir,

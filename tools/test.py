@@ -12,8 +12,8 @@ import argparse
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
 from parkdet_mm.utils import (add_data_args, add_runner_args, build_runner,
-                              check_config_inputs, config_from_args,
-                              parse_runner_args)
+                              check_config_inputs, check_cuda_ops,
+                              config_from_args, parse_runner_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -34,6 +34,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    check_cuda_ops()  # on a GPU, mmcv without CUDA ops would fail at the first NMS
     cfg = config_from_args(args)
     cfg.load_from = args.checkpoint
     evaluator = cfg.test_evaluator

@@ -19,8 +19,8 @@ import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
 from parkdet_mm.engine.optimizers import amp_variant
 from parkdet_mm.utils import (add_data_args, add_runner_args, build_runner,
-                              check_config_inputs, config_from_args,
-                              parse_runner_args)
+                              check_config_inputs, check_cuda_ops,
+                              config_from_args, parse_runner_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,6 +49,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    check_cuda_ops()  # on a GPU, mmcv without CUDA ops would fail at the first NMS
     cfg = config_from_args(args)
     if args.amp:
         # the nominal-batch wrapper has its own AMP variant (one scaler step per

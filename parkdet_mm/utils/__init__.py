@@ -1,7 +1,8 @@
 from .anchors import apply_checkpoint_anchors
 from .checkpoint import (UnsafeCheckpointError, allow_mmengine_checkpoints,
                          load_local_checkpoint)
-from .preflight import check_config_inputs, required_files
+from .preflight import (check_config_inputs, check_cuda_ops,
+                        mmcv_cuda_ops_problem, required_files)
 from .setup_run import (add_data_args, add_runner_args, build_runner,
                         config_from_args, default_work_dir,
                         flush_denormals_on_cpu, init_process_group, load_config,
@@ -10,7 +11,8 @@ from .setup_run import (add_data_args, add_runner_args, build_runner,
 
 __all__ = [
     'apply_checkpoint_anchors', 'UnsafeCheckpointError', 'allow_mmengine_checkpoints',
-    'load_local_checkpoint', 'check_config_inputs', 'required_files',
+    'load_local_checkpoint', 'check_config_inputs', 'check_cuda_ops',
+    'mmcv_cuda_ops_problem', 'required_files',
     'add_data_args', 'add_runner_args', 'build_runner', 'config_from_args',
     'default_work_dir', 'flush_denormals_on_cpu', 'init_process_group',
     'load_config', 'parse_runner_args', 'point_at_data', 'set_launcher',

@@ -1,12 +1,15 @@
-"""Check a config's input files before any work starts.
+"""Check a run's inputs and its machine before any work starts.
 
 A run that dies after minutes of model building because an annotation file or a
 ``load_from`` checkpoint is missing wastes a GPU slot; the tools call
 :func:`check_config_inputs` first, which fails with one line naming the key and path.
+One that dies at its first validation because mmcv has no CUDA ops wastes the whole
+run; the tools call :func:`check_cuda_ops` first too.
 """
 import os.path as osp
 from typing import Iterator, Optional, Sequence, Tuple
 
+import torch
 from mmengine.config import Config
 
 from parkdet_challenge.cli import InputError
@@ -63,3 +66,49 @@ def check_config_inputs(cfg: Config,
                              'or set data_root)')
     if checkpoint and '://' not in checkpoint and not osp.isfile(checkpoint):
         raise InputError(f'checkpoint {checkpoint} does not exist')
+
+
+def mmcv_cuda_ops_problem() -> Optional[str]:
+    """Why mmcv's compiled ops cannot run on this machine's GPU, or None if they can.
+
+    mmcv built without CUDA (the CPU wheel, or a build that found no CUDA compiler)
+    imports and runs on the CPU, and fails only at the first NMS on a GPU tensor:
+    ``nms_impl: implementation for device cuda:0 not found``, after a whole training
+    run. Checked: mmcv was compiled with CUDA, the same major.minor as torch's, and
+    NMS runs on a CUDA tensor.
+    """
+    import mmcv
+    from mmcv.ops import get_compiling_cuda_version, nms
+
+    compiled = get_compiling_cuda_version()
+    if compiled == 'not available':
+        return f'mmcv {mmcv.__version__} is installed without CUDA ops'
+    if compiled.split('.')[:2] != str(torch.version.cuda).split('.')[:2]:
+        return (f'mmcv {mmcv.__version__} was built for CUDA {compiled}, torch '
+                f'{torch.__version__} uses CUDA {torch.version.cuda}')
+    boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]], device='cuda')
+    try:
+        _, keep = nms(boxes, torch.tensor([0.9, 0.8], device='cuda'), 0.5)
+    except RuntimeError as err:
+        return f'mmcv {mmcv.__version__} NMS fails on the GPU: {err}'
+    if keep.tolist() != [0]:
+        return f'mmcv {mmcv.__version__} NMS on the GPU kept {keep.tolist()}, not [0]'
+    return None
+
+
+def check_cuda_ops(device: Optional[str] = None) -> None:
+    """Raise :class:`InputError` when the run uses CUDA and mmcv's ops cannot.
+
+    ``device`` is the one the run uses; None means mmengine's choice (CUDA when
+    torch sees a GPU). Nothing is checked on the CPU.
+    """
+    if device is None:
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if not str(device).startswith('cuda'):
+        return
+    problem = mmcv_cuda_ops_problem()
+    if problem:
+        raise InputError(f'{problem}: the first NMS on the GPU would fail. Run '
+                         '`make install` on this GPU machine (it builds mmcv with '
+                         'CUDA ops; needs the CUDA toolkit matching torch) or use '
+                         'docker/Dockerfile')
