@@ -88,8 +88,9 @@ def test_detect_video(tiny_model, tiny_coco, tmp_path):
     writer.release()
 
     out = tmp_path / 'out'
+    # with YOLOv5's TTA (the config's tta_model) on the way
     run_tool(['tools/detect.py', str(config), str(checkpoint), str(video),
-              '--out-dir', str(out)])
+              '--out-dir', str(out), '--tta'])
     drawn = cv2.VideoCapture(str(out / 'clip.mp4'))
     count = 0
     while True:

@@ -78,7 +78,7 @@ def find_images(source: str) -> Tuple[List[Path], Path]:
                              f'({", ".join(sorted(IMAGE_SUFFIXES))}) nor a video '
                              f'({", ".join(sorted(VIDEO_SUFFIXES))})')
         return [path], path.parent
-    if glob.has_magic(source):
+    if any(char in source for char in '*?['):
         images = sorted(Path(p) for p in glob.glob(source, recursive=True)
                         if Path(p).suffix.lower() in IMAGE_SUFFIXES)
         if not images:

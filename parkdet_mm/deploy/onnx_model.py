@@ -1,9 +1,10 @@
 """A YOLOv5 detector as one traceable module for ONNX: normalization, network, box
 decoding and, optionally, class-aware NMS as ONNX's ``NonMaxSuppression``.
 
-The network, prior generator and box coder are the detector's own modules; only the
-per-image Python loop of ``YOLOv5Head.predict_by_feat`` (which tracing cannot follow)
-is written here as batched tensor operations. With NMS the results equal
+The decoding is the one the TTA model uses (``decoded_predictions``: the detector's
+own network, prior generator and box coder); only the per-image Python loop of
+``YOLOv5Head.predict_by_feat`` (which tracing cannot follow) is written here as
+batched tensor operations. With NMS the results equal
 ``detector.predict(..., rescale=False)`` under the config's ``test_cfg``
 (score_thr, multi-label, class-aware NMS IoU, max_per_img), except that
 ``nms_pre`` is not applied.
@@ -14,6 +15,8 @@ import torch
 from mmcv.ops import batched_nms
 from torch import Tensor, nn
 from torch.onnx.operators import shape_as_tensor
+
+from parkdet_mm.models.tta import decoded_predictions
 
 
 class ONNXNonMaxSuppression(torch.autograd.Function):
@@ -86,31 +89,9 @@ class YOLOv5ONNXModel(nn.Module):
 
     def decode(self, images: Tensor) -> Tuple[Tensor, Tensor]:
         """Every prior's box (B, N, 4) and class scores (B, N, C)."""
-        head = self.detector.bbox_head
-        features = self.detector.extract_feat((images - self.mean) / self.std)
-        cls_scores, bbox_preds, objectnesses = head(features)
-        batch = images.shape[0]
-        priors = torch.cat(
-            head.prior_generator.grid_priors(
-                [score.shape[2:] for score in cls_scores],
-                dtype=images.dtype,
-                device=images.device))
-        strides = torch.cat([
-            priors.new_full((score.shape[2] * score.shape[3] *
-                             head.num_base_priors, ), stride)
-            for score, stride in zip(cls_scores, head.featmap_strides)
-        ])
-
-        def flat(maps, width):
-            return torch.cat([
-                m.permute(0, 2, 3, 1).reshape(batch, -1, width) for m in maps
-            ], 1)
-
-        boxes = head.bbox_coder.decode(priors[None], flat(bbox_preds, 4),
-                                       strides)
-        scores = (flat(cls_scores, head.num_classes).sigmoid() *
-                  flat(objectnesses, 1).sigmoid())
-        return boxes, scores
+        pred = decoded_predictions(self.detector,
+                                   (images - self.mean) / self.std)
+        return pred.bboxes, pred.scores * pred.objectness[..., None]
 
     def forward(self, images: Tensor) -> Tuple[Tensor, ...]:
         boxes, scores = self.decode(images)
