@@ -28,10 +28,20 @@ BASELINE = 'configs/demo/baseline.py'
 FINETUNE = 'configs/demo/finetune.py'
 # A few test images for tools/detect.py (the demo's test names are uuids).
 DETECT_SOURCE = DATA + '/test/images/[0-3]*.png'
-# One of each picture the demo draws, below WORK (folders hold several).
-PICTURES = ('train_batch.png', 'baseline/results.png', 'finetune/results.png',
-            'val/PR_curve.png', 'val/F1_curve.png', 'val/P_curve.png',
-            'val/R_curve.png', 'val/confusion_matrix.png', 'show/', 'detect/')
+# One of each picture the demo draws, below WORK, and its name in the README's
+# docs/ (--docs copies them there; of a folder, its first picture).
+PICTURES = {
+    'train_batch.png': 'demo_train_batch.png',
+    'baseline/results.png': None,
+    'finetune/results.png': 'demo_results.png',
+    'val/PR_curve.png': 'demo_PR_curve.png',
+    'val/F1_curve.png': 'demo_F1_curve.png',
+    'val/P_curve.png': 'demo_P_curve.png',
+    'val/R_curve.png': 'demo_R_curve.png',
+    'val/confusion_matrix.png': 'demo_confusion_matrix.png',
+    'show/': 'demo_prediction.png',
+    'detect/': 'demo_detect.png',
+}
 
 
 def step(title: str, args) -> None:
@@ -60,6 +70,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--fresh', action='store_true',
                         help='delete earlier demo checkpoints and start over')
+    parser.add_argument('--docs', metavar='DIR',
+                        help="at the end, copy one of each picture into DIR under "
+                        "the README's names (docs)")
     args = parser.parse_args()
     python = sys.executable
     start = time.time()
@@ -131,6 +144,22 @@ def main() -> None:
           f"{summary['cutoff']}, {summary['submission_bytes']} bytes")
     print(f"pictures under {WORK}: {', '.join(summary['pictures'])}")
     print(f"took {summary['minutes']} min")
+    if args.docs:
+        copy_pictures(args.docs)
+
+
+def copy_pictures(docs: str) -> None:
+    """Copy one of each picture in :data:`PICTURES` to ``docs`` under its name."""
+    import shutil
+    os.makedirs(docs, exist_ok=True)
+    for source, name in PICTURES.items():
+        path = osp.join(WORK, source)
+        if source.endswith('/') and osp.isdir(path):
+            pngs = sorted(f for f in os.listdir(path) if f.endswith('.png'))
+            path = osp.join(path, pngs[0]) if pngs else path
+        if name and osp.isfile(path):
+            shutil.copyfile(path, osp.join(docs, name))
+            print(f'copied {path} to {osp.join(docs, name)}')
 
 
 if __name__ == '__main__':
