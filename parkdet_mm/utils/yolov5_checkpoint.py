@@ -243,7 +243,7 @@ def _open_archive(path: str) -> Tuple[zipfile.ZipFile, str]:
 
 
 def looks_like_yolov5_checkpoint(path: str) -> bool:
-    """Cheap test: a torch zip checkpoint whose pickle names ``models.yolo``.
+    """Cheap test: a torch zip checkpoint whose pickle loads a ``models.yolo`` class.
 
     Used to route ``.pt`` files to :func:`convert_yolov5_checkpoint`; the
     conversion itself checks the whole structure.
@@ -257,7 +257,10 @@ def looks_like_yolov5_checkpoint(path: str) -> bool:
             data = archive.read(prefix + 'data.pkl')
         except (KeyError, zipfile.BadZipFile, OSError):
             return False
-    return b'models.yolo' in data
+    # GLOBAL opcode (protocol 2, torch.save's default) or the module name as a short
+    # string for STACK_GLOBAL (protocol 4); a config text in an mmengine checkpoint's
+    # meta that merely mentions models.yolo matches neither.
+    return b'cmodels.yolo\n' in data or b'\x8c\x0bmodels.yolo\x94' in data
 
 
 def read_yolov5_pickle(path: str) -> Any:
@@ -349,7 +352,8 @@ class YOLOv5Layout:
         (Upsample, Concat) are checked and left out."""
         levels = self.num_levels
         num_backbone = len(self.yaml['backbone'])
-        if num_backbone != 2 * levels + 4 or len(self.layers) != num_backbone + 7 * levels - 6:
+        num_head = 7 * levels - 6  # Conv, top-down (Up, Cat, C3[, Conv]), bottom-up, Detect
+        if num_backbone != 2 * levels + 4 or len(self.layers) != num_backbone + num_head:
             raise YOLOv5CheckpointError(
                 f'its {len(self.layers)} layers ({num_backbone} in the backbone) are '
                 f'not the YOLOv5 {"P6" if levels == 4 else "P5"} layout')
@@ -359,7 +363,8 @@ class YOLOv5Layout:
         stages = levels + 1
         for stage in range(1, stages + 1):
             first = 2 * stage - 1
-            targets[first] = (f'backbone.stage{stage}.0', self._expect(first, ('Conv', )))
+            targets[first] = (f'backbone.stage{stage}.0',
+                              self._expect(first, ('Conv', )))
             if stage < stages:
                 targets[first + 1] = (f'backbone.stage{stage}.1',
                                       self._expect(first + 1, ('C3', )))
@@ -376,7 +381,8 @@ class YOLOv5Layout:
             targets[last + 2] = (f'backbone.stage{stages}.2',
                                  self._expect(last + 2, ('SPPF', )))
         index = num_backbone
-        targets[index] = (f'neck.reduce_layers.{levels - 1}', self._expect(index, ('Conv', )))
+        targets[index] = (f'neck.reduce_layers.{levels - 1}',
+                          self._expect(index, ('Conv', )))
         index += 1
         for j in range(levels - 1):  # top-down: Upsample, Concat, C3 [, Conv]
             self._expect(index, ('Upsample', ))
@@ -392,7 +398,8 @@ class YOLOv5Layout:
                                       self._expect(index + 2, ('C3', )))
                 index += 3
         for j in range(levels - 1):  # bottom-up: Conv, Concat, C3
-            targets[index] = (f'neck.downsample_layers.{j}', self._expect(index, ('Conv', )))
+            targets[index] = (f'neck.downsample_layers.{j}',
+                              self._expect(index, ('Conv', )))
             self._expect(index + 1, ('Concat', ))
             targets[index + 2] = (f'neck.bottom_up_layers.{j}',
                                   self._expect(index + 2, ('C3', )))
@@ -469,7 +476,8 @@ def _tidy(value: float) -> Any:
     return int(round(value)) if abs(value - round(value)) < 1e-3 else round(value, 3)
 
 
-def choose_weights(ckpt: Dict[str, Any], weights: Optional[str]) -> Tuple[str, ModuleRecord]:
+def choose_weights(ckpt: Dict[str, Any],
+                   weights: Optional[str]) -> Tuple[str, ModuleRecord]:
     """``ema`` when present (as YOLOv5's own loader does), else ``model``."""
     if weights is None:
         weights = 'ema' if isinstance(ckpt.get('ema'), ModuleRecord) else 'model'
@@ -481,7 +489,8 @@ def choose_weights(ckpt: Dict[str, Any], weights: Optional[str]) -> Tuple[str, M
     return weights, record
 
 
-def convert_yolov5_checkpoint(path: str, weights: Optional[str] = None) -> Dict[str, Any]:
+def convert_yolov5_checkpoint(path: str,
+                              weights: Optional[str] = None) -> Dict[str, Any]:
     """A YOLOv5 ``.pt`` as an mmengine checkpoint ``{'state_dict', 'meta'}``.
 
     Args:
@@ -495,7 +504,8 @@ def convert_yolov5_checkpoint(path: str, weights: Optional[str] = None) -> Dict[
     """
     try:
         ckpt = read_yolov5_pickle(path)
-        if not isinstance(ckpt, dict) or not isinstance(ckpt.get('model'), ModuleRecord):
+        if not (isinstance(ckpt, dict)
+                and isinstance(ckpt.get('model'), ModuleRecord)):
             raise YOLOv5CheckpointError(
                 'it is not a YOLOv5 checkpoint (no pickled model under "model")')
         weights, record = choose_weights(ckpt, weights)
@@ -599,7 +609,8 @@ def iter_summary(meta: Dict[str, Any]) -> Iterator[str]:
     """Lines describing the checkpoint and the config values it needs."""
     yield (f'YOLOv5 {meta["yolov5_version"]}, {meta["weights"]} weights, '
            f'{meta["arch"]}, {meta["nc"]} classes, strides {meta["strides"]}')
-    yield f'names: {meta["names"]}'
+    names = meta['names']
+    yield f'names: {names[:10]}{" ..." if len(names) > 10 else ""}'
     yield 'a config takes these weights as they are with:'
     for key, value in config_values(meta).items():
         yield f'  {key} = {value!r}'
