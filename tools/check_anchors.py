@@ -1,4 +1,4 @@
-"""YOLOv5's AutoAnchor check of a config's anchors on its training boxes, without training.
+"""YOLOv5's AutoAnchor check of a config's anchors on its boxes, without training.
 
     python tools/check_anchors.py CONFIG [--data-root DIR] [--ann-dir DIR]
         [--seed N] [--generations 1000] [--cfg-options key=value ...]

@@ -1,4 +1,4 @@
-"""MMYOLO's Mosaic with its partner tiles drawn by the image weights (SPEC section 7)."""
+"""MMYOLO's Mosaic with partner tiles drawn by the image weights (SPEC 7)."""
 from typing import List, Optional, Sequence
 
 from mmyolo.datasets.transforms import Mosaic

@@ -1,4 +1,4 @@
-"""YOLOv5's AutoAnchor before training; anchors saved with and loaded from checkpoints."""
+"""YOLOv5's AutoAnchor before training; anchors kept with the checkpoints."""
 from typing import Optional
 
 import numpy as np
