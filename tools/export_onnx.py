@@ -87,7 +87,10 @@ def main() -> None:
     if args.batch < 1:
         raise InputError(f'--batch {args.batch} must be at least 1')
     detector = load_detector(cfg, args.checkpoint, tta=False, device='cpu')
-    model = YOLOv5ONNXModel(detector, with_nms=args.nms).eval()
+    try:
+        model = YOLOv5ONNXModel(detector, with_nms=args.nms).eval()
+    except ValueError as err:  # a test_cfg the graph does not express
+        raise InputError(f'{args.config}: {err}') from None
     if osp.dirname(args.out):
         os.makedirs(osp.dirname(args.out), exist_ok=True)
     export(model, args.out, img_size, args.batch, args.dynamic)
