@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import parkdet_mm  # noqa: F401
@@ -32,6 +33,16 @@ train_cfg = dict(max_epochs=max_epochs, val_interval=100)
 '''
 
 
+class Snapshot(Hook):
+    """The backbone layers' parameters when training starts (after weight init,
+    load_from and the freeze)."""
+
+    def before_train(self, runner) -> None:
+        self.layers = yolov5_backbone_layers(runner.model.backbone)
+        self.params = [{n: p.detach().clone() for n, p in layer.named_parameters()}
+                       for layer in self.layers]
+
+
 @pytest.fixture(scope='module')
 def data_2021(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp('demo2021')
@@ -48,10 +59,10 @@ def test_short_finetune_leaves_the_frozen_layers_unchanged(data_2021, tmp_path):
     cfg = load_config(str(config))
     cfg.work_dir = str(tmp_path / 'work')
     runner = Runner.from_cfg(cfg)
-    layers = yolov5_backbone_layers(runner.model.backbone)
-    before = [{n: p.detach().clone() for n, p in layer.named_parameters()}
-              for layer in layers]
+    snapshot = Snapshot()
+    runner.register_hook(snapshot, priority='VERY_LOW')
     runner.train()
+    layers, before = snapshot.layers, snapshot.params
 
     for index, layer in enumerate(layers):
         params = dict(layer.named_parameters())
