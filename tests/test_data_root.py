@@ -89,6 +89,20 @@ def test_wrapped_datasets_and_metric_lists(tmp_path):
     assert cfg.test_evaluator['ann_file'] == f'{root}annotations/t.json'
 
 
+def test_ann_dir_keeps_the_path_below_the_configs_ann_dir(tmp_path):
+    # A k-fold split reads annotations/fold2/*.json; --ann-dir DIR: DIR/fold2/*.json.
+    cfg = Config(dict(
+        data_root='old/', ann_dir='annotations/',
+        train_dataloader=dict(dataset=dict(data_root='old/',
+                                           ann_file='annotations/fold2/train.json')),
+        val_dataloader=dict(dataset=dict(data_root='old/', ann_file='elsewhere/v.json')),
+        val_evaluator=dict(type='M', ann_file='old/elsewhere/v.json')))
+    point_at_data(cfg, str(tmp_path), str(tmp_path))
+    assert cfg.train_dataloader.dataset.ann_file == f'{tmp_path}/fold2/train.json'
+    assert cfg.val_dataloader.dataset.ann_file == f'{tmp_path}/v.json'
+    assert cfg.val_evaluator.ann_file == f'{tmp_path}/v.json'
+
+
 def test_missing_folders_are_input_errors(tmp_path):
     with pytest.raises(InputError, match='--data-root'):
         load_config(str(REPO / 'configs/baseline.py'), data_root=str(tmp_path / 'no'))

@@ -106,6 +106,16 @@ def _metric_cfgs(evaluator) -> List[dict]:
     return [m for m in metrics if isinstance(m, dict) and m.get('ann_file')]
 
 
+def _below(ann_file: str, config_ann_dir: Optional[str]) -> str:
+    """``ann_file``'s path below the config's ``ann_dir`` (``fold2/train.json``
+    for ``annotations/fold2/train.json``), else its file name."""
+    if config_ann_dir and not osp.isabs(ann_file):
+        rel = osp.relpath(osp.normpath(ann_file), osp.normpath(config_ann_dir))
+        if not rel.startswith(os.pardir):
+            return rel
+    return osp.basename(ann_file)
+
+
 def point_at_data(cfg: Config, data_root: Optional[str] = None,
                   ann_dir: Optional[str] = None) -> None:
     """Make every dataloader read below ``data_root`` and every evaluator score
@@ -117,9 +127,9 @@ def point_at_data(cfg: Config, data_root: Optional[str] = None,
     the base config's value when it read that file. A config without a top-level
     ``data_root`` is left as it is. Each dataset (wrapped ones included) gets
     ``data_root``; its ``ann_file``, relative to it, stays, unless ``ann_dir`` is
-    given: then ``ann_file`` is that file name in ``ann_dir`` (an absolute path;
-    tools/prepare_data.py writes ``train.json``, ``val.json``, ``test.json``
-    there). Each ``{val,test}_evaluator``'s ``ann_file`` becomes its dataloader's
+    given: then ``ann_file`` is its path below the config's top-level ``ann_dir``
+    (or its file name) in ``ann_dir``, an absolute path (tools/prepare_data.py
+    writes ``train.json``, ``val.json``, ``test.json`` and ``fold{k}/`` there). Each ``{val,test}_evaluator``'s ``ann_file`` becomes its dataloader's
     annotation file, or, where the loader reads several, is moved from the old
     data root to the new one. Given folders that do not exist are an InputError.
     """
@@ -145,7 +155,8 @@ def point_at_data(cfg: Config, data_root: Optional[str] = None,
             old_ann = dataset.get('ann_file')
             dataset['data_root'] = root
             if old_ann and ann_dir is not None:
-                dataset['ann_file'] = osp.join(ann_dir, osp.basename(old_ann))
+                dataset['ann_file'] = osp.join(
+                    ann_dir, _below(old_ann, cfg.get('ann_dir')))
             if old_ann:
                 moved[osp.normpath(osp.join(old_root, old_ann))] = osp.join(
                     root, dataset['ann_file'])
