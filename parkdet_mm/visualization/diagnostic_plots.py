@@ -18,7 +18,7 @@ MAX_LEGEND_CLASSES = 21
 
 def _save(fig: Figure, path: str) -> None:
     with atomic_write(path) as f:
-        fig.savefig(f, format='png', dpi=150)
+        fig.savefig(f, format='png', dpi=100)
 
 
 def plot_pr_curves(path: str, recall: np.ndarray, precision: np.ndarray,
