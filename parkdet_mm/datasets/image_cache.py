@@ -113,12 +113,8 @@ class ImageCache:
         else:
             self.files = [disk_cache_file(p, scale) for p in paths]
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes the cached images take (all planned images)."""
-        return int(self.offsets[-1])
-
     def __len__(self) -> int:
+        """How many images the cache holds."""
         return int(self.present.sum())
 
     def get(self, path: str) -> Optional[CachedImage]:

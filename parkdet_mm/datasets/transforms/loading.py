@@ -47,14 +47,13 @@ class LoadImageFromFileOrCache(LoadImageFromFile):
         return self._skipped.value
 
     def read_image(self, filename: str) -> np.ndarray:
-        """Decode ``filename`` as the parent does; raise OSError when it cannot."""
+        """Decode ``filename`` as the parent does (before ``to_float32``); raise
+        OSError when it cannot."""
         img_bytes = fileio.get(filename, backend_args=self.backend_args)
         img = mmcv.imfrombytes(
             img_bytes, flag=self.color_type, backend=self.imdecode_backend)
         if img is None:
             raise OSError('cannot be decoded')
-        if self.to_float32:
-            img = img.astype(np.float32)
         return img
 
     def transform(self, results: dict) -> Optional[dict]:
@@ -63,7 +62,8 @@ class LoadImageFromFileOrCache(LoadImageFromFile):
             cached = (self.image_cache.get(filename)
                       if self.image_cache is not None else None)
             if cached is not None:
-                results['img'] = cached.img
+                results['img'] = (cached.img.astype(np.float32)
+                                  if self.to_float32 else cached.img)
                 results['img_shape'] = cached.img.shape[:2]
                 results['ori_shape'] = cached.ori_shape
                 if cached.box_scale != 1.0:
@@ -76,7 +76,7 @@ class LoadImageFromFileOrCache(LoadImageFromFile):
                 if results is None:
                     return None
                 continue
-            results['img'] = img
+            results['img'] = img.astype(np.float32) if self.to_float32 else img
             results['img_shape'] = img.shape[:2]
             results['ori_shape'] = img.shape[:2]
             return results
