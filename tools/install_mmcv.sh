@@ -8,7 +8,8 @@
 #   2. a wheel this script built before, cached in PARKDET_WHEEL_CACHE (GPU builds in
 #      a folder of their own per torch and CUDA version);
 #   3. the PyPI sdist, patched to -std=c++17 and built (MMCV_WITH_OPS=1, and on a GPU
-#      machine FORCE_CUDA=1 with the CUDA compiler matching torch's CUDA), then cached.
+#      machine (or with FORCE_CUDA=1, as in docker/Dockerfile) with CUDA ops, by the
+#      CUDA compiler matching torch's CUDA), then cached.
 # "Matching" is decided by pip itself (--no-index --find-links), so a wheel for another
 # Python or platform is never taken, and then by the check: NMS runs, on a CUDA
 # tensor when torch sees a GPU, so a wheel without CUDA ops (or built for another
@@ -23,18 +24,22 @@ if [ -z "$wheelhouse" ] && [ -d "$here/../shared/wheelhouse" ]; then
   wheelhouse="$here/../shared/wheelhouse"
 fi
 cache=${PARKDET_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/parkdet_mm/wheels}
-# torch's CUDA version when it sees a GPU, else empty (and empty before torch is in)
-cuda=$("$PY" -c 'import torch; print(torch.version.cuda if torch.cuda.is_available() else "")' \
-  2>/dev/null || true)
+# torch's CUDA version when it sees a GPU, or when FORCE_CUDA=1 asks for CUDA ops
+# without one (docker build); else empty (and empty before torch is in).
+read -r gpu torch_version cuda <<<"$("$PY" -c 'import torch
+print(int(torch.cuda.is_available()), torch.__version__.split("+")[0], torch.version.cuda or "")' \
+  2>/dev/null || echo 0)"
+if [ "$gpu" != 1 ] && [ "${FORCE_CUDA:-0}" != 1 ]; then
+  cuda=""
+fi
 ops="ops"
 if [ -n "$cuda" ]; then
-  torch_version=$("$PY" -c 'import torch; print(torch.__version__.split("+")[0])')
   cache="$cache/torch$torch_version-cu$cuda"
   ops="CUDA ops (CUDA $cuda)"
 fi
 
 has_ops() {
-  CUDA="$cuda" "$PY" - <<'PY' 2>/dev/null
+  CUDA="$cuda" GPU="$gpu" "$PY" - <<'PY' 2>/dev/null
 import os
 
 import torch
@@ -45,7 +50,7 @@ assert mmcv.__version__ == '2.0.1'
 device = 'cpu'
 if os.environ['CUDA']:  # built with CUDA, torch's major.minor, and NMS on the GPU
     assert get_compiling_cuda_version().split('.')[:2] == os.environ['CUDA'].split('.')[:2]
-    device = 'cuda'
+    device = 'cuda' if os.environ['GPU'] == '1' else 'cpu'  # no GPU in a docker build
 boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]], device=device)
 _, keep = nms(boxes, torch.tensor([0.9, 0.8], device=device), 0.5)
 assert keep.tolist() == [0]
@@ -79,7 +84,7 @@ if [ -n "$cuda" ]; then
   [ -n "$nvcc" ] && [ -x "$nvcc" ] || nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
   found=$([ -x "$nvcc" ] && "$nvcc" --version | sed -n 's/.*release \([0-9.]*\),.*/\1/p' || true)
   if [ "$found" != "$cuda" ]; then
-    echo "error: torch sees a GPU and uses CUDA $cuda, but no CUDA $cuda compiler" \
+    echo "error: mmcv needs CUDA ops (torch uses CUDA $cuda), but no CUDA $cuda compiler" \
       "(nvcc${found:+: found $found at $nvcc}) is there to build mmcv's CUDA ops:" \
       "install the CUDA $cuda toolkit (and set CUDA_HOME), or use docker/Dockerfile" >&2
     exit 1
