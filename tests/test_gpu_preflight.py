@@ -9,7 +9,6 @@ building.
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
