@@ -36,6 +36,8 @@ def main() -> None:
     parser.add_argument('--ann-file', default='annotations/train.json',
                         help='images to predict, relative to the data root')
     parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--img-size', type=int,
+                        help="default: the config's test_img_scale")
     parser.add_argument('--repeats', type=int, default=2)
     args = parser.parse_args()
     flush_denormals_on_cpu()
@@ -44,7 +46,7 @@ def main() -> None:
         cfg.work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
     if not osp.isfile(checkpoint):
         raise SystemExit(f'error: {checkpoint} does not exist; run `make demo` first')
-    img_size = cfg.test_img_scale[0]
+    img_size = args.img_size or cfg.test_img_scale[0]
     prepare_predict_config(cfg, args.data_root,
                            osp.join(args.data_root, args.ann_file),
                            args.batch_size, img_size)
