@@ -108,12 +108,14 @@ def test_stage_values(stage: str) -> None:
     assert cfg.train_dataloader.batch_size == 4
     assert cfg.img_scale == (1280, 1280)
     # v5.0's loop: cosine lf, max(3 epochs, 1000 iterations) of warmup, nominal
-    # batch 64, warmup_bias_lr on its third group (the biases).
+    # batch 64 stepping at multiples of accumulate, warmup_bias_lr on its third
+    # group (the biases).
     scheduler = cfg.default_hooks.param_scheduler
     assert scheduler.scheduler_type == 'cosine'
     assert scheduler.warmup_min_iters == 1000
     assert scheduler.warmup_bias_lr_group == 'bias'
     assert cfg.optim_wrapper.nominal_batch_size == 64
+    assert cfg.optim_wrapper.step_rule == 'multiple_of_accumulate'
     # no image weights
     assert [h['type'] for h in cfg.custom_hooks if 'ClassBalance' in h['type']] == []
     assert cfg.val_dataloader.dataset.ann_file == 'annotations/val.json'

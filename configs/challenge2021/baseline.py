@@ -45,6 +45,9 @@ warmup_min_iters = 1000  # v5.0: max(round(warmup_epochs x nb), 1000) iterations
 warmup_momentum = 0.8  # warmup_momentum
 warmup_bias_lr = 0.1  # warmup_bias_lr
 warmup_bias_lr_group = 'bias'  # v5.0's third parameter group holds the biases
+# v5.0 steps when the iteration is a multiple of accumulate (v6.x: when accumulate
+# iterations have passed since the last step).
+optim_step_rule = 'multiple_of_accumulate'
 loss_bbox_weight = 0.05  # box
 loss_cls_weight = 0.3  # cls
 loss_cls_pos_weight = 1.0  # cls_pw
@@ -152,6 +155,7 @@ test_evaluator = dict(
     ann_file=data_root + test_ann_file, submission_format=submission_format)
 
 optim_wrapper = dict(
+    step_rule=optim_step_rule,
     optimizer=dict(lr=base_lr, momentum=momentum, weight_decay=weight_decay))
 default_hooks = dict(
     param_scheduler=dict(
