@@ -8,6 +8,8 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.parkdet-installed
+# pytest processes for make test (pytest-xdist); the tests' tools run one thread each.
+TEST_WORKERS ?= 2
 
 .PHONY: install test demo demo2021
 
@@ -25,7 +27,7 @@ $(STAMP): requirements.txt pyproject.toml tools/install_mmcv.sh
 	touch $(STAMP)
 
 test: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) tests
 
 demo: install
 	$(PY) tools/run_demo.py

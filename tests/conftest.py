@@ -12,6 +12,15 @@ from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    # `make test` runs two pytest processes on two cores: with torch's default of a
+    # thread per core in each (and in every tool they start), the threads contend and
+    # everything runs several times slower. One thread per process, inherited by the
+    # tools the tests start.
+    import torch
+    os.environ['OMP_NUM_THREADS'] = '1'
+    torch.set_num_threads(1)
+
 CLASSES = ('sedan', 'SUV', 'van', 'bus', 'school bus', 'truck', 'taxi',
            'adult', 'child', 'motorcycle', 'kickboard', 'bicycle', 'stroller',
            'cart')
