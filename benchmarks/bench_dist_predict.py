@@ -29,7 +29,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 import parkdet_mm  # noqa: E402,F401
-from parkdet_mm.utils import load_config  # noqa: E402
+from parkdet_mm.config import load_config  # noqa: E402
 
 CONFIG = 'configs/demo/finetune.py'
 

@@ -22,8 +22,9 @@ import torch
 
 import parkdet_mm  # noqa: F401
 from parkdet_challenge.submission import image_records
-from parkdet_mm.apis import predict_with_checkpoint, prepare_predict_config
-from parkdet_mm.utils import flush_denormals_on_cpu, load_config
+from parkdet_mm.apis import predict_with_checkpoint
+from parkdet_mm.config import final_checkpoint, load_config
+from parkdet_mm.utils import flush_denormals_on_cpu
 
 DEMO_CONFIG = 'configs/demo/finetune.py'
 
@@ -41,17 +42,16 @@ def main() -> None:
     parser.add_argument('--repeats', type=int, default=2)
     args = parser.parse_args()
     flush_denormals_on_cpu()
-    cfg = load_config(args.config)
-    checkpoint = args.checkpoint or osp.join(
-        cfg.work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
+    # the images to predict in the test loader's place; no workers: same process,
+    # same cores as the model
+    cfg = load_config(args.config, dict(test_ann_file=args.ann_file), dict(
+        data_root=args.data_root, test_batch_size_per_gpu=args.batch_size,
+        test_num_workers=0,
+        test_img_scale=args.img_size and (args.img_size, args.img_size)))
+    checkpoint = args.checkpoint or final_checkpoint(cfg)
     if not osp.isfile(checkpoint):
         raise SystemExit(f'error: {checkpoint} does not exist; run `make demo` first')
-    img_size = args.img_size or cfg.test_img_scale[0]
-    prepare_predict_config(cfg, args.data_root,
-                           osp.join(args.data_root, args.ann_file),
-                           args.batch_size, img_size)
-    cfg.test_dataloader.num_workers = 0  # same process, same cores as the model
-    cfg.test_dataloader.persistent_workers = False
+    img_size = cfg.test_img_scale[0]
     device = 'cpu'
 
     def predict(tta: bool = False) -> int:

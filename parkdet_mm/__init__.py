@@ -13,7 +13,8 @@ import warnings
 warnings.filterwarnings(
     'ignore', message='pkg_resources is deprecated', category=UserWarning)
 
-from . import datasets, deploy, engine, evaluation, models, utils  # noqa: E402,F401  (registers modules)
+from . import (config, datasets, deploy, engine, evaluation,  # noqa: E402,F401
+               models, utils)  # (registers modules)
 from .version import __version__
 
 __all__ = ['__version__']

@@ -75,38 +75,26 @@ TINY_CONFIG = '''
 _base_ = {base!r}
 data_root = {root!r}
 img_scale = (64, 64)
+test_img_scale = '${{img_scale}}'
 max_epochs = {epochs}
-train_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    sampler=dict(parts=1),
-    dataset=dict(
-        data_root=data_root,
-        pipeline=[
-            dict(t, img_scale=img_scale) if t['type'] == 'WeightedMosaic' else
-            dict(t, border=(-img_scale[0] // 2, -img_scale[1] // 2))
-            if t['type'] == 'YOLOv5RandomAffineWarp' else t
-            for t in _base_.train_pipeline]))
-_eval_pipeline = [dict(t, scale=img_scale) if 'scale' in t else t
-                  for t in _base_.val_pipeline]
-val_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=_eval_pipeline,
-                 batch_shapes_cfg=None))
-test_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=_eval_pipeline,
-                 batch_shapes_cfg=None))
-val_evaluator = dict(ann_file=data_root + 'annotations/val.json')
-test_evaluator = dict(ann_file=data_root + 'annotations/test.json')
-default_hooks = dict(param_scheduler=dict(max_epochs=max_epochs),
-                     checkpoint=dict(interval=1), logger=dict(interval=1))
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+train_batch_size_per_gpu = 4
+train_num_workers = 0
+epoch_parts = 1
+val_batch_size_per_gpu = 4
+val_num_workers = 0
+test_batch_size_per_gpu = 4
+test_num_workers = 0
+log_interval = 1
+checkpoint_interval = 1
+val_dataloader = dict(dataset=dict(batch_shapes_cfg=None))
+test_dataloader = dict(dataset=dict(batch_shapes_cfg=None))
 '''
 
 
 def write_tiny_config(path: Path, data_root: Path, epochs: int = 2,
                       base: str = 'configs/demo/baseline.py') -> Path:
-    """A config inheriting ``base`` shrunk to 64 px, 4-image batches, no workers."""
+    """A config inheriting ``base`` shrunk to 64 px, 4-image batches, no workers,
+    validated after the last epoch, every epoch's checkpoint kept."""
     path.write_text(
         TINY_CONFIG.format(base=str(REPO / base), root=f'{data_root}/',
                            epochs=epochs))

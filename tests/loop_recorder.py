@@ -1,4 +1,4 @@
-"""A hook for tests/test_yolov5_loop.py: what the training loop did at each iteration.
+"""Hooks for the tests: what the training loop did at each iteration, and the batches.
 
 Configs import it with ``custom_imports`` (tests/ on PYTHONPATH). After every
 training iteration it appends one JSON line per process to
@@ -74,3 +74,23 @@ class LoopRecorderHook(Hook):
         self.last_ema = ema
         with self.path.open('a') as f:
             f.write(json.dumps(record) + '\n')
+
+
+@HOOKS.register_module()
+class BatchRecorderHook(Hook):
+    """Appends ``{mode, epoch, shapes}`` to ``{work_dir}/batches.jsonl`` for every
+    training and validation batch: the shape of each image tensor of the batch
+    (a training batch is one stacked tensor; validation images come padded to
+    their batch's shape), and the epoch (for validation: the epochs done)."""
+
+    def _record(self, runner, mode: str, data_batch) -> None:
+        shapes = [list(image.shape) for image in data_batch['inputs']]
+        with (Path(runner.work_dir) / 'batches.jsonl').open('a') as f:
+            f.write(json.dumps(dict(mode=mode, epoch=runner.epoch,
+                                    shapes=shapes)) + '\n')
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        self._record(runner, 'train', data_batch)
+
+    def before_val_iter(self, runner, batch_idx, data_batch=None) -> None:
+        self._record(runner, 'val', data_batch)

@@ -6,6 +6,8 @@ from mmengine.config import Config
 
 from conftest import REPO
 from parkdet_challenge.labels import CLASSES_2021
+from parkdet_mm.config import load_config
+from test_configs import built_head
 
 # SPEC section 9 in YOLOv5's names: hyp.scratch-p6 as the team shipped it, and
 # hyp.finetune-simple (2022's hyp.finetune with hsv_v, scale and mosaic 0).
@@ -40,7 +42,7 @@ REFERENCE_FROZEN = [1, 2, 3, 4, 5, 67, 8, 9, 10, 11]
 
 
 def load(stage: str) -> Config:
-    return Config.fromfile(str(REPO / f'configs/challenge2021/{stage}.py'))
+    return load_config(str(REPO / f'configs/challenge2021/{stage}.py'))
 
 
 def find(cfg: Config, name: str) -> Optional[dict]:
@@ -52,12 +54,13 @@ def find(cfg: Config, name: str) -> Optional[dict]:
 
 
 def read_hyps(cfg: Config) -> dict:
-    """The YOLOv5 hyper-parameters the config encodes, undoing YOLOv5's scaling."""
+    """The YOLOv5 hyper-parameters the built model and the config encode, undoing
+    YOLOv5's scaling of the loss gains."""
     optimizer = cfg.optim_wrapper.optimizer
     scheduler = cfg.default_hooks.param_scheduler
-    head = cfg.model.bbox_head
-    nl = len(head.prior_generator.strides)
-    nc = head.head_module.num_classes
+    head = built_head(cfg)
+    nl = len(cfg.model.bbox_head.prior_generator.strides)
+    nc = cfg.model.bbox_head.head_module.num_classes
     img_size = cfg.img_scale[0]
     affine = find(cfg, 'RandomAffineWarp') or find(cfg, 'RandomAffine')
     hsv = find(cfg, 'HSVRandomAug')
@@ -78,7 +81,8 @@ def read_hyps(cfg: Config) -> dict:
         cls=head.loss_cls.loss_weight / (nc / 80 * 3 / nl), cls_pw=cls_pw.pop(),
         obj=head.loss_obj.loss_weight / ((img_size / 640)**2 * 3 / nl),
         obj_pw=head.loss_obj.class_weight[0], anchor_t=head.prior_match_thr,
-        fl_gamma=0.0 if head.loss_cls.type.endswith('CrossEntropyLoss') else None,
+        fl_gamma=0.0 if cfg.model.bbox_head.loss_cls.type.endswith(
+            'CrossEntropyLoss') else None,
         hsv_h=hsv['hue_delta'], hsv_s=hsv['saturation_delta'],
         hsv_v=hsv['value_delta'], degrees=affine['max_rotate_degree'],
         translate=affine['max_translate_ratio'], scale=high - 1,

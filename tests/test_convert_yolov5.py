@@ -159,9 +159,8 @@ def test_tool_writes_a_weights_only_checkpoint(tmp_path):
     path, ema_source, _ = write_pair(tmp_path, YAML_V50_P6, 'P6', ema=True)
     config = tmp_path / 'cfg.py'
     config.write_text(
-        "_base_ = '%s'\n"
-        "model = dict(backbone=dict(deepen_factor=%r, widen_factor=%r))\n"
-        % (REPO / 'configs/_base_/scratch_low.py', DEPTH, WIDTH))
+        "_base_ = '%s'\ndeepen_factor = %r\nwiden_factor = %r\n"
+        % (REPO / 'configs/baseline.py', DEPTH, WIDTH))
     dst = tmp_path / 'out' / 'converted.pth'
     proc = run_tool(['tools/convert_yolov5.py', str(path), str(dst),
                      '--config', str(config)])

@@ -1,52 +1,49 @@
-"""--data-root / --ann-dir: every dataloader and evaluator of a config follows them,
-and a config's own data_root reaches every derived path. The tiny training and test
-also check the run outputs: training curves and validation pictures."""
+"""--data-root / --ann-dir and the configs' own data_root and ann_dir: every dataloader
+and evaluator of a config follows them. The tiny training and test also check the
+run outputs: training curves and validation pictures."""
+import argparse
 import json
 import shutil
 
 import pytest
-from mmengine.config import Config
 
 from conftest import REPO, assert_one_line_error, run_tool, write_tiny_config
 from parkdet_challenge.cli import InputError
-from parkdet_mm.utils import load_config, point_at_data
+from parkdet_mm.config import load_config
+from parkdet_mm.utils import data_primaries
 from test_eval_diagnostics import PICTURES
 
 
 def _paths(cfg):
-    """(data_root, ann_file) of every leaf dataset, and every evaluator ann_file."""
-    def leaves(dataset):
-        if 'dataset' in dataset:
-            return leaves(dataset['dataset'])
-        if 'datasets' in dataset:
-            return [leaf for d in dataset['datasets'] for leaf in leaves(d)]
-        return [(dataset['data_root'], dataset['ann_file'])]
-    datasets = {stage: leaves(cfg[f'{stage}_dataloader']['dataset'])
+    """(data_root, ann_file) of every stage's dataset, and every evaluator's
+    ann_file."""
+    datasets = {stage: (cfg[f'{stage}_dataloader'].dataset.data_root,
+                        cfg[f'{stage}_dataloader'].dataset.ann_file)
                 for stage in ('train', 'val', 'test')}
-    evaluators = {stage: cfg[f'{stage}_evaluator'].get('ann_file')
-                  for stage in ('val', 'test')
-                  if isinstance(cfg[f'{stage}_evaluator'], dict)}
+    evaluators = {stage: cfg[f'{stage}_evaluator'].ann_file
+                  for stage in ('val', 'test')}
     return datasets, evaluators
+
+
+def _flags(data_root, ann_dir=None):
+    return data_primaries(argparse.Namespace(data_root=data_root, ann_dir=ann_dir))
 
 
 @pytest.mark.parametrize('config', ['configs/baseline.py', 'configs/demo/baseline.py',
                                     'configs/demo/finetune.py'])
 def test_data_root_reaches_every_loader_and_evaluator(config, tmp_path):
-    cfg = load_config(str(REPO / config), data_root=str(tmp_path))
+    cfg = load_config(str(REPO / config), None, _flags(str(tmp_path)))
     datasets, evaluators = _paths(cfg)
-    root = f'{tmp_path}/'
-    assert datasets == {stage: [(root, f'annotations/{stage}.json')]
+    assert datasets == {stage: (str(tmp_path), f'annotations/{stage}.json')
                         for stage in ('train', 'val', 'test')}
-    assert evaluators == {stage: f'{root}annotations/{stage}.json'
+    assert evaluators == {stage: f'{tmp_path}/annotations/{stage}.json'
                           for stage in ('val', 'test')}
-    assert cfg.data_root == root
 
     anns = tmp_path / 'anns'
     anns.mkdir()
-    cfg = load_config(str(REPO / config), data_root=str(tmp_path),
-                      ann_dir=str(anns))
+    cfg = load_config(str(REPO / config), None, _flags(str(tmp_path), str(anns)))
     datasets, evaluators = _paths(cfg)
-    assert datasets == {stage: [(root, f'{anns}/{stage}.json')]
+    assert datasets == {stage: (str(tmp_path), f'{anns}/{stage}.json')
                         for stage in ('train', 'val', 'test')}
     assert evaluators == {stage: f'{anns}/{stage}.json' for stage in ('val', 'test')}
 
@@ -57,58 +54,26 @@ def test_config_data_root_alone_moves_the_derived_paths():
     assert _paths(cfg)[1]['val'] == 'data/demo/annotations/val.json'
     cfg = load_config(str(REPO / 'configs/baseline.py'), {'data_root': 'elsewhere'})
     datasets, evaluators = _paths(cfg)
-    roots = {leaf[0] for leaves in datasets.values() for leaf in leaves}
-    assert roots == {'elsewhere/'}
+    assert {root for root, _ in datasets.values()} == {'elsewhere'}
     assert evaluators['test'] == 'elsewhere/annotations/test.json'
 
 
-def test_wrapped_datasets_and_metric_lists(tmp_path):
-    cfg = Config(dict(
-        data_root='old/',
-        train_dataloader=dict(dataset=dict(
-            type='RepeatDataset', times=2,
-            dataset=dict(type='ConcatDataset', datasets=[
-                dict(data_root='old/', ann_file='annotations/a.json'),
-                dict(data_root='other/', ann_file='annotations/b.json')]))),
-        val_dataloader=dict(dataset=dict(type='ConcatDataset', datasets=[
-            dict(data_root='old/', ann_file='annotations/a.json'),
-            dict(data_root='old/', ann_file='annotations/b.json')])),
-        val_evaluator=[dict(type='M', ann_file='old/annotations/b.json'),
-                       dict(type='N')],
-        test_dataloader=dict(dataset=dict(type='RepeatDataset', times=1, dataset=dict(
-            data_root='old/', ann_file='annotations/t.json'))),
-        test_evaluator=dict(type='M', ann_file='somewhere/t.json')))
-    point_at_data(cfg, str(tmp_path))
-    root = f'{tmp_path}/'
-    datasets, _ = _paths(cfg)
-    assert datasets['train'] == [(root, 'annotations/a.json'),
-                                 (root, 'annotations/b.json')]
-    # Several files: each metric moves with the file it named; one: it is that file.
-    assert cfg.val_evaluator[0]['ann_file'] == f'{root}annotations/b.json'
-    assert 'ann_file' not in cfg.val_evaluator[1]
-    assert cfg.test_evaluator['ann_file'] == f'{root}annotations/t.json'
-
-
-def test_ann_dir_keeps_the_path_below_the_configs_ann_dir(tmp_path):
-    # A k-fold split reads annotations/fold2/*.json; --ann-dir DIR: DIR/fold2/*.json.
-    cfg = Config(dict(
-        data_root='old/', ann_dir='annotations/',
-        train_dataloader=dict(dataset=dict(data_root='old/',
-                                           ann_file='annotations/fold2/train.json')),
-        val_dataloader=dict(dataset=dict(data_root='old/', ann_file='elsewhere/v.json')),
-        val_evaluator=dict(type='M', ann_file='old/elsewhere/v.json')))
-    point_at_data(cfg, str(tmp_path), str(tmp_path))
-    assert cfg.train_dataloader.dataset.ann_file == f'{tmp_path}/fold2/train.json'
-    assert cfg.val_dataloader.dataset.ann_file == f'{tmp_path}/v.json'
-    assert cfg.val_evaluator.ann_file == f'{tmp_path}/v.json'
+def test_ann_dir_keeps_the_fold_below_it(tmp_path):
+    # A k-fold split reads ANN_DIR/fold2/*.json, wherever ANN_DIR is.
+    cfg = load_config(str(REPO / 'configs/challenge2021/baseline.py'),
+                      {'fold': 2}, _flags(str(tmp_path), str(tmp_path)))
+    datasets, evaluators = _paths(cfg)
+    assert datasets['train'][1] == f'{tmp_path}/fold2/train_diet.json'
+    assert evaluators == dict(val=f'{tmp_path}/fold2/val.json',
+                              test=f'{tmp_path}/test.json')
+    assert cfg.work_dir == 'work_dirs/challenge2021/baseline_fold2'
 
 
 def test_missing_folders_are_input_errors(tmp_path):
     with pytest.raises(InputError, match='--data-root'):
-        load_config(str(REPO / 'configs/baseline.py'), data_root=str(tmp_path / 'no'))
+        _flags(str(tmp_path / 'no'))
     with pytest.raises(InputError, match='--ann-dir'):
-        load_config(str(REPO / 'configs/baseline.py'), data_root=str(tmp_path),
-                    ann_dir=str(tmp_path / 'no'))
+        _flags(str(tmp_path), str(tmp_path / 'no'))
 
 
 def test_train_and_test_on_a_copied_data_folder(tiny_coco, tmp_path):

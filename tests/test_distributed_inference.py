@@ -23,7 +23,7 @@ def _random_checkpoint(config, path, seed=0):
     from mmengine.registry import init_default_scope
     from mmyolo.registry import MODELS
 
-    from parkdet_mm.utils import load_config
+    from parkdet_mm.config import load_config
     init_default_scope('mmyolo')
     torch.manual_seed(seed)
     model = MODELS.build(load_config(str(config)).model)

@@ -136,7 +136,7 @@ def test_missing_inputs_fail_at_start_with_one_line(tiny_coco, tmp_path):
 
 
 def test_default_work_dir_mirrors_the_config_path():
-    from parkdet_mm.utils import default_work_dir
+    from parkdet_mm.config import default_work_dir
     assert default_work_dir('configs/baseline.py') == 'work_dirs/baseline'
     assert default_work_dir('configs/demo/baseline.py') == \
         'work_dirs/demo/baseline'

@@ -8,28 +8,20 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import parkdet_mm  # noqa: F401
-from conftest import REPO
+from conftest import write_tiny_config
 from parkdet_challenge.convert import prepare_data
 from parkdet_challenge.demo import make_demo_data
 from parkdet_mm.engine.hooks import yolov5_backbone_layers
-from parkdet_mm.utils import load_config
+from parkdet_mm.config import load_config
 
 FROZEN = [1, 2, 3, 4, 5, 8, 9, 10, 11]  # 67 names no layer
 TRAINED = [0, 6, 7]  # the stem, stage 3's C3 and stage 4's Conv
 
-TINY = '''
-_base_ = {base!r}
-data_root = {root!r}
-img_scale = (64, 64)
-max_epochs = 2
+# no validation, no checkpoint: faster
+NO_OUTPUTS = '''
 load_from = None
-_pipeline = [dict(t, scale=img_scale) if 'scale' in t else t
-             for t in _base_.train_pipeline]
-train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-                        sampler=dict(parts=1), dataset=dict(pipeline=_pipeline))
-default_hooks = dict(param_scheduler=dict(max_epochs=max_epochs),
-                     checkpoint=dict(interval=100), logger=dict(interval=1))
-train_cfg = dict(max_epochs=max_epochs, val_interval=100)
+val_interval = 100
+checkpoint_interval = 100
 '''
 
 
@@ -52,10 +44,10 @@ def data_2021(tmp_path_factory) -> Path:
 
 
 def test_short_finetune_leaves_the_frozen_layers_unchanged(data_2021, tmp_path):
-    config = tmp_path / 'tiny_finetune.py'
-    config.write_text(TINY.format(
-        base=str(REPO / 'configs/challenge2021/demo/finetune.py'),
-        root=f'{data_2021}/'))
+    config = write_tiny_config(tmp_path / 'tiny_finetune.py', data_2021, epochs=2,
+                               base='configs/challenge2021/demo/finetune.py')
+    with config.open('a') as f:
+        f.write(NO_OUTPUTS)
     cfg = load_config(str(config))
     cfg.work_dir = str(tmp_path / 'work')
     runner = Runner.from_cfg(cfg)

@@ -9,13 +9,13 @@ import pytest
 import torch
 from conftest import draw_tiny_coco, run_tool, write_tiny_config
 from mmdet.structures.bbox import HorizontalBoxes
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import parkdet_mm  # noqa: F401  (registers the transforms and the hook)
 from mmyolo.datasets.transforms import YOLOv5RandomAffine
 from mmyolo.registry import DATASETS
 from parkdet_challenge.cli import InputError
+from parkdet_mm.config import load_config
 from parkdet_mm.datasets.image_cache import (ImageCache, disk_cache_file,
                                              mosaic_size)
 from parkdet_mm.datasets.transforms import YOLOv5RandomAffineWarp
@@ -75,7 +75,7 @@ def data_root(tmp_path) -> Path:
 
 
 def build_train_dataset(tmp_path: Path, root: Path):
-    cfg = Config.fromfile(write_tiny_config(tmp_path / 'tiny.py', root))
+    cfg = load_config(str(write_tiny_config(tmp_path / 'tiny.py', root)))
     init_default_scope('mmyolo')
     return DATASETS.build(cfg.train_dataloader.dataset)
 
@@ -175,8 +175,8 @@ class TruncateImage(Hook):
     with open(config, 'a') as f:
         f.write("custom_imports = dict(imports=['parkdet_mm', "
                 "'truncate_after_first_epoch'], allow_failed_imports=False)\n"
-                "custom_hooks = [dict(type='TruncateImage')]\n"
-                "train_dataloader.update(num_workers=1)\n")
+                "extra_hooks = [dict(type='TruncateImage')]\n"
+                "train_num_workers = 1\n")
     monkeypatch.setenv('PYTHONPATH', str(tmp_path))
     result = run_tool(['tools/train.py', str(config), '--work-dir',
                        str(tmp_path / 'work')])

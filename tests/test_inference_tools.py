@@ -19,7 +19,7 @@ def tiny_model(tiny_coco, tmp_path_factory):
     from mmengine.registry import init_default_scope
     from mmyolo.registry import MODELS
 
-    from parkdet_mm.utils import load_config
+    from parkdet_mm.config import load_config
     folder = tmp_path_factory.mktemp('tiny_model')
     config = write_tiny_config(folder / 'tiny.py', tiny_coco)
     init_default_scope('mmyolo')
@@ -132,7 +132,7 @@ def test_export_onnx_matches_pytorch(tiny_model, tmp_path):
 
     from parkdet_mm.apis import load_detector
     from parkdet_mm.deploy import YOLOv5ONNXModel
-    from parkdet_mm.utils import load_config
+    from parkdet_mm.config import load_config
     config, checkpoint = tiny_model
     raw, with_nms = tmp_path / 'raw.onnx', tmp_path / 'nms.onnx'
     run_tool(['tools/export_onnx.py', str(config), str(checkpoint), str(raw),

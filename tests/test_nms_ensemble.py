@@ -5,13 +5,13 @@ import copy
 import pytest
 import torch
 from mmcv.ops import batched_nms
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import parkdet_mm  # noqa: F401
 from conftest import write_tiny_config
 from mmyolo.registry import MODELS
+from parkdet_mm.config import load_config
 from parkdet_mm.apis.ensemble import ensemble_test_step
 from parkdet_mm.models.tta import decoded_predictions
 
@@ -19,7 +19,7 @@ SCORE_THR = 0.002
 
 
 def _models_and_batch(tiny_coco, tmp_path, count: int):
-    cfg = Config.fromfile(str(write_tiny_config(tmp_path / 'tiny.py', tiny_coco)))
+    cfg = load_config(str(write_tiny_config(tmp_path / 'tiny.py', tiny_coco)))
     cfg.model.test_cfg.score_thr = SCORE_THR
     cfg.model.test_cfg.max_per_img = 40
     init_default_scope('mmyolo')

@@ -5,33 +5,13 @@ import json
 import subprocess
 from pathlib import Path
 
-from conftest import REPO, run_tool
+from conftest import REPO, run_tool, write_tiny_config
 from parkdet_challenge.convert import prepare_data
 from parkdet_challenge.demo import make_demo_data
 
 STAGE = '''
-_base_ = {base!r}
-data_root = {root!r}
-img_scale = (64, 64)
-test_img_scale = img_scale
-max_epochs = 1
 work_dir = {work!r}
 load_from = {load_from!r}
-_pipeline = [dict(t, scale=img_scale) if 'Resize' in t['type'] else
-             dict(t, img_scale=img_scale) if t['type'].endswith('Mosaic') else
-             dict(t, border=(-img_scale[0] // 2, -img_scale[1] // 2))
-             if 'RandomAffine' in t['type'] and t['border'][0] < 0 else t
-             for t in _base_.train_pipeline]
-_eval = [dict(t, scale=img_scale) if 'scale' in t else t for t in _base_.val_pipeline]
-train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-                        sampler=dict(parts=1), dataset=dict(pipeline=_pipeline))
-val_dataloader = dict(num_workers=0, persistent_workers=False,
-                      dataset=dict(pipeline=_eval, batch_shapes_cfg=None))
-test_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-                       dataset=dict(pipeline=_eval, batch_shapes_cfg=None))
-default_hooks = dict(param_scheduler=dict(max_epochs=max_epochs),
-                     checkpoint=dict(interval=1), logger=dict(interval=1))
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 '''
 
 
@@ -44,10 +24,10 @@ def test_2021_stages_and_nms_ensemble_write_the_2021_submission(tmp_path: Path) 
     configs = []
     for stage, load_from in (('baseline', None),
                              ('finetune', f'{work}/baseline/epoch_1.pth')):
-        config = tmp_path / f'{stage}.py'
-        config.write_text(STAGE.format(
-            base=str(REPO / f'configs/challenge2021/demo/{stage}.py'), root=f'{data}/',
-            work=f'{work}/{stage}', load_from=load_from))
+        config = write_tiny_config(tmp_path / f'{stage}.py', data, epochs=1,
+                                   base=f'configs/challenge2021/demo/{stage}.py')
+        with config.open('a') as f:
+            f.write(STAGE.format(work=f'{work}/{stage}', load_from=load_from))
         configs.append(str(config))
     proc = subprocess.run(['bash', 'tools/train_pipeline.sh', *configs], cwd=REPO,
                           capture_output=True, text=True, timeout=600)

@@ -13,7 +13,7 @@ def _random_checkpoint(config, path, num_classes=None):
     from mmengine.registry import init_default_scope
     from mmyolo.registry import MODELS
 
-    from parkdet_mm.utils import load_config
+    from parkdet_mm.config import load_config
     cfg = load_config(str(config))
     if num_classes is not None:
         cfg.model.bbox_head.head_module.num_classes = num_classes

@@ -43,7 +43,7 @@ def _train_loader(config_path, data_root):
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
 
-    from parkdet_mm.utils import load_config
+    from parkdet_mm.config import load_config
     write_tiny_config(config_path, data_root)
     cfg = load_config(str(config_path))
     loader_cfg = cfg.train_dataloader

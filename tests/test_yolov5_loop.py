@@ -32,15 +32,13 @@ LOOP_CONFIG = f'''
 _base_ = './tiny.py'
 custom_imports = dict(imports=['parkdet_mm', 'loop_recorder'],
                       allow_failed_imports=False)
-train_dataloader = dict(batch_size={TOTAL_BATCH})
+train_batch_size_per_gpu = {TOTAL_BATCH}
 nominal_batch_size = {NOMINAL_BATCH}
-optim_wrapper = dict(nominal_batch_size=nominal_batch_size)
-default_hooks = dict(
-    param_scheduler=dict(warmup_epochs={HYP['warmup_epochs']},
-                         warmup_min_iters={WARMUP_MIN_ITERS}),
-    checkpoint=dict(max_keep_ckpts=-1))
-custom_hooks = _base_.custom_hooks + [dict(type='LoopRecorderHook')]
-train_cfg = dict(val_interval={EPOCHS + 1})  # no validation: faster
+warmup_epochs = {HYP['warmup_epochs']}
+warmup_min_iters = {WARMUP_MIN_ITERS}
+default_hooks = dict(checkpoint=dict(max_keep_ckpts=-1))
+extra_hooks = [dict(type='LoopRecorderHook')]
+val_interval = {EPOCHS + 1}  # no validation: faster
 '''
 
 

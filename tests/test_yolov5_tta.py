@@ -122,7 +122,7 @@ def tiny_detector_and_batch(tiny_coco, tmp_path_factory):
     from mmengine.runner import Runner
     from mmyolo.registry import MODELS
 
-    from parkdet_mm.utils import load_config
+    from parkdet_mm.config import load_config
     config = write_tiny_config(tmp_path_factory.mktemp('tta') / 'tiny.py',
                                tiny_coco)
     cfg = load_config(str(config))
@@ -214,7 +214,7 @@ def test_predict_runs_with_tta_on_rectangular_batches(tiny_coco, tmp_path):
     from mmyolo.registry import MODELS
 
     from conftest import run_tool
-    from parkdet_mm.utils import load_config
+    from parkdet_mm.config import load_config
     config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco)
     with open(config, 'a') as f:
         f.write("test_dataloader['dataset'].update(batch_shapes_cfg=dict("

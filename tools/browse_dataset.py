@@ -26,8 +26,8 @@ import parkdet_mm  # noqa: F401  (registers modules)
 from mmyolo.registry import DATASETS, VISUALIZERS
 from parkdet_challenge.atomic import write_bytes_atomic
 from parkdet_challenge.cli import InputError, run_cli
-from parkdet_mm.utils import (add_data_args, check_config_inputs, load_config,
-                              set_work_dir)
+from parkdet_mm.config import load_config
+from parkdet_mm.utils import add_data_args, check_config_inputs, data_primaries
 
 # mmengine warns for every label drawn near a tile's edge; nothing to act on.
 warnings.filterwarnings('ignore', message='Warning: The .* is out of bounds')
@@ -74,9 +74,7 @@ def grid(tiles: list, columns: int, border: int = 2) -> np.ndarray:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_config(args.config, args.cfg_options, args.data_root,
-                      args.ann_dir)
-    set_work_dir(cfg, args.config)
+    cfg = load_config(args.config, args.cfg_options, data_primaries(args))
     if args.num < 1:
         raise InputError(f'--num {args.num} must be at least 1')
     check_config_inputs(cfg, [args.phase])

@@ -16,7 +16,8 @@ from mmengine.config import DictAction
 
 import parkdet_mm  # noqa: F401  (registers modules)
 from parkdet_challenge.cli import run_cli
-from parkdet_mm.utils import add_data_args, check_config_inputs, load_config
+from parkdet_mm.config import load_config
+from parkdet_mm.utils import add_data_args, check_config_inputs, data_primaries
 from parkdet_mm.utils.anchors import (anchors_config_lines,
                                       box_sizes_per_image, check_anchors,
                                       train_img_size)
@@ -38,15 +39,15 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_config(args.config, args.cfg_options, args.data_root,
-                      args.ann_dir)
+    cfg = load_config(args.config, args.cfg_options, data_primaries(args))
     check_config_inputs(cfg, ('train', ))
     from mmengine.registry import init_default_scope
     from mmyolo.registry import DATASETS
     init_default_scope(cfg.get('default_scope', 'mmyolo'))
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     head = cfg.model.bbox_head
-    img_size = train_img_size(cfg.train_dataloader.dataset.pipeline)
+    img_size = (cfg.default_hooks.get('auto_anchor', {}).get('img_size')
+                or train_img_size(cfg.train_dataloader.dataset.pipeline))
     seed = args.seed if args.seed is not None else \
         cfg.get('randomness', {}).get('seed') or 0
     anchors = [[list(pair) for pair in level]

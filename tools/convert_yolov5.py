@@ -39,7 +39,7 @@ def main() -> None:
     ckpt = y5.convert_yolov5_checkpoint(args.src, weights=args.weights)
     cfg = None
     if args.config:
-        from parkdet_mm.utils import load_config
+        from parkdet_mm.config import load_config
         cfg = load_config(args.config)
     ckpt['state_dict'] = OrderedDict(ckpt['state_dict'])
     with atomic_write(args.dst) as f:

@@ -33,7 +33,8 @@ from mmyolo.registry import VISUALIZERS
 from parkdet_challenge.atomic import write_bytes_atomic
 from parkdet_challenge.cli import InputError, run_cli
 from parkdet_mm.apis import load_detector
-from parkdet_mm.utils import flush_denormals_on_cpu, load_config, set_work_dir
+from parkdet_mm.config import load_config
+from parkdet_mm.utils import flush_denormals_on_cpu
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'}
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.m4v', '.mpg', '.mpeg',
@@ -203,7 +204,6 @@ def main() -> None:
     args = parse_args()
     flush_denormals_on_cpu()
     cfg = load_config(args.config, args.cfg_options)
-    set_work_dir(cfg, args.config)
     if not osp.isfile(args.checkpoint):
         raise InputError(f'checkpoint {args.checkpoint} does not exist')
     is_video = (osp.isfile(args.source)

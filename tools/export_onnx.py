@@ -24,7 +24,7 @@ import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import InputError, run_cli
 from parkdet_mm.apis import load_detector
 from parkdet_mm.deploy import YOLOv5ONNXModel
-from parkdet_mm.utils import load_config
+from parkdet_mm.config import load_config
 
 STRIDE = 64
 OPSET = 17

@@ -27,10 +27,11 @@ from parkdet_challenge.cli import InputError, run_cli
 from parkdet_challenge.submission import MAX_BYTES
 from parkdet_mm.apis import (check_test_images, fuse_models,
                              gather_predictions, predict_nms_ensemble,
-                             predict_with_checkpoint, prepare_predict_config)
-from parkdet_mm.utils import (add_runner_args, check_cuda_ops,
+                             predict_with_checkpoint, share_test_batches)
+from parkdet_mm.config import final_checkpoint, load_config
+from parkdet_mm.utils import (add_runner_args, check_cuda_ops, data_primaries,
                               flush_denormals_on_cpu, init_process_group,
-                              load_config, parse_runner_args, set_work_dir)
+                              parse_runner_args)
 
 DEFAULT_CONFIG = 'configs/finetune.py'
 
@@ -54,9 +55,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--max-bytes', type=int, default=MAX_BYTES,
                         help='submission.json stays strictly below this size')
     parser.add_argument('--batch-size', type=int,
-                        help="default: the config's test_batch_size_per_gpu (16)")
+                        help="test_batch_size_per_gpu (the config's: 16)")
     parser.add_argument('--img-size', type=int,
-                        help="default: the config's test_img_scale (1536)")
+                        help="test size N: test_img_scale (N, N) (the config's: "
+                        '1536)')
     parser.add_argument('--ensemble', choices=('wbf', 'nms'),
                         help='how several checkpoints are fused: wbf (weighted boxes '
                         "fusion) or nms (YOLOv5's Ensemble); default: the config's "
@@ -106,20 +108,21 @@ def main() -> None:
     flush_denormals_on_cpu()
     init_process_group(args.launcher)
     config, checkpoints = split_paths(args.paths)
-    cfg = load_config(config, args.cfg_options, args.data_root, args.ann_dir)
-    set_work_dir(cfg, config)
+    cfg = load_config(config, args.cfg_options, dict(
+        **data_primaries(args),
+        test_img_scale=None if args.img_size is None else (args.img_size,
+                                                           args.img_size),
+        test_batch_size_per_gpu=args.batch_size))
     if not checkpoints:
-        checkpoints = [osp.join(cfg.work_dir,
-                                f'epoch_{cfg.train_cfg.max_epochs}.pth')]
+        checkpoints = [final_checkpoint(cfg)]
     for checkpoint in checkpoints:
         if not osp.isfile(checkpoint):
             raise InputError(f'checkpoint {checkpoint} does not exist')
-    ann_file = osp.join(args.ann_dir, 'test.json')
-    num_images = check_test_images(args.data_root, ann_file)
-    img_size = args.img_size or cfg.get('test_img_scale', cfg.img_scale)[0]
-    batch_size = args.batch_size or cfg.get('test_batch_size_per_gpu', 16)
+    ann_file = cfg.test_evaluator.ann_file
+    num_images = check_test_images(cfg.data_root, ann_file)
+    batch_size = cfg.test_dataloader.batch_size
     ensemble = args.ensemble or cfg.get('predict_ensemble', 'wbf')
-    prepare_predict_config(cfg, args.data_root, ann_file, batch_size, img_size)
+    share_test_batches(cfg)
     out_dir = args.out_dir or osp.join(cfg.work_dir, 'submission')
 
     if ensemble == 'nms' and len(checkpoints) > 1:

@@ -55,7 +55,8 @@ def evaluate_on_val(config: str, checkpoint: str) -> dict:
     import parkdet_mm  # noqa: F401
     from mmengine.runner import Runner
 
-    from parkdet_mm.utils import flush_denormals_on_cpu, load_config
+    from parkdet_mm.config import load_config
+    from parkdet_mm.utils import flush_denormals_on_cpu
     flush_denormals_on_cpu()
     cfg = load_config(config)
     cfg.work_dir = osp.join(WORK, 'val')

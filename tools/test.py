@@ -1,6 +1,7 @@
 """Evaluate a checkpoint with a config's test loop.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] [--out-dir DIR]
+        [--img-size N] [--batch-size N]
         [--data-root DIR] [--ann-dir DIR] [--cfg-options key=value ...]
         [--launcher none|pytorch|slurm|mpi]
 
@@ -27,6 +28,10 @@ def parse_args() -> argparse.Namespace:
         '--out-dir',
         help='where the challenge metric writes preds.json and submission.json '
         '(default: WORK_DIR/submission)')
+    parser.add_argument(
+        '--img-size', type=int, help='test size N: test_img_scale (N, N)')
+    parser.add_argument(
+        '--batch-size', type=int, help='test_batch_size_per_gpu')
     add_data_args(parser)
     add_runner_args(parser)
     return parse_runner_args(parser)
@@ -35,7 +40,10 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     check_cuda_ops()  # on a GPU, mmcv without CUDA ops would fail at the first NMS
-    cfg = config_from_args(args)
+    cfg = config_from_args(args, dict(
+        test_img_scale=None if args.img_size is None else (args.img_size,
+                                                           args.img_size),
+        test_batch_size_per_gpu=args.batch_size))
     cfg.load_from = args.checkpoint
     evaluator = cfg.test_evaluator
     if isinstance(evaluator, dict) and 'out_dir' in evaluator:

@@ -1,9 +1,16 @@
 """Train a detector from a config.
 
     python tools/train.py configs/baseline.py [--work-dir DIR] [--resume [CKPT]] [--amp]
+        [--epochs N] [--img-size N] [--batch-size N] [--workers N] [--hyp HYP.yaml]
         [--cache [ram|disk]] [--data-root DIR] [--ann-dir DIR]
         [--cfg-options key=value ...]
         [--launcher none|pytorch|slurm|mpi]
+
+The flags set the config's primaries as YOLOv5's train.py flags do: --hyp every
+hyper-parameter of a YOLOv5 hyp.*.yaml (before --cfg-options, which may change one
+of them), then --epochs (max_epochs), --img-size N (img_scale (N, N)), --batch-size
+(train_batch_size_per_gpu) and --workers (train_num_workers); everything derived from
+them follows.
 
 ``--resume`` alone continues from the latest checkpoint in the work dir, and starts
 the run normally (``load_from`` included) when there is none yet, so an interrupted
@@ -17,6 +24,7 @@ from mmengine.runner import find_latest_checkpoint
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
+from parkdet_mm.config import read_hyp_file
 from parkdet_mm.engine.optimizers import amp_variant
 from parkdet_mm.utils import (add_data_args, add_runner_args, build_runner,
                               check_config_inputs, check_cuda_ops,
@@ -42,23 +50,52 @@ def parse_args() -> argparse.Namespace:
         choices=['ram', 'disk'],
         help='decode the training images once and keep them in RAM (the '
         'default) or as arrays beside them on disk (ImageCacheHook)')
+    parser.add_argument('--epochs', type=int, help='max_epochs')
+    parser.add_argument(
+        '--img-size', type=int, help='training size N: img_scale (N, N)')
+    parser.add_argument(
+        '--batch-size', type=int, help='images per batch per GPU')
+    parser.add_argument(
+        '--workers', type=int, help='dataloader workers per GPU')
+    parser.add_argument(
+        '--hyp',
+        help="a YOLOv5 hyperparameter file (YOLOv5's layout and names, e.g. "
+        'hyp.scratch-low.yaml): its values replace the config\'s')
     add_data_args(parser)
     add_runner_args(parser)
     return parse_runner_args(parser)
 
 
+def flag_primaries(args: argparse.Namespace) -> dict:
+    """The primaries this tool's flags set (None: not given)."""
+    return dict(
+        max_epochs=args.epochs,
+        img_scale=None if args.img_size is None else (args.img_size,
+                                                      args.img_size),
+        train_batch_size_per_gpu=args.batch_size,
+        train_num_workers=args.workers,
+        image_cache=args.cache)
+
+
+def hyp_primaries(args: argparse.Namespace) -> dict:
+    """The primaries ``--hyp`` sets; its keys without counterpart are printed."""
+    if not args.hyp:
+        return {}
+    hyps, notes = read_hyp_file(args.hyp)
+    for note in notes:
+        print(f'--hyp {args.hyp}: {note}')
+    return hyps
+
+
 def main() -> None:
     args = parse_args()
     check_cuda_ops()  # on a GPU, mmcv without CUDA ops would fail at the first NMS
-    cfg = config_from_args(args)
+    cfg = config_from_args(args, flag_primaries(args), hyp_primaries(args))
     if args.amp:
         # the nominal-batch wrapper has its own AMP variant (one scaler step per
         # optimizer step)
         cfg.optim_wrapper.type = amp_variant(cfg.optim_wrapper.type)
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.cache:
-        cfg.setdefault('default_hooks', {}).setdefault(
-            'image_cache', dict(type='ImageCacheHook'))['cache'] = args.cache
     if args.resume == 'auto':
         latest = find_latest_checkpoint(cfg.work_dir)
         if latest:

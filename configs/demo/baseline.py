@@ -1,76 +1,11 @@
-# The baseline recipe, tiny: a small YOLOv5-P6 at 256 px on the synthetic demo data set
-# (tools/make_demo_data.py), so that it trains on a CPU in minutes. `make demo` runs it.
-_base_ = '../baseline.py'
+# The baseline recipe, tiny (sizes/demo_256.py), on the synthetic demo data set
+# (tools/make_demo_data.py), so that it trains on a CPU in minutes. `make demo` runs
+# it; no weights are downloaded: it trains from scratch.
+_base_ = [
+    '../_base_/yolov5_p6.py', '../_base_/datasets/parking2022.py',
+    '../_base_/sizes/demo_256.py', '../_base_/hyps/scratch_low.py'
+]
 
-# ========================Frequently modified parameters======================
-# Every dataloader and evaluator follows data_root (the tools apply it).
 data_root = 'data/demo/'
-train_batch_size_per_gpu = 8
-# The demo trains 2,000 batches of 8 from scratch: at the nominal 64 (one step per 8
-# batches) that is 250 optimizer steps, too few to learn in its 15 minutes. Its
-# nominal batch is its own batch: a step every batch, and otherwise the reference's
-# loop (schedule, warmup, weight decay, EMA per step).
-nominal_batch_size = train_batch_size_per_gpu
-train_num_workers = 2
 max_epochs = 100
-epoch_parts = 2
-img_scale = (256, 256)
-load_from = None  # from scratch: nothing is downloaded
-work_dir = 'work_dirs/demo/baseline'
-deepen_factor = 0.33
-widen_factor = 0.25
-
-# ========================Derived from the values above=======================
-test_img_scale = img_scale
-num_det_layers = _base_.num_det_layers
-# The P6 anchors of YOLOv5x6, scaled from 1280 to the demo's input size.
-anchors = [[(round(w * img_scale[0] / 1280), round(h * img_scale[0] / 1280))
-            for w, h in level] for level in _base_.model.bbox_head.
-           prior_generator.base_sizes]
-
-model = dict(
-    backbone=dict(deepen_factor=deepen_factor, widen_factor=widen_factor),
-    neck=dict(deepen_factor=deepen_factor, widen_factor=widen_factor),
-    bbox_head=dict(
-        head_module=dict(widen_factor=widen_factor),
-        prior_generator=dict(base_sizes=anchors),
-        loss_obj=dict(loss_weight=_base_.loss_obj_weight *
-                      ((img_scale[0] / 640)**2 * 3 / num_det_layers))))
-
-train_pipeline = [
-    dict(t, img_scale=img_scale) if t['type'] == 'WeightedMosaic' else
-    dict(t, border=(-img_scale[0] // 2, -img_scale[1] // 2))
-    if t['type'] == 'YOLOv5RandomAffineWarp' else t
-    for t in _base_.train_pipeline
-]
-val_pipeline = [
-    dict(t, scale=img_scale) if 'scale' in t else t
-    for t in _base_.val_pipeline
-]
-
-train_dataloader = dict(
-    batch_size=train_batch_size_per_gpu,
-    num_workers=train_num_workers,
-    persistent_workers=True,
-    sampler=dict(parts=epoch_parts),
-    dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    dataset=dict(
-        pipeline=val_pipeline,
-        batch_shapes_cfg=dict(batch_size=8, img_size=img_scale[0])))
-test_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    dataset=dict(
-        pipeline=val_pipeline,
-        batch_shapes_cfg=dict(batch_size=8, img_size=img_scale[0])))
-
-optim_wrapper = dict(nominal_batch_size=nominal_batch_size)
-default_hooks = dict(
-    logger=dict(interval=10),
-    param_scheduler=dict(max_epochs=max_epochs),
-    checkpoint=dict(interval=5))
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
-env_cfg = dict(cudnn_benchmark=False)
+image_weights = True

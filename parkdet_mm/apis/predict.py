@@ -32,26 +32,14 @@ from parkdet_mm.utils.checkpoint import load_local_checkpoint
 Predictions = Dict[int, InstanceData]  # img_id -> bboxes (xyxy, pixels), scores, labels
 
 
-def prepare_predict_config(cfg: Config, data_root: str, ann_file: str,
-                           batch_size: int, img_size: int) -> None:
-    """Point the config's test loader at ``ann_file`` and set size and batch.
-
-    TTA needs nothing here: its views are made from the letterboxed batch.
-    """
+def share_test_batches(cfg: Config) -> None:
+    """Have the config's test loader hand whole batches to each process
+    (:class:`BatchShareSampler`), so several processes predict exactly what one
+    would. Size, batch and data come from the config's primaries."""
     loader = cfg.test_dataloader
-    loader.batch_size = batch_size
-    loader.sampler = dict(type='BatchShareSampler', batch_size=batch_size)
-    dataset = loader.dataset
-    dataset.data_root = data_root
-    dataset.ann_file = osp.abspath(ann_file)
-    scale = (img_size, img_size)
-    dataset.pipeline = [
-        dict(t, scale=scale) if 'scale' in t else t for t in dataset.pipeline
-    ]
-    if dataset.get('batch_shapes_cfg'):
-        dataset.batch_shapes_cfg.update(type='BatchShareShapePolicy',
-                                        batch_size=batch_size,
-                                        img_size=img_size)
+    loader.sampler = dict(type='BatchShareSampler', batch_size=loader.batch_size)
+    if loader.dataset.get('batch_shapes_cfg'):
+        loader.dataset.batch_shapes_cfg.type = 'BatchShareShapePolicy'
 
 
 def check_test_images(data_root: str, ann_file: str) -> int:

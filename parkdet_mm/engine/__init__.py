@@ -1,1 +1,4 @@
-from . import hooks, optimizers  # noqa: F401
+from . import hooks, optimizers, runner  # noqa: F401  (registers modules)
+from .runner import FormulaRunner
+
+__all__ = ['FormulaRunner']

@@ -4,17 +4,14 @@ from .checkpoint import (UnsafeCheckpointError, allow_mmengine_checkpoints,
 from .preflight import (check_config_inputs, check_cuda_ops,
                         mmcv_cuda_ops_problem, required_files)
 from .setup_run import (add_data_args, add_runner_args, build_runner,
-                        config_from_args, default_work_dir,
-                        flush_denormals_on_cpu, init_process_group, load_config,
-                        parse_runner_args, point_at_data, set_launcher,
-                        set_work_dir)
+                        config_from_args, data_primaries, flush_denormals_on_cpu,
+                        init_process_group, parse_runner_args, set_launcher)
 
 __all__ = [
     'apply_checkpoint_anchors', 'UnsafeCheckpointError', 'allow_mmengine_checkpoints',
     'load_local_checkpoint', 'check_config_inputs', 'check_cuda_ops',
     'mmcv_cuda_ops_problem', 'required_files',
     'add_data_args', 'add_runner_args', 'build_runner', 'config_from_args',
-    'default_work_dir', 'flush_denormals_on_cpu', 'init_process_group',
-    'load_config', 'parse_runner_args', 'point_at_data', 'set_launcher',
-    'set_work_dir'
+    'data_primaries', 'flush_denormals_on_cpu', 'init_process_group',
+    'parse_runner_args', 'set_launcher'
 ]

@@ -275,11 +275,9 @@ def check_anchors(sizes: Sequence[np.ndarray],
 
 
 def anchors_config_lines(anchors: Anchors) -> str:
-    """Config lines that set ``anchors`` (rounded to 0.01 px)."""
+    """The config line that sets the primary ``anchors`` (rounded to 0.01 px)."""
     levels = ',\n    '.join(
         '[' + ', '.join(f'({round(w, 2):g}, {round(h, 2):g})'
                         for w, h in level) + ']' for level in anchors)
-    return (f'anchors = [\n    {levels}\n]\n'
-            'model = dict(bbox_head=dict(prior_generator=dict('
-            'base_sizes=anchors)))')
+    return f'anchors = [\n    {levels}\n]'
 

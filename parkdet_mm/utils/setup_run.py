@@ -1,16 +1,15 @@
-"""What tools/train.py, tools/test.py and tools/predict.py share in preparing a config."""
+"""What the tools share in starting a run: flags, config, launcher, work dir."""
 import argparse
 import os
 import os.path as osp
 import subprocess
-from typing import Dict, Iterator, List, Optional
+from typing import Any, Dict, Optional
 
 import torch
 from mmengine.config import Config, DictAction
 
 from parkdet_challenge.cli import InputError
-
-CONFIGS_DIR = 'configs'
+from parkdet_mm.config import load_config
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
@@ -29,19 +28,33 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_data_args(parser: argparse.ArgumentParser, required: bool = False) -> None:
-    """``--data-root DIR`` and ``--ann-dir DIR``: read the data from another copy
-    (see :func:`point_at_data`)."""
+    """``--data-root DIR`` and ``--ann-dir DIR``: set the config's primaries
+    ``data_root`` and ``ann_dir``, so every dataloader and evaluator reads that copy
+    (:func:`data_primaries`)."""
     parser.add_argument(
         '--data-root',
         required=required,
-        help="the data folder every dataloader reads (default: the config's "
-        'data_root)')
+        help="the data folder every dataloader reads (the config's data_root)")
     parser.add_argument(
         '--ann-dir',
         required=required,
         help='the folder holding the annotation files (tools/prepare_data.py '
-        "--out-dir's annotations/; default: where the config has them, below "
-        'the data root)')
+        "--out-dir's annotations/; the config's ann_dir, below the data root)")
+
+
+def data_primaries(args: argparse.Namespace) -> Dict[str, Optional[str]]:
+    """The ``data_root`` and ``ann_dir`` of ``--data-root``/``--ann-dir`` (None
+    where not given); a folder that does not exist is an InputError. ``ann_dir``
+    becomes absolute, since the config reads it relative to the data root."""
+    data_root = getattr(args, 'data_root', None)
+    ann_dir = getattr(args, 'ann_dir', None)
+    if data_root is not None and not osp.isdir(data_root):
+        raise InputError(f'--data-root {data_root} is not a folder')
+    if ann_dir is not None:
+        if not osp.isdir(ann_dir):
+            raise InputError(f'--ann-dir {ann_dir} is not a folder')
+        ann_dir = osp.abspath(ann_dir)
+    return dict(data_root=data_root, ann_dir=ann_dir)
 
 
 def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
@@ -51,17 +64,21 @@ def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
-def config_from_args(args: argparse.Namespace) -> Config:
-    """The config of a runner tool's ``args``: read, overridden, pointed at
-    ``--data-root``/``--ann-dir`` when given, launcher and work dir set (see
-    :func:`add_runner_args`, :func:`add_data_args`), with denormals flushed on
-    the CPU."""
+def config_from_args(args: argparse.Namespace,
+                     primaries: Optional[Dict[str, Any]] = None,
+                     base_primaries: Optional[Dict[str, Any]] = None) -> Config:
+    """The config of a runner tool's ``args``: read, ``base_primaries`` (e.g. a
+    ``--hyp`` file's) applied, then ``--cfg-options``, then ``--data-root``,
+    ``--ann-dir``, ``--work-dir`` and ``primaries`` (the tool's own flags; None
+    values skipped), formulas evaluated (:func:`parkdet_mm.config.load_config`),
+    launcher set, with denormals flushed on the CPU."""
     flush_denormals_on_cpu()
-    cfg = load_config(args.config, args.cfg_options,
-                      getattr(args, 'data_root', None),
-                      getattr(args, 'ann_dir', None))
+    cfg = load_config(
+        args.config, args.cfg_options, {
+            **data_primaries(args), 'work_dir': getattr(args, 'work_dir', None),
+            **(primaries or {})
+        }, base_primaries)
     set_launcher(cfg, args.launcher)
-    set_work_dir(cfg, args.config, args.work_dir)
     return cfg
 
 
@@ -71,128 +88,6 @@ def build_runner(cfg: Config):
 
     from mmyolo.registry import RUNNERS
     return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-
-
-def load_config(path: str, cfg_options: Optional[dict] = None,
-                data_root: Optional[str] = None,
-                ann_dir: Optional[str] = None) -> Config:
-    """Read a config file, apply ``--cfg-options`` and point every dataloader and
-    evaluator at the data (:func:`point_at_data`); bad files are an InputError."""
-    if not osp.isfile(path):
-        raise InputError(f'config {path} does not exist')
-    try:
-        cfg = Config.fromfile(path)
-    except Exception as err:  # syntax errors, bad _base_ paths, ...
-        raise InputError(f'config {path} cannot be read: {err}') from None
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    point_at_data(cfg, data_root, ann_dir)
-    return cfg
-
-
-def _leaf_datasets(dataset: dict) -> Iterator[dict]:
-    """The datasets that read files, through wrappers (``dataset``, ``datasets``)."""
-    if isinstance(dataset.get('dataset'), dict):
-        yield from _leaf_datasets(dataset['dataset'])
-    elif dataset.get('datasets'):
-        for child in dataset['datasets']:
-            yield from _leaf_datasets(child)
-    else:
-        yield dataset
-
-
-def _metric_cfgs(evaluator) -> List[dict]:
-    metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
-    return [m for m in metrics if isinstance(m, dict) and m.get('ann_file')]
-
-
-def _below(ann_file: str, config_ann_dir: Optional[str]) -> str:
-    """``ann_file``'s path below the config's ``ann_dir`` (``fold2/train.json``
-    for ``annotations/fold2/train.json``), else its file name."""
-    if config_ann_dir and not osp.isabs(ann_file):
-        rel = osp.relpath(osp.normpath(ann_file), osp.normpath(config_ann_dir))
-        if not rel.startswith(os.pardir):
-            return rel
-    return osp.basename(ann_file)
-
-
-def point_at_data(cfg: Config, data_root: Optional[str] = None,
-                  ann_dir: Optional[str] = None) -> None:
-    """Make every dataloader read below ``data_root`` and every evaluator score
-    against the annotation file its dataloader reads.
-
-    ``data_root`` defaults to the config's own top-level ``data_root``: a config
-    (or ``--cfg-options data_root=...``) changes one value and every path follows,
-    where MMEngine would have computed the dataloaders' and evaluators' paths from
-    the base config's value when it read that file. A config without a top-level
-    ``data_root`` is left as it is. Each dataset (wrapped ones included) gets
-    ``data_root``; its ``ann_file``, relative to it, stays, unless ``ann_dir`` is
-    given: then ``ann_file`` is its path below the config's top-level ``ann_dir``
-    (or its file name) in ``ann_dir``, an absolute path (tools/prepare_data.py
-    writes ``train.json``, ``val.json``, ``test.json`` and ``fold{k}/`` there). Each ``{val,test}_evaluator``'s ``ann_file`` becomes its dataloader's
-    annotation file, or, where the loader reads several, is moved from the old
-    data root to the new one. Given folders that do not exist are an InputError.
-    """
-    if data_root is not None and not osp.isdir(data_root):
-        raise InputError(f'--data-root {data_root} is not a folder')
-    if ann_dir is not None:
-        if not osp.isdir(ann_dir):
-            raise InputError(f'--ann-dir {ann_dir} is not a folder')
-        ann_dir = osp.abspath(ann_dir)
-    root = data_root if data_root is not None else cfg.get('data_root')
-    if root is None:
-        return
-    if not root.endswith(('/', os.sep)):
-        root += '/'  # configs concatenate data_root + relative paths
-    cfg.data_root = root
-    for stage in ('train', 'val', 'test'):
-        loader = cfg.get(f'{stage}_dataloader')
-        if not loader or not isinstance(loader.get('dataset'), dict):
-            continue
-        moved: Dict[str, str] = {}  # old annotation path -> new one
-        for dataset in _leaf_datasets(loader['dataset']):
-            old_root = dataset.get('data_root') or ''
-            old_ann = dataset.get('ann_file')
-            dataset['data_root'] = root
-            if old_ann and ann_dir is not None:
-                dataset['ann_file'] = osp.join(
-                    ann_dir, _below(old_ann, cfg.get('ann_dir')))
-            if old_ann:
-                moved[osp.normpath(osp.join(old_root, old_ann))] = osp.join(
-                    root, dataset['ann_file'])
-        evaluator = cfg.get(f'{stage}_evaluator')
-        if stage == 'train' or not evaluator:
-            continue
-        for metric in _metric_cfgs(evaluator):
-            if len(moved) == 1:
-                metric['ann_file'] = next(iter(moved.values()))
-            else:
-                metric['ann_file'] = moved.get(osp.normpath(metric['ann_file']),
-                                               metric['ann_file'])
-
-
-def default_work_dir(config_path: str) -> str:
-    """``work_dirs/`` + the config's path below ``configs/``, without ``.py``.
-
-    ``configs/baseline.py`` -> ``work_dirs/baseline`` and ``configs/demo/baseline.py``
-    -> ``work_dirs/demo/baseline``, so two configs of one name never share a folder.
-    """
-    path = osp.splitext(osp.normpath(config_path))[0]
-    parts = path.split(os.sep)
-    if CONFIGS_DIR in parts:
-        parts = parts[len(parts) - 1 - parts[::-1].index(CONFIGS_DIR) + 1:]
-    else:
-        parts = parts[-1:]
-    return osp.join('work_dirs', *parts)
-
-
-def set_work_dir(cfg: Config, config_path: str,
-                 work_dir: Optional[str] = None) -> None:
-    """``--work-dir`` wins, then the config's own ``work_dir``, then the default."""
-    if work_dir:
-        cfg.work_dir = work_dir
-    elif not cfg.get('work_dir'):
-        cfg.work_dir = default_work_dir(config_path)
 
 
 def set_launcher(cfg: Config, launcher: str) -> None:

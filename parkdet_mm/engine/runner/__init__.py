@@ -1,0 +1,3 @@
+from .formula_runner import FormulaRunner
+
+__all__ = ['FormulaRunner']
