@@ -61,14 +61,18 @@ def draw_tiny_coco(root: Path, split: str, num_images: int, first_id: int,
     return ann_file
 
 
+def draw_tiny_splits(root: Path, train: int = 8, val: int = 4, test: int = 4) -> Path:
+    """``root`` with annotations/{train,val,test}.json over 96x64 images."""
+    draw_tiny_coco(root, 'train', train, 1, seed=1)
+    draw_tiny_coco(root, 'val', val, 101, seed=2)
+    draw_tiny_coco(root, 'test', test, 201, seed=3)
+    return root
+
+
 @pytest.fixture(scope='session')
 def tiny_coco(tmp_path_factory) -> Path:
     """A data root with annotations/{train,val,test}.json over 96x64 images."""
-    root = tmp_path_factory.mktemp('tiny_coco')
-    draw_tiny_coco(root, 'train', 8, 1, seed=1)
-    draw_tiny_coco(root, 'val', 4, 101, seed=2)
-    draw_tiny_coco(root, 'test', 4, 201, seed=3)
-    return root
+    return draw_tiny_splits(tmp_path_factory.mktemp('tiny_coco'))
 
 
 TINY_CONFIG = '''

@@ -49,9 +49,10 @@ def built_head(cfg: Config):
     return MODELS.build(cfg.model.bbox_head)
 
 
-def read_hyps(cfg: Config, img_size: int) -> dict:
+def read_hyps(cfg: Config) -> dict:
     """The YOLOv5 hyper-parameters the built model and the config encode, undoing
-    YOLOv5's scaling of the loss gains."""
+    YOLOv5's scaling of the loss gains (at the training size)."""
+    img_size = cfg.img_scale[0]
     optimizer = cfg.optim_wrapper.optimizer
     scheduler = cfg.default_hooks.param_scheduler
     head = built_head(cfg)
@@ -89,7 +90,8 @@ def read_hyps(cfg: Config, img_size: int) -> dict:
                               for t in cfg.train_dataloader.dataset.pipeline)
         else None,
         fliplr=transform(cfg, 'mmdet.RandomFlip')['prob'],
-        mosaic=transform(cfg, 'WeightedMosaic')['prob'],
+        mosaic=transform(cfg, 'WeightedMosaic')['prob']
+        if transform(cfg, 'WeightedMosaic') else 0.0,
         mixup=0.0 if 'YOLOv5MixUp' not in types else None,
         copy_paste=0.0 if not any('CopyPaste' in t for t in types) else None)
 
@@ -99,7 +101,7 @@ def test_stage_configs_match_the_spec(path):
     cfg = load(path)
     stage = SPEC_STAGES[path]
     assert cfg.img_scale == (1280, 1280)
-    hyps = read_hyps(cfg, cfg.img_scale[0])
+    hyps = read_hyps(cfg)
     for name, value in SPEC_HYPS[stage['hyps']].items():
         assert hyps[name] == pytest.approx(value), name
     assert cfg.train_cfg.max_epochs == stage['epochs']
@@ -190,7 +192,7 @@ def test_finetune_starts_from_the_baselines_final_checkpoint(baseline, finetune)
 def test_demo_configs_are_their_stage_small(demo, parent):
     small, full = load(demo), load(parent)
     hyps = SPEC_HYPS[SPEC_STAGES[parent]['hyps']]
-    small_hyps = read_hyps(small, small.img_scale[0])
+    small_hyps = read_hyps(small)
     for name, value in hyps.items():
         assert small_hyps[name] == pytest.approx(value), name
     assert small.img_scale[0] < full.img_scale[0]

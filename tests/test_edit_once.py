@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import (REPO, assert_one_line_error, draw_tiny_coco, run_tool,
+from conftest import (REPO, assert_one_line_error, draw_tiny_splits, run_tool,
                       write_tiny_config)
 from parkdet_mm.config import final_checkpoint, load_config
 
@@ -80,11 +80,7 @@ def config_from_train_flags(monkeypatch, argv):
 @pytest.fixture(scope='module')
 def data_48(tmp_path_factory) -> Path:
     """48 training images: 4 epoch parts of 12, three 4-image batches each."""
-    root = tmp_path_factory.mktemp('data_48')
-    draw_tiny_coco(root, 'train', 48, 1, seed=1)
-    draw_tiny_coco(root, 'val', 4, 101, seed=2)
-    draw_tiny_coco(root, 'test', 2, 201, seed=3)
-    return root
+    return draw_tiny_splits(tmp_path_factory.mktemp('data_48'), train=48)
 
 
 def edited_config(way: str, tmp_path: Path, data: Path, monkeypatch):
