@@ -23,14 +23,15 @@ from mmengine.structures import InstanceData
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from mmyolo.registry import METRICS, VISUALIZERS
-from parkdet_challenge.cli import InputError, run_cli
+from parkdet_challenge.cli import run_cli
 from parkdet_challenge.submission import MAX_BYTES
 from parkdet_mm.apis import (check_test_images, fuse_models,
                              gather_predictions, predict_nms_ensemble,
                              predict_with_checkpoint, prepare_predict_config)
-from parkdet_mm.utils import (add_runner_args, check_cuda_ops,
-                              flush_denormals_on_cpu, init_process_group,
-                              load_config, parse_runner_args, set_work_dir)
+from parkdet_mm.utils import (add_runner_args, check_checkpoint_file,
+                              check_cuda_ops, flush_denormals_on_cpu,
+                              init_process_group, load_config,
+                              parse_runner_args, set_work_dir)
 
 DEFAULT_CONFIG = 'configs/finetune.py'
 
@@ -112,8 +113,7 @@ def main() -> None:
         checkpoints = [osp.join(cfg.work_dir,
                                 f'epoch_{cfg.train_cfg.max_epochs}.pth')]
     for checkpoint in checkpoints:
-        if not osp.isfile(checkpoint):
-            raise InputError(f'checkpoint {checkpoint} does not exist')
+        check_checkpoint_file(checkpoint)
     ann_file = osp.join(args.ann_dir, 'test.json')
     num_images = check_test_images(args.data_root, ann_file)
     img_size = args.img_size or cfg.get('test_img_scale', cfg.img_scale)[0]

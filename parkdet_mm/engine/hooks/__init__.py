@@ -1,3 +1,4 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .class_balance_hook import ClassBalanceHook
 from .freeze_layers_hook import FreezeLayersHook, yolov5_backbone_layers
 from .auto_anchor_hook import AutoAnchorHook
@@ -7,7 +8,8 @@ from .training_curves_hook import TrainingCurvesHook
 from .yolov5_loop_scheduler_hook import YOLOv5LoopSchedulerHook
 
 __all__ = [
-    'AutoAnchorHook', 'ClassBalanceHook', 'FreezeLayersHook', 'yolov5_backbone_layers',
-    'ImageCacheHook', 'OptimizerStepEMAHook', 'YOLOv5ModelEMA',
+    'AtomicCheckpointHook', 'AutoAnchorHook', 'ClassBalanceHook',
+    'FreezeLayersHook', 'yolov5_backbone_layers', 'ImageCacheHook',
+    'OptimizerStepEMAHook', 'YOLOv5ModelEMA',
     'TrainingCurvesHook', 'YOLOv5LoopSchedulerHook'
 ]
