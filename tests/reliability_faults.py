@@ -9,6 +9,7 @@ import json
 import os
 import signal
 from pathlib import Path
+from typing import Optional
 
 import torch
 from mmengine.dist import get_rank
@@ -22,22 +23,25 @@ from parkdet_mm.engine.optimizers import NominalBatchMixin
 
 @HOOKS.register_module()
 class SignalAtIterationHook(Hook):
-    """Send ``signal`` to this process (``group``: to its whole process group,
-    as Slurm signals every process of a job step) when iteration ``iteration``
-    (0-based) starts, so it arrives while that iteration runs."""
+    """Send ``signal_name`` ``count`` times to this process (``group``: to its
+    whole process group, as Slurm signals every process of a job step) when
+    iteration ``iteration`` (0-based) starts, so it arrives while that iteration
+    runs."""
 
     def __init__(self, iteration: int, signal_name: str = 'SIGTERM',
-                 group: bool = False) -> None:
+                 group: bool = False, count: int = 1) -> None:
         self.iteration = iteration
         self.signum = signal.Signals[signal_name]
         self.group = group
+        self.count = count
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         if runner.iter == self.iteration:
-            if self.group:
-                os.killpg(os.getpgrp(), self.signum)
-            else:
-                os.kill(os.getpid(), self.signum)
+            for _ in range(self.count):
+                if self.group:
+                    os.killpg(os.getpgrp(), self.signum)
+                else:
+                    os.kill(os.getpid(), self.signum)
 
 
 @HOOKS.register_module()
@@ -64,17 +68,27 @@ class NonFiniteLossAtIterationHook(Hook):
 
 
 @HOOKS.register_module()
-class InfiniteGradientsFromIterationHook(Hook):
-    """From iteration ``iteration`` on, every gradient of the first parameter
-    is infinite (a tensor hook on it); the loss stays finite."""
+class InfiniteGradientsHook(Hook):
+    """At iterations ``start`` to ``stop`` (0-based, ``stop`` excluded; None: to
+    the end) every gradient of the first parameter is infinite (a tensor hook
+    on it); the loss stays finite."""
 
-    def __init__(self, iteration: int) -> None:
-        self.iteration = iteration
+    def __init__(self, start: int, stop: Optional[int] = None) -> None:
+        self.start = start
+        self.stop = stop
+        self.handle = None
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
-        if runner.iter == self.iteration:
+        if self.start <= runner.iter and (self.stop is None
+                                          or runner.iter < self.stop):
             param = next(runner.model.parameters())
-            param.register_hook(lambda grad: grad * float('inf'))
+            self.handle = param.register_hook(lambda grad: grad * float('inf'))
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        if self.handle is not None:
+            self.handle.remove()
+            self.handle = None
 
 
 class _CpuLossScalerOptimWrapper(OptimWrapper):

@@ -3,6 +3,7 @@ from .class_balance_hook import ClassBalanceHook
 from .freeze_layers_hook import FreezeLayersHook, yolov5_backbone_layers
 from .auto_anchor_hook import AutoAnchorHook
 from .image_cache_hook import ImageCacheHook
+from .non_finite_loss_hook import NonFiniteLossHook
 from .optimizer_step_ema_hook import OptimizerStepEMAHook, YOLOv5ModelEMA
 from .training_curves_hook import TrainingCurvesHook
 from .yolov5_loop_scheduler_hook import YOLOv5LoopSchedulerHook
@@ -10,6 +11,6 @@ from .yolov5_loop_scheduler_hook import YOLOv5LoopSchedulerHook
 __all__ = [
     'AtomicCheckpointHook', 'AutoAnchorHook', 'ClassBalanceHook',
     'FreezeLayersHook', 'yolov5_backbone_layers', 'ImageCacheHook',
-    'OptimizerStepEMAHook', 'YOLOv5ModelEMA',
+    'NonFiniteLossHook', 'OptimizerStepEMAHook', 'YOLOv5ModelEMA',
     'TrainingCurvesHook', 'YOLOv5LoopSchedulerHook'
 ]
