@@ -1,0 +1,4 @@
+from .interruptible_loop import (INTERRUPT_KEY, InterruptibleEpochBasedTrainLoop,
+                                 batches_from)
+
+__all__ = ['INTERRUPT_KEY', 'InterruptibleEpochBasedTrainLoop', 'batches_from']
