@@ -68,6 +68,23 @@ class NonFiniteLossAtIterationHook(Hook):
 
 
 @HOOKS.register_module()
+class NonFiniteWeightsAtIterationHook(Hook):
+    """After iteration ``iteration`` (its loss finite), one weight is NaN, as a
+    step on NaN gradients leaves it."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, iteration: int) -> None:
+        self.iteration = iteration
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        if runner.iter == self.iteration:
+            with torch.no_grad():
+                next(runner.model.parameters()).view(-1)[0] = float('nan')
+
+
+@HOOKS.register_module()
 class InfiniteGradientsHook(Hook):
     """At iterations ``start`` to ``stop`` (0-based, ``stop`` excluded; None: to
     the end) every gradient of the first parameter is infinite (a tensor hook

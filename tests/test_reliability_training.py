@@ -112,6 +112,19 @@ def test_a_nan_loss_stops_training_at_once_and_resume_continues(tiny_coco,
     assert_finite(work / f'epoch_{EPOCHS}.pth')
 
 
+def test_weights_gone_nan_with_a_finite_loss_are_not_saved(tiny_coco, tmp_path):
+    # the last iteration of epoch 2: its checkpoint would hold the NaN
+    config = make_config(
+        tmp_path, tiny_coco, 'nan_weights',
+        "[dict(type='NonFiniteWeightsAtIterationHook', iteration=7)]")
+    work = tmp_path / 'work'
+    line = one_line(train(config, work), 3)
+    assert line.startswith('error: weights not finite after iteration 8 (epoch 2): '
+                           "NaN or inf in 1 of the model's tensors,"), line
+    assert line.endswith(f'--resume continues from {work}/epoch_1.pth'), line
+    assert checkpoints(work) == ['epoch_1.pth']
+
+
 # a step every iteration (nominal batch = batch) through a real GradScaler
 AMP = '''
 optim_wrapper = dict(type='CpuNominalBatchAmpOptimWrapper', nominal_batch_size=2)
@@ -143,12 +156,35 @@ def test_skipped_loss_scaler_steps_stop_training_only_when_they_persist(
 
 # --------------------------------------------------------------------- signals
 @pytest.fixture(scope='module')
-def uninterrupted(tiny_coco, tmp_path_factory):
+def uninterrupted_run(tiny_coco, tmp_path_factory) -> Path:
     tmp_path = tmp_path_factory.mktemp('uninterrupted')
     work = tmp_path / 'work'
     proc = train(make_config(tmp_path, tiny_coco, 'plain'), work)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return iterations(work)
+    return work
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(uninterrupted_run):
+    return iterations(uninterrupted_run)
+
+
+def test_the_same_command_twice_gives_bit_identical_checkpoints(
+        uninterrupted_run, tiny_coco, tmp_path):
+    work = tmp_path / 'work'
+    proc = train(make_config(tmp_path, tiny_coco, 'plain'), work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first, second = (load_local_checkpoint(str(w / f'epoch_{EPOCHS}.pth'))
+                     for w in (uninterrupted_run, work))
+    for key in ('state_dict', 'ema_state_dict'):
+        assert first[key].keys() == second[key].keys()
+        for name, tensor in first[key].items():
+            assert torch.equal(tensor, second[key][name]), (key, name)
+    states = [c['optimizer']['state'] for c in (first, second)]
+    assert states[0].keys() == states[1].keys() and states[0]
+    for index, state in states[0].items():
+        assert torch.equal(state['momentum_buffer'],
+                           states[1][index]['momentum_buffer'])
 
 
 SAME_AS_UNINTERRUPTED = ('iter', 'epoch', 'batch', 'samples', 'lr',
@@ -240,3 +276,40 @@ def test_sigint_saves_and_a_second_one_stops_at_once(tiny_coco, tmp_path):
     line = one_line(train(twice, tmp_path / 'twice'), 130)
     assert line == 'interrupted'
     assert checkpoints(tmp_path / 'twice') == []
+
+
+# ------------------------------------------------------- skipping done batches
+class CountingDataset(torch.utils.data.Dataset):
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.loaded = []
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> int:
+        self.loaded.append(index)
+        return index
+
+
+def test_batches_from_skips_done_batches_without_loading_them():
+    from parkdet_mm.engine.runner import batches_from
+    dataset = CountingDataset(10)
+    sampler = torch.utils.data.SequentialSampler(range(10))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=3, sampler=sampler)
+    with batches_from(loader, 2) as batches:
+        assert len(loader) == 4  # what schedules read stays the epoch's
+        assert [b.tolist() for b in batches] == [[6, 7, 8], [9]]
+    assert dataset.loaded == [6, 7, 8, 9]
+    assert loader.batch_sampler.sampler is sampler  # the next epoch reads all
+    assert [b.tolist() for b in loader][0] == [0, 1, 2]
+
+
+def test_batches_from_loads_and_drops_with_another_batch_sampler():
+    from parkdet_mm.engine.runner import batches_from
+    dataset = CountingDataset(6)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_sampler=[[4, 5], [0, 1], [2, 3]])
+    with batches_from(loader, 1) as batches:
+        assert [b.tolist() for b in batches] == [[0, 1], [2, 3]]
+    assert dataset.loaded == [4, 5, 0, 1, 2, 3]

@@ -41,7 +41,10 @@ class NonFiniteLossHook(Hook):
     It runs first among the ``after_train_iter`` hooks (priority ``VERY_HIGH``),
     so no later hook (EMA, logger, iteration checkpoints) sees the iteration and
     no checkpoint is written from the diverged weights: ``last_checkpoint`` still
-    names the last good one, which ``--resume`` continues from.
+    names the last good one, which ``--resume`` continues from. Weights can also
+    turn NaN while the loss was still finite (a step on NaN gradients, the last of
+    an epoch): before every checkpoint it checks the weights being saved, and
+    stops the same way rather than save them.
 
     Args:
         max_skipped_steps (int, optional): Optimizer steps in a row that may be
@@ -99,6 +102,18 @@ class NonFiniteLossHook(Hook):
                 f'{where}: the loss scaler found inf or NaN gradients every '
                 f'time{self._scale(runner)}; training stopped and nothing was '
                 f'saved from these weights, {resume_hint(runner.work_dir)}')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Refuse to save weights that are not finite."""
+        bad = [name for name, tensor in checkpoint.get('state_dict', {}).items()
+               if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+        if bad:
+            raise TrainingDiverged(
+                f'weights not finite after iteration {runner.iter} (epoch '
+                f'{runner.epoch + 1}): NaN or inf in {len(bad)} of the model\'s '
+                f'tensors, {bad[0]} first; '
+                'training stopped before saving them (lower the learning rate or '
+                f'check the data), {resume_hint(runner.work_dir)}')
 
     @staticmethod
     def _attempted_step(runner) -> bool:
