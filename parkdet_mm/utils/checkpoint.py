@@ -92,10 +92,10 @@ def check_checkpoint_file(path: str) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError) as err:
+    except (zipfile.BadZipFile, OSError, ValueError):
         raise CheckpointFileError(
             f'checkpoint {path} is cut short or damaged: its zip archive has no '
-            f'complete directory ({err}); was it written completely?') from None
+            'complete directory; was it written completely?') from None
     if not any(name.endswith('/data.pkl') and name.count('/') == 1
                for name in names):
         raise CheckpointFileError(
