@@ -248,3 +248,25 @@ def test_mmyolos_own_train_tool_derives_the_values(tmp_path, tiny_coco):
               '--cfg-options', 'max_epochs=1', 'img_scale=(128,128)'])
     assert (work / 'epoch_1.pth').is_file() and not (work / 'epoch_2.pth').exists()
     assert_dumped_config_is_final(work, img_scale=(128, 128), max_epochs=1)
+
+
+def test_deterministic_reaches_torch(tmp_path, tiny_coco, monkeypatch):
+    """Every config sets cuDNN's determinism (the reference's init_seeds(0));
+    --deterministic turns on torch's deterministic algorithms as well."""
+    import torch
+
+    from parkdet_mm.engine import FormulaRunner
+    monkeypatch.delenv('CUBLAS_WORKSPACE_CONFIG', raising=False)
+    cfg = config_from_train_flags(monkeypatch, [DEMO, '--deterministic',
+                                                '--data-root', str(tiny_coco)])
+    assert cfg.randomness == dict(seed=0, deterministic=True)
+    assert cfg.env_cfg.cudnn_deterministic and not cfg.env_cfg.cudnn_benchmark
+    cfg.work_dir = str(tmp_path / 'work')
+    try:
+        FormulaRunner.from_cfg(cfg)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.backends.cudnn.deterministic
+        assert os.environ['CUBLAS_WORKSPACE_CONFIG'] == ':4096:8'
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.deterministic = False

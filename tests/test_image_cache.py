@@ -127,6 +127,25 @@ def test_disk_cache_is_rebuilt_for_a_changed_file(tmp_path, data_root):
     assert (cache.get(paths[3]).img == (0, 0, 255)).all()  # BGR red
 
 
+def test_disk_cache_rewrites_an_array_cut_short(tmp_path, data_root):
+    """An array the index calls current but that lost its tail (a power cut
+    after the rename) or its header is written again, not read."""
+    dataset = build_train_dataset(tmp_path, data_root)
+    attach_image_cache(dataset, 'disk')
+    paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
+    arrays = [disk_cache_file(p, (64, 64)) for p in paths]
+    whole = [np.load(a) for a in arrays]
+    with open(arrays[2], 'r+b') as f:
+        f.truncate(os.path.getsize(arrays[2]) - 10)
+    Path(arrays[5]).write_bytes(Path(arrays[5]).read_bytes()[:20])
+    written = [os.stat(a).st_mtime_ns for a in arrays]
+    cache = attach_image_cache(dataset, 'disk')
+    rewritten = [os.stat(a).st_mtime_ns != w for a, w in zip(arrays, written)]
+    assert rewritten == [i in (2, 5) for i in range(len(paths))]
+    for path, array in zip(paths, whole):
+        assert np.array_equal(cache.get(path).img, array)
+
+
 def test_ram_cache_is_shared_with_workers(tmp_path, data_root):
     dataset = build_train_dataset(tmp_path, data_root)
     cache = attach_image_cache(dataset, 'ram')

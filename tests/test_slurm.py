@@ -2,13 +2,16 @@
 
 The stand-in srun records its arguments and starts ``--ntasks`` local processes of
 the command with the variables Slurm sets (SLURM_PROCID, SLURM_LOCALID, SLURM_NTASKS,
-SLURM_NODELIST); the stand-in scontrol resolves any node list to localhost. The tools
-run with ``--launcher slurm`` on the CPU (gloo).
+SLURM_NODELIST) and forwards SIGTERM to them; the stand-in scontrol resolves any node
+list to localhost and logs its calls. The tools run with ``--launcher slurm`` on the
+CPU (gloo).
 """
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -16,8 +19,9 @@ from conftest import REPO, write_tiny_config
 from test_distributed_inference import _random_checkpoint
 
 SRUN = '''#!{python}
-"""Stand-in for srun: record argv, start --ntasks local tasks, fail if one fails."""
-import json, os, subprocess, sys
+"""Stand-in for srun: record argv, start --ntasks local tasks, forward SIGTERM and
+SIGINT to them (as srun does), exit with the highest task status."""
+import json, os, signal, subprocess, sys
 args, opts = sys.argv[1:], {{}}
 while args and args[0].startswith('-'):
     if args[0] == '-p':
@@ -35,11 +39,14 @@ procs = [subprocess.Popen(args, env=dict(
     os.environ, SLURM_PROCID=str(i), SLURM_LOCALID=str(i % per_node),
     SLURM_NTASKS=str(ntasks), SLURM_NODELIST='node[001]',
     SLURM_JOB_NAME=opts['job-name'])) for i in range(ntasks)]
+for signum in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(signum, lambda signum, frame: [p.send_signal(signum) for p in procs])
 sys.exit(max(p.wait() for p in procs))
 '''
 
 SCONTROL = '''#!/usr/bin/env bash
-# Stand-in for scontrol: `scontrol show hostname LIST` -> localhost
+# Stand-in for scontrol: `scontrol show hostname LIST` -> localhost; logs every call
+# (`scontrol requeue JOB` included)
 echo "$*" >> "$SCONTROL_LOG"
 [ "$1 $2" = "show hostname" ] && echo localhost
 '''
@@ -86,7 +93,7 @@ def test_slurm_train_starts_two_gloo_processes(tiny_coco, tmp_path, slurm):
     work = tmp_path / 'work'
     output, run = _run('slurm_train.sh', ['part', 'job', str(config), str(work)],
                        dict(slurm, MASTER_PORT='29561'))
-    _assert_srun(run, 'train.py', str(config), '--work-dir', str(work))
+    _assert_srun(run, 'train.py', str(config), '--resume', '--work-dir', str(work))
     assert 'Distributed training: True' in output
     assert 'GPU number: 2' in output  # mmengine's name for the world size
     assert "'backend': 'gloo'" in output
@@ -121,3 +128,61 @@ def test_slurm_predict_writes_once_and_slurm_test_runs_test(tiny_coco, tmp_path,
                                     '--out-dir', str(out)],
                   dict(slurm, SRUN_DRY='1'))
     _assert_srun(run, 'test.py', str(config), str(checkpoint), '--out-dir', str(out))
+
+
+REQUEUE_CONFIG = '''
+_base_ = './tiny.py'
+custom_imports = dict(imports=['parkdet_mm', 'reliability_faults'],
+                      allow_failed_imports=False)
+train_batch_size_per_gpu = 2  # 2 processes: 2 iterations per epoch
+extra_hooks = [dict(type='TrainingRecorderHook')]
+val_interval = 100
+'''
+
+
+def test_slurm_train_requeues_a_job_stopped_by_sigterm(tiny_coco, tmp_path, slurm):
+    """SIGTERM to the batch script (sbatch --signal=B:TERM, or preemption): srun
+    forwards it, both tasks stop after the same iteration with a checkpoint and
+    exit 143, the script requeues the job; the requeued job's command continues
+    from that checkpoint to the end."""
+    epochs = 6
+    write_tiny_config(tmp_path / 'tiny.py', tiny_coco, epochs=epochs)
+    config = tmp_path / 'requeue.py'
+    config.write_text(REQUEUE_CONFIG)
+    work = tmp_path / 'work'
+    env = dict(slurm, MASTER_PORT='29563', SLURM_JOB_ID='4242',
+               PYTHONPATH=os.pathsep.join([str(REPO / 'tests'),
+                                           os.environ.get('PYTHONPATH', '')]))
+    command = ['bash', 'tools/slurm_train.sh', 'part', 'job', str(config),
+               str(work)]
+    batch_job = subprocess.Popen(command, cwd=REPO, env=env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+    deadline = time.time() + 300
+    while not (work / 'record_rank0.jsonl').exists():  # an iteration is done
+        assert batch_job.poll() is None, batch_job.stdout.read()[-3000:]
+        assert time.time() < deadline
+        time.sleep(0.05)
+    batch_job.send_signal(signal.SIGTERM)
+    output = batch_job.communicate(timeout=300)[0]
+    assert batch_job.returncode == 143, output[-3000:]
+    assert 'requeue 4242' in open(slurm['SCONTROL_LOG']).read().splitlines()
+    interrupted = (work / 'last_checkpoint').read_text()
+    assert interrupted.endswith('_interrupted.pth') and os.path.isfile(interrupted)
+    stops = [line for line in output.splitlines()
+             if line.startswith('interrupted: SIGTERM after iteration')]
+    assert len(stops) == 2 and stops[0] == stops[1], output[-3000:]  # both ranks
+
+    # the requeued job runs the same command
+    proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    iteration = int(interrupted.rsplit('iter_', 1)[1].split('_')[0])
+    assert f'iter: {iteration}' in proc.stdout + proc.stderr  # resumed there
+    assert (work / f'epoch_{epochs}.pth').is_file()
+    assert not os.path.exists(interrupted)  # superseded, removed
+    for rank in (0, 1):
+        records = [json.loads(line) for line in
+                   (work / f'record_rank{rank}.jsonl').read_text().splitlines()]
+        iterations = [r['iter'] for r in records if 'iter' in r]
+        assert iterations == list(range(epochs * 2)), iterations

@@ -5,11 +5,14 @@
 
 Prints YOLOv5's figures for the configured anchors (anchors/target and best possible
 recall of the training boxes at the training size and prior_match_thr, each image
-rescaled by a random 0.9-1.1), as AutoAnchorHook logs them before training. At or
+rescaled by a random 0.9-1.1), as AutoAnchorHook logs them before training. The
+anchors are the config's, or, as in training, those of its ``load_from`` checkpoint
+when it carries some (``meta['anchors']``). At or
 below 0.98 BPR it evolves anchors (k-means, then a genetic algorithm) and, when they
 are better, prints them as config lines to paste into a config.
 """
 import argparse
+import os.path as osp
 
 import numpy as np
 from mmengine.config import DictAction
@@ -17,7 +20,9 @@ from mmengine.config import DictAction
 import parkdet_mm  # noqa: F401  (registers modules)
 from parkdet_challenge.cli import run_cli
 from parkdet_mm.config import load_config
-from parkdet_mm.utils import add_data_args, check_config_inputs, data_primaries
+from parkdet_mm.utils import (add_data_args, apply_checkpoint_anchors,
+                              check_config_inputs, data_primaries,
+                              load_local_checkpoint)
 from parkdet_mm.utils.anchors import (anchors_config_lines,
                                       box_sizes_per_image, check_anchors,
                                       train_img_size)
@@ -41,6 +46,13 @@ def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, data_primaries(args))
     check_config_inputs(cfg, ('train', ))
+    load_from = cfg.get('load_from')
+    if load_from and '://' not in load_from and osp.isfile(load_from):
+        # AutoAnchorHook checks the model after load_from has set its anchors
+        found = apply_checkpoint_anchors(
+            cfg, load_local_checkpoint(load_from, map_location='cpu', mmap=True))
+        if found is not None:
+            print(f'anchors from load_from {load_from}, as training takes them')
     from mmengine.registry import init_default_scope
     from mmyolo.registry import DATASETS
     init_default_scope(cfg.get('default_scope', 'mmyolo'))

@@ -35,6 +35,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     from parkdet_mm.utils import yolov5_checkpoint as y5  # after parsing: --help stays fast
+    from parkdet_mm.utils.checkpoint import check_checkpoint_file
+    check_checkpoint_file(args.src)
     start = time.perf_counter()
     ckpt = y5.convert_yolov5_checkpoint(args.src, weights=args.weights)
     cfg = None

@@ -34,7 +34,7 @@ from parkdet_challenge.atomic import write_bytes_atomic
 from parkdet_challenge.cli import InputError, run_cli
 from parkdet_mm.apis import load_detector
 from parkdet_mm.config import load_config
-from parkdet_mm.utils import flush_denormals_on_cpu
+from parkdet_mm.utils import check_checkpoint_file, flush_denormals_on_cpu
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'}
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.m4v', '.mpg', '.mpeg',
@@ -204,8 +204,7 @@ def main() -> None:
     args = parse_args()
     flush_denormals_on_cpu()
     cfg = load_config(args.config, args.cfg_options)
-    if not osp.isfile(args.checkpoint):
-        raise InputError(f'checkpoint {args.checkpoint} does not exist')
+    check_checkpoint_file(args.checkpoint)
     is_video = (osp.isfile(args.source)
                 and Path(args.source).suffix.lower() in VIDEO_SUFFIXES)
     if not is_video:

@@ -25,6 +25,7 @@ from parkdet_challenge.cli import InputError, run_cli
 from parkdet_mm.apis import load_detector
 from parkdet_mm.deploy import YOLOv5ONNXModel
 from parkdet_mm.config import load_config
+from parkdet_mm.utils import check_checkpoint_file
 
 STRIDE = 64
 OPSET = 17
@@ -79,8 +80,7 @@ def export(model: YOLOv5ONNXModel, out: str, img_size: int, batch: int,
 def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options)
-    if not osp.isfile(args.checkpoint):
-        raise InputError(f'checkpoint {args.checkpoint} does not exist')
+    check_checkpoint_file(args.checkpoint)
     img_size = args.img_size or cfg.get('test_img_scale', cfg.img_scale)[0]
     if img_size % STRIDE or img_size <= 0:
         raise InputError(f'--img-size {img_size} is not a multiple of {STRIDE}')

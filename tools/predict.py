@@ -23,13 +23,14 @@ from mmengine.structures import InstanceData
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from mmyolo.registry import METRICS, VISUALIZERS
-from parkdet_challenge.cli import InputError, run_cli
+from parkdet_challenge.cli import run_cli
 from parkdet_challenge.submission import MAX_BYTES
 from parkdet_mm.apis import (check_test_images, fuse_models,
                              gather_predictions, predict_nms_ensemble,
                              predict_with_checkpoint, share_test_batches)
 from parkdet_mm.config import final_checkpoint, load_config
-from parkdet_mm.utils import (add_runner_args, check_cuda_ops, data_primaries,
+from parkdet_mm.utils import (add_runner_args, check_checkpoint_file,
+                              check_cuda_ops, data_primaries,
                               flush_denormals_on_cpu, init_process_group,
                               parse_runner_args)
 
@@ -116,8 +117,7 @@ def main() -> None:
     if not checkpoints:
         checkpoints = [final_checkpoint(cfg)]
     for checkpoint in checkpoints:
-        if not osp.isfile(checkpoint):
-            raise InputError(f'checkpoint {checkpoint} does not exist')
+        check_checkpoint_file(checkpoint)
     ann_file = cfg.test_evaluator.ann_file
     num_images = check_test_images(cfg.data_root, ann_file)
     batch_size = cfg.test_dataloader.batch_size

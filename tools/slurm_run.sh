@@ -18,7 +18,7 @@ PYTHON=${PYTHON:-$( [ -x "$here/../.venv/bin/python" ] && echo "$here/../.venv/b
 
 set -x
 # shellcheck disable=SC2086  # SRUN_ARGS is a list of options
-srun -p "$PARTITION" \
+exec srun -p "$PARTITION" \
   --job-name="$JOB_NAME" \
   --gres=gpu:"$GPUS_PER_NODE" \
   --ntasks="$GPUS" \

@@ -2,6 +2,7 @@
 
     python tools/train.py configs/baseline.py [--work-dir DIR] [--resume [CKPT]] [--amp]
         [--epochs N] [--img-size N] [--batch-size N] [--workers N] [--hyp HYP.yaml]
+        [--deterministic]
         [--cache [ram|disk]] [--data-root DIR] [--ann-dir DIR]
         [--cfg-options key=value ...]
         [--launcher none|pytorch|slurm|mpi]
@@ -58,6 +59,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--workers', type=int, help='dataloader workers per GPU')
     parser.add_argument(
+        '--deterministic',
+        action='store_true',
+        default=None,
+        help="deterministic torch algorithms (slower; the primary deterministic)")
+    parser.add_argument(
         '--hyp',
         help="a YOLOv5 hyperparameter file (YOLOv5's layout and names, e.g. "
         'hyp.scratch-low.yaml): its values replace the config\'s')
@@ -74,7 +80,8 @@ def flag_primaries(args: argparse.Namespace) -> dict:
                                                       args.img_size),
         train_batch_size_per_gpu=args.batch_size,
         train_num_workers=args.workers,
-        image_cache=args.cache)
+        image_cache=args.cache,
+        deterministic=args.deterministic)
 
 
 def hyp_primaries(args: argparse.Namespace) -> dict:

@@ -35,6 +35,13 @@ frozen_layers = None
 # Hooks of your own, run after the recipe's custom_hooks.
 extra_hooks = []
 seed = 0  # YOLOv5's default
+# Deterministic torch algorithms too (mmengine's randomness.deterministic; slower,
+# and an op without a deterministic version then raises). tools/train.py
+# --deterministic. cuDNN's own determinism is on regardless (env_cfg below).
+deterministic = False
+# With mixed precision, optimizer steps the loss scaler may skip in a row (inf
+# gradients) before training stops as diverged; None: never (NonFiniteLossHook).
+max_skipped_steps = 100
 
 # -----YOLOv5 v6.1's loop (SPEC section 5); yolov5_p6_v50.py has v5.0's-----
 scheduler_type = 'linear'  # lf: linear decay from lr0 to lr0 * lrf
@@ -163,8 +170,8 @@ mosaic_steps = [
         img_scale='${img_scale}',
         pad_val=114.0,
         prob=1.0,
-        pre_transform=pre_transform),
-    random_affine,
+        pre_transform='${pre_transform}'),
+    '${random_affine}',
 ]
 # YOLOv5 without mosaic: one image, long side resized to img_scale, letterboxed,
 # then the affine with no border.
@@ -175,7 +182,7 @@ letterbox_steps = [
         scale='${img_scale}',
         allow_scale_up=True,
         pad_val=dict(img=114.0)),
-    dict(random_affine, border=(0, 0)),
+    '${dict(random_affine, border=(0, 0))}',
 ]
 # YOLOv5 takes the mosaic path with probability `mosaic`.
 image_steps = ('${mosaic_steps if mosaic_prob == 1 else letterbox_steps '
@@ -322,11 +329,16 @@ default_hooks = dict(
         warmup_momentum='${warmup_momentum}',
         warmup_bias_lr='${warmup_bias_lr}',
         warmup_bias_lr_group='${warmup_bias_lr_group}'),
+    # Written to a temporary file, then renamed; last_checkpoint updated after.
     checkpoint=dict(
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         interval='${checkpoint_interval}',
         save_best=None,
         max_keep_ckpts=3),
+    # A loss that is not finite stops training at once, in one line, before any
+    # hook or checkpoint sees the diverged weights.
+    non_finite_loss=dict(
+        type='NonFiniteLossHook', max_skipped_steps='${max_skipped_steps}'),
     # YOLOv5's AutoAnchor before training (BPR at anchor_t; evolved below 0.98);
     # checkpoints carry the anchors (meta['anchors']) and loading one applies them.
     # check=False is YOLOv5's --noautoanchor.
@@ -354,14 +366,18 @@ custom_hooks = ('${[ema_hook]'
 model_wrapper_cfg = ('${dict(type="MMDistributedDataParallel", '
                      'find_unused_parameters=True) if frozen_layers else None}')
 
+# SIGTERM/SIGINT: the current iteration ends, a checkpoint is written from which
+# --resume continues inside the epoch (the same images in the same order).
 train_cfg = dict(
-    type='EpochBasedTrainLoop',
+    type='InterruptibleEpochBasedTrainLoop',
     max_epochs='${max_epochs}',
     val_interval='${val_interval or max_epochs}')
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
-env_cfg = dict(cudnn_benchmark=False)
+# As the reference (YOLOv5's init_seeds(0)): cuDNN's algorithm choice fixed and
+# deterministic (FormulaRunner applies cudnn_deterministic).
+env_cfg = dict(cudnn_benchmark=False, cudnn_deterministic=True)
 # A fixed seed also lets --resume continue the sampler's sequence: mmengine builds
 # the dataloader before it restores a checkpoint's seed.
-randomness = dict(seed='${seed}')
+randomness = dict(seed='${seed}', deterministic='${deterministic}')

@@ -58,6 +58,10 @@ def text_or_none(value: Any) -> Optional[str]:
         'None or a path'
 
 
+def boolean(value: Any) -> Optional[str]:
+    return None if isinstance(value, bool) else 'True or False'
+
+
 def class_names(value: Any) -> Optional[str]:
     if (isinstance(value, (list, tuple)) and value
             and all(isinstance(n, str) and n for n in value)
@@ -81,6 +85,8 @@ PRIMARY_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = dict(
     train_num_workers=non_negative_int, val_num_workers=non_negative_int,
     test_num_workers=non_negative_int, val_interval=positive_int_or_none,
     log_interval=positive_int, checkpoint_interval=positive_int,
+    image_weights=boolean, deterministic=boolean,
+    max_skipped_steps=positive_int_or_none,
     deepen_factor=positive, widen_factor=positive,
     scheduler_type=one_of('linear', 'cosine'),
     warmup_bias_lr_group=one_of('bias', 'norm'),

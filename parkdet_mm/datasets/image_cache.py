@@ -197,7 +197,7 @@ class ImageCache:
             try:
                 current = entry is not None and entry == [
                     *_file_key(path), *map(int, self.ori_shapes[i])
-                ] and osp.isfile(self.files[i])
+                ] and _complete_array(self.files[i], self.shapes[i])
             except OSError:
                 current = False
             if current:
@@ -275,6 +275,38 @@ def _read_index(folder: str) -> dict:
             return json.load(f)
     except (OSError, ValueError):
         return {}
+
+
+# np.save writes version 1.0 headers, 2.0 for headers over 64 KiB
+_NPY_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def _complete_array(path: str, shape: np.ndarray) -> bool:
+    """Whether ``path`` is a whole ``.npy`` of a uint8 (h, w, 3) image of
+    ``shape`` (h, w): its header says so and the file is exactly that long.
+
+    Arrays are renamed into place once written, so a killed run leaves none
+    half-written; after a power cut, though, a renamed file may still lack its
+    data, and the index entry alone would not show it. Reads only the header.
+    """
+    with open(path, 'rb') as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            read_header = _NPY_HEADER_READERS.get(version)
+            if read_header is None:
+                return False
+            header = read_header(f)
+        except ValueError:  # not an .npy, or its header is cut short
+            return False
+        data_start = f.tell()
+        size = os.fstat(f.fileno()).st_size
+    array_shape, fortran_order, dtype = header
+    expected = (int(shape[0]), int(shape[1]), 3)
+    return (array_shape == expected and dtype == np.uint8 and not fortran_order
+            and size == data_start + int(np.prod(expected)))
 
 
 def _save_array(path: str, img: np.ndarray) -> None:

@@ -1,4 +1,6 @@
-"""Load mmengine checkpoints with torch's ``weights_only=True`` kept on.
+"""Read checkpoints safely and write them atomically.
+
+Reading: mmengine checkpoints load with torch's ``weights_only=True`` kept on.
 
 torch >= 2.6 unpickles checkpoints with ``weights_only=True``: only tensors, containers
 and an allow-list of classes may appear. mmengine's checkpoints also hold its
@@ -12,23 +14,100 @@ The same loader recognises an ultralytics YOLOv5 checkpoint (``.pt``, which hold
 pickled YOLOv5 modules) and converts it in memory with
 :func:`~parkdet_mm.utils.yolov5_checkpoint.convert_yolov5_checkpoint`, so
 ``load_from``, ``tools/test.py`` and ``tools/predict.py`` take it directly.
+
+A file that is missing, cut short, damaged or not a checkpoint at all is one
+:class:`CheckpointFileError` naming it, never torch's traceback:
+:func:`check_checkpoint_file` finds most of them cheaply (the zip directory only) before
+a tool builds anything, and :func:`load_local_checkpoint` wraps the real load's errors.
+
+Writing: the ``atomic_local`` file backend (:class:`AtomicLocalBackend`) is
+mmengine's local backend whose ``put`` writes a temporary file in the same folder,
+flushes it to disk and renames it over the target, so a kill or a full disk leaves
+the previous file or the new complete one, never a part. Select it with
+``backend_args=ATOMIC_BACKEND_ARGS`` wherever mmengine takes ``backend_args``
+(``AtomicCheckpointHook`` does by default), or call :func:`save_checkpoint_atomic`.
 """
 import pickle
 import re
+import zipfile
 from typing import Any, List, Optional
 
 import numpy as np
 import torch
+from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import HistoryBuffer
-from mmengine.runner import CheckpointLoader
+from mmengine.runner import CheckpointLoader, save_checkpoint
 
+from parkdet_challenge.atomic import write_bytes_atomic
 from parkdet_challenge.cli import InputError
 from .yolov5_checkpoint import (convert_yolov5_checkpoint,
                                 looks_like_yolov5_checkpoint)
 
 
+#: The name of :class:`AtomicLocalBackend` among mmengine's file backends.
+ATOMIC_BACKEND = 'atomic_local'
+#: ``backend_args`` selecting it (mmengine copies them; the dict is not changed).
+ATOMIC_BACKEND_ARGS = dict(backend=ATOMIC_BACKEND)
+
+# torch.save's zip archive opens with a local file header; its legacy format (torch
+# < 1.6, or _use_new_zipfile_serialization=False) with a pickled magic number:
+# protocol 2, then the number as a 10-byte LONG1.
+_ZIP_MAGIC = b'PK\x03\x04'
+_LEGACY_MAGIC = b'\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19'
+
+
 class UnsafeCheckpointError(InputError):
     """A checkpoint holds a class that is not on the allow-list."""
+
+
+class CheckpointFileError(InputError):
+    """A checkpoint file that is missing, cut short, damaged or not a checkpoint."""
+
+
+def check_checkpoint_file(path: str) -> None:
+    """Raise :class:`CheckpointFileError` unless ``path`` looks like a complete
+    torch checkpoint; reads its first bytes and its zip directory, not its tensors.
+
+    torch.save writes a zip archive whose directory is at its end, so a file cut
+    short at any point has none, which is what is checked, with the ``data.pkl``
+    every torch checkpoint holds. A file of torch's legacy format passes on its
+    magic number alone (the load then reports its damage). Damage inside a
+    complete archive shows only when the data is read: :func:`load_local_checkpoint`
+    turns those errors into the same one line.
+    """
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(len(_LEGACY_MAGIC))
+    except FileNotFoundError:
+        raise CheckpointFileError(f'checkpoint {path} does not exist') from None
+    except OSError as err:
+        raise CheckpointFileError(
+            f'checkpoint {path} cannot be read: {err.strerror}') from None
+    if head.startswith(_LEGACY_MAGIC):
+        return
+    if not head.startswith(_ZIP_MAGIC):
+        raise CheckpointFileError(
+            f'checkpoint {path} is not a checkpoint: torch.save writes a zip '
+            f'archive, this file starts with {head[:8]!r}')
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise CheckpointFileError(
+            f'checkpoint {path} is cut short or damaged: its zip archive has no '
+            'complete directory; was it written completely?') from None
+    if not any(name.endswith('/data.pkl') and name.count('/') == 1
+               for name in names):
+        raise CheckpointFileError(
+            f'checkpoint {path} is a zip archive but not a torch checkpoint '
+            '(no data.pkl)')
+
+
+def _first_line(err: BaseException, limit: int = 200) -> str:
+    """An exception's message, first line, at most ``limit`` characters."""
+    lines = str(err).strip().splitlines() or [type(err).__name__]
+    line = lines[0]
+    return line if len(line) <= limit else line[:limit - 3] + '...'
 
 
 def _history_buffer_statistic(owner: Any, name: str) -> Any:
@@ -71,30 +150,64 @@ def allow_mmengine_checkpoints() -> None:
 
 
 def load_local_checkpoint(filename: str,
-                          map_location: Optional[Any] = None) -> Any:
+                          map_location: Optional[Any] = None,
+                          mmap: bool = False) -> Any:
     """Load a local checkpoint with ``weights_only=True``.
 
     A YOLOv5 checkpoint is converted to MMYOLO's layout instead (its ``ema``
-    weights when it has them), nothing from it executed.
+    weights when it has them), nothing from it executed. ``mmap=True`` maps the
+    tensors' storage instead of reading it (torch's ``mmap``): what reads only
+    the meta stays cheap for a large file.
 
     Raises:
+        CheckpointFileError: the file is missing, cut short, damaged or not a
+            checkpoint (:func:`check_checkpoint_file`, then any error of the load
+            itself), in one line naming it.
         UnsafeCheckpointError: the file holds an object outside the allow-list.
         YOLOv5CheckpointError: a YOLOv5 checkpoint that cannot be mapped.
     """
+    check_checkpoint_file(filename)
     if looks_like_yolov5_checkpoint(filename):
         return convert_yolov5_checkpoint(filename)
     try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
+        return torch.load(filename, map_location=map_location, weights_only=True,
+                          mmap=mmap)
     except pickle.UnpicklingError as err:
         found = re.search(r'GLOBAL (.*?)(?: was not an allowed|$)', str(err),
                           re.MULTILINE)
-        what = found.group(1) if found else 'an object'
+        if not found:
+            raise CheckpointFileError(
+                f'checkpoint {filename} cannot be loaded, it is damaged: '
+                f'{_first_line(err)}') from None
         raise UnsafeCheckpointError(
-            f'refusing to load checkpoint {filename}: it holds {what}, which is '
-            'not on the allow-list of what mmengine checkpoints contain '
+            f'refusing to load checkpoint {filename}: it holds {found.group(1)}, '
+            'which is not on the allow-list of what mmengine checkpoints contain '
             '(torch weights_only=True)') from None
+    except Exception as err:  # torch's reader: RuntimeError, EOFError, KeyError...
+        raise CheckpointFileError(
+            f'checkpoint {filename} cannot be loaded: {_first_line(err)}') from None
+
+
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local file backend whose writes replace a file atomically:
+    a temporary file in the same folder, flushed to disk, renamed over the target
+    (:mod:`parkdet_challenge.atomic`). A failed or killed write leaves the target
+    as it was and, except after a kill, no temporary file."""
+
+    def put(self, obj: bytes, filepath) -> None:
+        write_bytes_atomic(filepath, obj)
+
+    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
+        write_bytes_atomic(filepath, obj.encode(encoding))
+
+
+def save_checkpoint_atomic(checkpoint: dict, filename: str) -> None:
+    """mmengine's ``save_checkpoint`` through :class:`AtomicLocalBackend`: the
+    file named ``filename`` is the previous one or the complete new one."""
+    save_checkpoint(checkpoint, filename, backend_args=ATOMIC_BACKEND_ARGS)
 
 
 CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint,
                                  force=True)
+register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
 allow_mmengine_checkpoints()

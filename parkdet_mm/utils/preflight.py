@@ -1,8 +1,9 @@
 """Check a run's inputs and its machine before any work starts.
 
-A run that dies after minutes of model building because an annotation file or a
-``load_from`` checkpoint is missing wastes a GPU slot; the tools call
-:func:`check_config_inputs` first, which fails with one line naming the key and path.
+A run that dies after minutes of model building because an annotation file is
+missing or a ``load_from`` checkpoint is missing or cut short wastes a GPU slot; the
+tools call :func:`check_config_inputs` first, which fails with one line naming the key
+and path.
 One that dies at its first validation because mmcv has no CUDA ops wastes the whole
 run; the tools call :func:`check_cuda_ops` first too.
 """
@@ -13,6 +14,7 @@ import torch
 from mmengine.config import Config
 
 from parkdet_challenge.cli import InputError
+from .checkpoint import check_checkpoint_file
 
 
 def _dataset_ann_files(dataset: dict) -> Iterator[str]:
@@ -54,18 +56,21 @@ def required_files(cfg: Config,
 def check_config_inputs(cfg: Config,
                         stages: Sequence[str],
                         checkpoint: Optional[str] = None) -> None:
-    """Raise :class:`InputError` naming the first missing input file.
+    """Raise :class:`InputError` naming the first missing input file, or the
+    checkpoint when it is missing, cut short or not a checkpoint
+    (:func:`~parkdet_mm.utils.checkpoint.check_checkpoint_file`).
 
     ``checkpoint`` is the checkpoint the run will load (``load_from``, the resume
-    file, or the one given to the test tool); ``None`` means none.
+    file, or the one given to the test tool); ``None`` means none, and one with a
+    scheme (``https://``) is left to its loader.
     """
     for key, path in required_files(cfg, stages):
         if not osp.isfile(path):
             raise InputError(f'{key}: {path} does not exist (config data_root '
                              f'{cfg.get("data_root")!r}; run tools/prepare_data.py '
                              'or set data_root)')
-    if checkpoint and '://' not in checkpoint and not osp.isfile(checkpoint):
-        raise InputError(f'checkpoint {checkpoint} does not exist')
+    if checkpoint and '://' not in checkpoint:
+        check_checkpoint_file(checkpoint)
 
 
 def mmcv_cuda_ops_problem() -> Optional[str]:

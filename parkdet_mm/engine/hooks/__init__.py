@@ -1,13 +1,16 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .class_balance_hook import ClassBalanceHook
 from .freeze_layers_hook import FreezeLayersHook, yolov5_backbone_layers
 from .auto_anchor_hook import AutoAnchorHook
 from .image_cache_hook import ImageCacheHook
+from .non_finite_loss_hook import NonFiniteLossHook
 from .optimizer_step_ema_hook import OptimizerStepEMAHook, YOLOv5ModelEMA
 from .training_curves_hook import TrainingCurvesHook
 from .yolov5_loop_scheduler_hook import YOLOv5LoopSchedulerHook
 
 __all__ = [
-    'AutoAnchorHook', 'ClassBalanceHook', 'FreezeLayersHook', 'yolov5_backbone_layers',
-    'ImageCacheHook', 'OptimizerStepEMAHook', 'YOLOv5ModelEMA',
+    'AtomicCheckpointHook', 'AutoAnchorHook', 'ClassBalanceHook',
+    'FreezeLayersHook', 'yolov5_backbone_layers', 'ImageCacheHook',
+    'NonFiniteLossHook', 'OptimizerStepEMAHook', 'YOLOv5ModelEMA',
     'TrainingCurvesHook', 'YOLOv5LoopSchedulerHook'
 ]

@@ -1,0 +1,103 @@
+"""mmengine's CheckpointHook, its checkpoints never left half-written."""
+import os
+import os.path as osp
+import re
+from typing import Optional
+
+from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook
+
+from mmyolo.registry import HOOKS
+from parkdet_challenge.atomic import write_bytes_atomic
+from parkdet_mm.engine.errors import CheckpointWriteError, resume_hint
+from parkdet_mm.utils.checkpoint import ATOMIC_BACKEND_ARGS
+
+# parkdet_challenge.atomic's temporary names for a checkpoint NAME.pth:
+# .NAME.pth.PID.8HEX.tmp
+_TEMP_CHECKPOINT = re.compile(r'^\..+\.pth\.\d+\.[0-9a-f]{8}\.tmp$')
+
+
+@HOOKS.register_module()
+class AtomicCheckpointHook(CheckpointHook):
+    """mmengine's :class:`CheckpointHook` written so that a kill or a full disk at any
+    moment leaves the previous good checkpoint, named in ``last_checkpoint``.
+
+    - Checkpoints go through the ``atomic_local`` file backend (a temporary file in
+      the same folder, flushed, renamed; :mod:`parkdet_mm.utils.checkpoint`) unless
+      ``backend_args`` or ``file_client_args`` name another or ``out_dir`` is not
+      a local folder.
+    - ``last_checkpoint`` is replaced atomically, and only once the checkpoint it
+      names is complete (mmengine rewrites it in place).
+    - The checkpoint that ``max_keep_ckpts`` retires is removed once the new one is
+      complete (mmengine removes it first: a kill in between left no checkpoint
+      at ``max_keep_ckpts=1``).
+    - A checkpoint that cannot be written (full disk) stops the run with one line
+      (:class:`~parkdet_mm.engine.errors.CheckpointWriteError`) naming the file;
+      the previous checkpoint stays as it was.
+    - Before training it removes the temporary checkpoint files a killed run left
+      in its folder.
+
+    Args:
+        **kwargs: those of mmengine's :class:`CheckpointHook`.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        if (kwargs.get('backend_args') is None
+                and kwargs.get('file_client_args') is None
+                and '://' not in str(kwargs.get('out_dir') or '')):
+            kwargs['backend_args'] = dict(ATOMIC_BACKEND_ARGS)
+        super().__init__(**kwargs)
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        if not is_main_process() or not osp.isdir(self.out_dir):
+            return
+        for name in sorted(os.listdir(self.out_dir)):
+            if _TEMP_CHECKPOINT.match(name):
+                os.remove(osp.join(self.out_dir, name))
+                runner.logger.info(f'removed {name}: a checkpoint that a stopped '
+                                   'run left unfinished')
+
+    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        """mmengine's, in an order that names a good checkpoint at every moment:
+        write the new checkpoint, point ``last_checkpoint`` at it, then remove the
+        one ``max_keep_ckpts`` retires. The message hub's ``keep_ckpt_ids`` and
+        ``last_ckpt`` (which mmengine's ``before_train`` reads on resume) are kept
+        as mmengine keeps them."""
+        retired: Optional[str] = None
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
+                                            and self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                retired = self.file_backend.join_path(
+                    self.out_dir,
+                    self.filename_tmpl.format(self.keep_ckpt_ids.popleft()))
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids',
+                                           list(self.keep_ckpt_ids))
+        filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        try:
+            runner.save_checkpoint(
+                self.out_dir,
+                filename,
+                self.file_client_args,
+                save_optimizer=self.save_optimizer,
+                save_param_scheduler=self.save_param_scheduler,
+                meta=meta,
+                by_epoch=self.by_epoch,
+                backend_args=self.backend_args,
+                **self.args)
+        except OSError as err:
+            raise CheckpointWriteError(
+                f'cannot write checkpoint {self.last_ckpt}: '
+                f'{err.strerror or err}; training stopped, the checkpoints '
+                f'before it are as they were: fix that (free space), then '
+                f'{resume_hint(runner.work_dir)}') from None
+        if not is_main_process():
+            return
+        write_bytes_atomic(osp.join(runner.work_dir, 'last_checkpoint'),
+                           str(self.last_ckpt).encode())
+        if (retired is not None and retired != self.last_ckpt
+                and self.file_backend.isfile(retired)):
+            self.file_backend.remove(retired)
