@@ -28,7 +28,7 @@ BASELINE = 'configs/demo/baseline.py'
 FINETUNE = 'configs/demo/finetune.py'
 # A few test images for tools/detect.py (the demo's test names are uuids).
 DETECT_SOURCE = DATA + '/test/images/[0-3]*.png'
-# One of each picture the demo draws, below WORK, and its name in the README's
+# One of each picture the demo draws, below WORK, and its name in docs/demo.md's
 # docs/ (--docs copies them there; of a folder, its first picture).
 PICTURES = {
     'train_batch.png': 'demo_train_batch.png',
@@ -73,7 +73,7 @@ def main() -> None:
                         help='delete earlier demo checkpoints and start over')
     parser.add_argument('--docs', metavar='DIR',
                         help="at the end, copy one of each picture into DIR under "
-                        "the README's names (docs)")
+                        "the names docs/demo.md shows (docs)")
     args = parser.parse_args()
     python = sys.executable
     start = time.time()
