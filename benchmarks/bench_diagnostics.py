@@ -26,6 +26,7 @@ from parkdet_challenge.classes import CLASSES, coco_categories
 from parkdet_challenge.submission import image_records
 from parkdet_mm.evaluation import diagnostics
 from parkdet_mm.evaluation.metrics import ChallengeSubmissionMetric
+from parkdet_mm.visualization.diagnostic_plots import draw_diagnostics
 
 MAX_PER_IMAGE = 50
 SIZE = np.array([1920, 1080])
@@ -87,8 +88,7 @@ def main() -> None:
         def metric(with_diagnostics: bool) -> ChallengeSubmissionMetric:
             m = ChallengeSubmissionMetric(ann_file=ann_file,
                                           diagnostics=with_diagnostics,
-                                          confusion_score_thr=0.01,
-                                          plot_dir=os.path.join(tmp, 'plots'))
+                                          confusion_score_thr=0.01)
             m.dataset_meta = dict(classes=CLASSES)
             return m
 
@@ -104,15 +104,14 @@ def main() -> None:
         # The parts, on one evaluation.
         m = metric(True)
         coco_eval = m.coco_evaluation(records)
+        m.compute_metrics(results)
+        kept = m.last_diagnostics
         parts: List[tuple] = [
             ('P/R/F1 curves from evalImgs',
              lambda: diagnostics.confidence_curves(
                  *diagnostics.matched_detections(coco_eval))),
             ('confusion matrix (score >= 0.01)', lambda: m.confusion_matrix(records)),
-            ('five PNGs', lambda: m._plot(os.path.join(tmp, 'plots'), coco_eval,
-                                          diagnostics.confidence_curves(
-                                              *diagnostics.matched_detections(
-                                                  coco_eval)), records)),
+            ('five PNGs', lambda: draw_diagnostics(kept, os.path.join(tmp, 'plots'))),
         ]
         part_times = [(name, timed(fn)) for name, fn in parts]
 

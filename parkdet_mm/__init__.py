@@ -14,7 +14,7 @@ warnings.filterwarnings(
     'ignore', message='pkg_resources is deprecated', category=UserWarning)
 
 from . import (config, datasets, deploy, engine, evaluation,  # noqa: E402,F401
-               models, utils)  # (registers modules)
+               models, utils, visualization)  # (registers modules)
 from .version import __version__
 
 __all__ = ['__version__']

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from mmengine.logging import MMLogger
 
 from parkdet_challenge.classes import CLASSES, coco_categories
 from parkdet_challenge.submission import image_records
 from parkdet_mm.evaluation import diagnostics
 from parkdet_mm.evaluation.metrics import ChallengeSubmissionMetric
+from parkdet_mm.visualization.diagnostic_plots import draw_diagnostics
 
 PICTURES = ('PR_curve.png', 'P_curve.png', 'R_curve.png', 'F1_curve.png',
             'confusion_matrix.png')
@@ -139,9 +139,8 @@ def test_pr_f1_against_direct_counts(tmp_path):
     assert curves.best == int(smoothed.argmax())
 
 
-def test_metric_returns_p_r_at_best_f1_and_draws(tmp_path):
-    plots = tmp_path / 'plots'
-    metric = _metric(tmp_path, plot_dir=str(plots), confusion_score_thr=0.25)
+def test_metric_returns_p_r_at_best_f1_fitness_and_keeps_the_pictures(tmp_path):
+    metric = _metric(tmp_path, confusion_score_thr=0.25)
     metric.process({}, _samples())
     metrics = metric.evaluate(size=len(DETS))
     curves = diagnostics.confidence_curves(
@@ -151,25 +150,21 @@ def test_metric_returns_p_r_at_best_f1_and_draws(tmp_path):
         np.mean([p for p, _ in direct.values()]))
     assert metrics['challenge/R'] == pytest.approx(
         np.mean([r for _, r in direct.values()]))
+    # YOLOv5's fitness: 0.1 x mAP@.5 + 0.9 x mAP@.5:.95
+    assert metrics['challenge/fitness'] == pytest.approx(
+        0.1 * metrics['challenge/mAP_50'] + 0.9 * metrics['challenge/mAP'])
+    # The metric draws nothing; what it kept draws the five pictures.
+    assert not list(tmp_path.rglob('*.png'))
+    paths = draw_diagnostics(metric.last_diagnostics, str(tmp_path / 'plots'))
+    assert [Path(p).name for p in paths] == list(PICTURES)
     for name in PICTURES:
-        assert (plots / name).stat().st_size > 1000, name
-    # Without diagnostics: AP only, no pictures.
-    quiet = _metric(tmp_path, plot_dir=str(tmp_path / 'none'), diagnostics=False)
+        assert (tmp_path / 'plots' / name).stat().st_size > 1000, name
+    # Without diagnostics: AP and fitness only, nothing kept for pictures.
+    quiet = _metric(tmp_path, diagnostics=False)
     quiet.process({}, _samples())
     plain = quiet.evaluate(size=len(DETS))
     assert set(metrics) - set(plain) == {'challenge/P', 'challenge/R'}
-    assert not (tmp_path / 'none').exists()
-
-
-def test_pictures_go_to_the_log_folder(tmp_path):
-    (tmp_path / 'run').mkdir()
-    MMLogger.get_instance('diagnostics_test', log_file=str(tmp_path / 'run' / 'x.log'))
-    metric = _metric(tmp_path)
-    metric.process({}, _samples())
-    metric.evaluate(size=len(DETS))
-    assert all((tmp_path / 'run' / name).is_file() for name in PICTURES)
-    # The current logger is the latest made: leave one without a file.
-    MMLogger.get_instance('diagnostics_test_done')
+    assert quiet.last_diagnostics is None
 
 
 def test_confusion_matrix_against_hand_counts(tmp_path):

@@ -62,8 +62,9 @@ def evaluate_on_val(config: str, checkpoint: str) -> dict:
     cfg.work_dir = osp.join(WORK, 'val')
     cfg.load_from = checkpoint
     cfg.test_dataloader = cfg.val_dataloader
+    cfg.test_evaluator = cfg.val_evaluator
     # PR_curve.png, F1_curve.png, P_curve.png, R_curve.png, confusion_matrix.png
-    cfg.test_evaluator = dict(cfg.val_evaluator, plot_dir=cfg.work_dir)
+    cfg.default_hooks.diagnostics.out_dir = cfg.work_dir
     return Runner.from_cfg(cfg).test()
 
 

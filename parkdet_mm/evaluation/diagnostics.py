@@ -42,6 +42,19 @@ class ConfidenceCurves:
         return self.precision[:, self.best], self.recall[:, self.best]
 
 
+@dataclass
+class Diagnostics:
+    """What one evaluation found, for the pictures YOLOv5's val.py draws (the
+    visualization side draws them: parkdet_mm.visualization.diagnostic_plots)."""
+    names: Sequence[str]  # class names, by label
+    pr_recall: np.ndarray  # (R,) recall thresholds of the PR curves
+    pr_precision: np.ndarray  # (K, R) precision per class, -1 without ground truth
+    curves: ConfidenceCurves  # P, R, F1 against confidence
+    confusion_matrix: np.ndarray  # (K + 1, K + 1), [predicted, true]
+    confusion_score_thr: float
+    iou_thr: float
+
+
 def matched_detections(coco_eval, iou: float = 0.5
                        ) -> Tuple[List[np.ndarray], List[np.ndarray], np.ndarray]:
     """Per category of ``coco_eval.params.catIds``: detection scores (descending),

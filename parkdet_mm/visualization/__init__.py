@@ -1,1 +1,5 @@
-"""Pictures: validation diagnostics and training curves (matplotlib, no display)."""
+"""Pictures: validation diagnostics, training curves and batches (matplotlib, no
+display), and the experiment loggers that receive them."""
+from .loggers import LOGGERS, send_pictures, vis_backends
+
+__all__ = ['LOGGERS', 'send_pictures', 'vis_backends']

@@ -4,13 +4,18 @@ against confidence and the confusion matrix.
 Figures are drawn with matplotlib's object API (``Figure``, saved through the Agg
 canvas), so nothing touches pyplot's global state or needs a display.
 """
-from typing import Sequence
+import os.path as osp
+from typing import List, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from parkdet_challenge.atomic import atomic_write
-from parkdet_mm.evaluation.diagnostics import ConfidenceCurves
+from parkdet_mm.evaluation.diagnostics import ConfidenceCurves, Diagnostics
+
+#: The pictures :func:`draw_diagnostics` writes, in order.
+DIAGNOSTICS_PICTURES = ('PR_curve.png', 'P_curve.png', 'R_curve.png',
+                        'F1_curve.png', 'confusion_matrix.png')
 
 # With more classes than this, per-class lines get no legend entries.
 MAX_LEGEND_CLASSES = 21
@@ -91,3 +96,19 @@ def plot_confusion_matrix(path: str, matrix: np.ndarray, names: Sequence[str],
            title=f'Confusion matrix (IoU {iou_thr:g}, score >= {score_thr:g}; '
            'columns sum to 1)')
     _save(fig, path)
+
+
+def draw_diagnostics(result: Diagnostics, out_dir: str) -> List[str]:
+    """Draw one evaluation's pictures into ``out_dir``: its PR curves, P, R and F1
+    against confidence, and its confusion matrix (:data:`DIAGNOSTICS_PICTURES`);
+    return their paths."""
+    paths = [osp.join(out_dir, name) for name in DIAGNOSTICS_PICTURES]
+    curves, names = result.curves, result.names
+    plot_pr_curves(paths[0], result.pr_recall, result.pr_precision, names)
+    for path, values, label in zip(paths[1:4], (curves.precision, curves.recall,
+                                                curves.f1),
+                                   ('Precision', 'Recall', 'F1')):
+        plot_confidence_curve(path, curves, values, label, names)
+    plot_confusion_matrix(paths[4], result.confusion_matrix, names,
+                          result.confusion_score_thr, result.iou_thr)
+    return paths

@@ -1,15 +1,18 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .class_balance_hook import ClassBalanceHook
+from .diagnostics_visualization_hook import DiagnosticsVisualizationHook
 from .freeze_layers_hook import FreezeLayersHook, yolov5_backbone_layers
 from .auto_anchor_hook import AutoAnchorHook
 from .image_cache_hook import ImageCacheHook
 from .non_finite_loss_hook import NonFiniteLossHook
 from .optimizer_step_ema_hook import OptimizerStepEMAHook, YOLOv5ModelEMA
+from .train_batch_visualization_hook import TrainBatchVisualizationHook
 from .training_curves_hook import TrainingCurvesHook
 from .yolov5_loop_scheduler_hook import YOLOv5LoopSchedulerHook
 
 __all__ = [
     'AtomicCheckpointHook', 'AutoAnchorHook', 'ClassBalanceHook',
+    'DiagnosticsVisualizationHook', 'TrainBatchVisualizationHook',
     'FreezeLayersHook', 'yolov5_backbone_layers', 'ImageCacheHook',
     'NonFiniteLossHook', 'OptimizerStepEMAHook', 'YOLOv5ModelEMA',
     'TrainingCurvesHook', 'YOLOv5LoopSchedulerHook'

@@ -1,9 +1,12 @@
 """Draw the run's training curves when training ends."""
+from typing import Sequence
+
 from mmengine.dist import master_only
 from mmengine.hooks import Hook
 from mmyolo.registry import HOOKS
 
 from parkdet_challenge.cli import InputError
+from parkdet_mm.visualization.loggers import send_pictures
 
 
 @HOOKS.register_module()
@@ -15,12 +18,15 @@ class TrainingCurvesHook(Hook):
 
     Args:
         file_name: Name of the PNG in the work dir (YOLOv5 calls it results.png).
+        loggers: Names of the visualizer's backends that also get the picture.
     """
 
     priority = 'VERY_LOW'  # after the logger hook has written the last scalars
 
-    def __init__(self, file_name: str = 'results.png') -> None:
+    def __init__(self, file_name: str = 'results.png',
+                 loggers: Sequence[str] = ()) -> None:
         self.file_name = file_name
+        self.loggers = list(loggers)
 
     @master_only
     def after_train(self, runner) -> None:
@@ -33,3 +39,4 @@ class TrainingCurvesHook(Hook):
             runner.logger.warning(f'no training curves: {err}')
             return
         runner.logger.info(f'training curves: {path}')
+        send_pictures(runner.visualizer, self.loggers, [path], runner.epoch)

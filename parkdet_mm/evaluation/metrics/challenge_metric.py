@@ -5,9 +5,10 @@ in ``process()``; MMEngine's ``collect_results`` gathers them on rank 0 once, in
 dataset order, dropping the samples a distributed sampler padded. Rank 0 then writes
 ``preds.json`` (uncapped, in dataset order) and ``submission.json`` (capped below
 ``max_bytes``, by score descending) when an ``out_dir`` is given, and evaluates COCO
-bbox AP when the annotation file has boxes, with YOLOv5's diagnostics (P and R at the
-confidence of best mean F1, PR/P/R/F1 curves, confusion matrix; see
-:mod:`parkdet_mm.evaluation.diagnostics`).
+bbox AP when the annotation file has boxes, with YOLOv5's fitness and diagnostics (P
+and R at the confidence of best mean F1; the PR/P/R/F1 curves and the confusion
+matrix kept for the pictures, see :mod:`parkdet_mm.evaluation.diagnostics`). It draws
+nothing: :class:`~parkdet_mm.engine.hooks.DiagnosticsVisualizationHook` does.
 """
 import contextlib
 import io
@@ -51,9 +52,6 @@ class ChallengeSubmissionMetric(CocoMetric):
             (False: AP only).
         confusion_score_thr: Detections scoring at least this enter the
             confusion matrix (the configs pass their ``score_thr``).
-        plot_dir: Folder for the pictures; None: the folder of the current log
-            file (MMEngine's ``WORK_DIR/TIMESTAMP``), or no pictures when the
-            logger has no file.
         submission_format: '2022' (SPEC 8: a list of records) or '2021' (SPEC 9:
             ``{"annotations": [{"file_name", "objects"}]}``, one entry per image,
             capped the same way; see ``parkdet_challenge.submission``).
@@ -63,11 +61,12 @@ class ChallengeSubmissionMetric(CocoMetric):
     ``{name}_AP``, ``{name}_AP50``, ``{name}_AP75`` with the class names of
     ``dataset_meta`` (e.g. ``school bus_AP75``); a class with no ground-truth box
     gets NaN. AP counts up to 1000 detections per image, so that raising a model's
-    ``max_per_img`` above COCO's usual 100 is measured, not truncated. With
-    ``diagnostics``, also ``P`` and ``R``: the mean over classes with ground truth
-    of precision and recall at IoU 0.5 at the confidence of best mean F1 (YOLOv5's
-    val.py), and in ``plot_dir`` ``PR_curve.png``, ``P_curve.png``,
-    ``R_curve.png``, ``F1_curve.png`` and ``confusion_matrix.png`` (IoU 0.5).
+    ``max_per_img`` above COCO's usual 100 is measured, not truncated. Also
+    ``fitness``, YOLOv5's: 0.1 x mAP@.5 + 0.9 x mAP@.5:.95. With ``diagnostics``,
+    also ``P`` and ``R``: the mean over classes with ground truth of precision and
+    recall at IoU 0.5 at the confidence of best mean F1 (YOLOv5's val.py); the
+    curves and the confusion matrix (IoU 0.5) stay in :attr:`last_diagnostics`
+    for the pictures (None without annotations or diagnostics).
     """
 
     default_prefix: Optional[str] = 'challenge'
@@ -81,7 +80,6 @@ class ChallengeSubmissionMetric(CocoMetric):
                  prefix: Optional[str] = None,
                  diagnostics: bool = True,
                  confusion_score_thr: float = 0.25,
-                 plot_dir: Optional[str] = None,
                  submission_format: str = '2022') -> None:
         if submission_format not in SUBMISSION_FORMATS:
             raise ValueError(f'submission_format must be one of {SUBMISSION_FORMATS}, '
@@ -95,7 +93,7 @@ class ChallengeSubmissionMetric(CocoMetric):
         self.max_bytes = int(max_bytes)
         self.diagnostics = diagnostics
         self.confusion_score_thr = float(confusion_score_thr)
-        self.plot_dir = plot_dir
+        self.last_diagnostics: Optional[diagnostics.Diagnostics] = None
         self.submission_format = submission_format
         self._label_to_cat: Optional[np.ndarray] = None
 
@@ -157,6 +155,7 @@ class ChallengeSubmissionMetric(CocoMetric):
             if capped.total and not capped.kept:
                 logger.warning(f'{sub_path} is empty: not even the best-scoring '
                                f'records fit under {self.max_bytes} bytes')
+        self.last_diagnostics = None
         if not self._coco_api.dataset.get('annotations'):
             return {}
         return self._bbox_ap(records, logger)
@@ -207,6 +206,8 @@ class ChallengeSubmissionMetric(CocoMetric):
 
         metrics = {'mAP': ap(precision), 'mAP_50': ap(precision[iou_50]),
                    'mAP_75': ap(precision[iou_75])}
+        # YOLOv5's fitness, what its best.pt and EarlyStopping follow
+        metrics['fitness'] = 0.1 * metrics['mAP_50'] + 0.9 * metrics['mAP']
         names = self.dataset_meta['classes']
         per_class = []
         for k, name in enumerate(names):
@@ -245,17 +246,12 @@ class ChallengeSubmissionMetric(CocoMetric):
         logger.info(f'bbox AP per class; P and R at IoU 0.5 and confidence '
                     f'{curves.best_confidence:.3f} (best mean F1)\n'
                     + AsciiTable(table).table)
-        plot_dir = self._plot_dir(logger)
-        if plot_dir is not None:
-            self._plot(plot_dir, coco_eval, curves, records)
-            logger.info(f'PR, P, R, F1 curves and confusion matrix in {plot_dir}')
+        recall, pr_precision = diagnostics.pr_curves(coco_eval, iou=0.5)
+        self.last_diagnostics = diagnostics.Diagnostics(
+            names=names, pr_recall=recall, pr_precision=pr_precision,
+            curves=curves, confusion_matrix=self.confusion_matrix(records),
+            confusion_score_thr=self.confusion_score_thr, iou_thr=0.5)
         return metrics
-
-    def _plot_dir(self, logger: MMLogger) -> Optional[str]:
-        if self.plot_dir is not None:
-            return self.plot_dir
-        log_file = getattr(logger, 'log_file', None)
-        return osp.dirname(log_file) if log_file else None
 
     def confusion_matrix(self, records: List[Record]) -> np.ndarray:
         """The confusion matrix at IoU 0.5 of ``records`` against the annotations
@@ -277,21 +273,3 @@ class ChallengeSubmissionMetric(CocoMetric):
                      dtype=np.int64))
         return diagnostics.confusion_matrix(gts, dets, len(self.cat_ids),
                                             self.confusion_score_thr, iou_thr=0.5)
-
-    def _plot(self, plot_dir: str, coco_eval: COCOeval,
-              curves: 'diagnostics.ConfidenceCurves',
-              records: List[Record]) -> None:
-        from parkdet_mm.visualization import diagnostic_plots as plots
-        names = self.dataset_meta['classes']
-        recall, precision = diagnostics.pr_curves(coco_eval, iou=0.5)
-        plots.plot_pr_curves(osp.join(plot_dir, 'PR_curve.png'), recall,
-                             precision, names)
-        for file_name, values, label in (('P_curve.png', curves.precision,
-                                          'Precision'),
-                                         ('R_curve.png', curves.recall, 'Recall'),
-                                         ('F1_curve.png', curves.f1, 'F1')):
-            plots.plot_confidence_curve(osp.join(plot_dir, file_name), curves,
-                                        values, label, names)
-        plots.plot_confusion_matrix(osp.join(plot_dir, 'confusion_matrix.png'),
-                                    self.confusion_matrix(records), names,
-                                    self.confusion_score_thr, iou_thr=0.5)
