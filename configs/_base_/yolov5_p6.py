@@ -35,6 +35,11 @@ frozen_layers = None
 # Hooks of your own, run after the recipe's custom_hooks.
 extra_hooks = []
 seed = 0  # YOLOv5's default
+# Experiment loggers besides MMEngine's local logs (tools/train.py --logger):
+# any of 'tensorboard', 'mlflow' (a local file store), 'wandb' (offline), each
+# writing into the run's log folder (WORK_DIR/TIMESTAMP/vis_data).
+# They get the losses, the LR, every validation metric and the pictures.
+loggers = []
 # Deterministic torch algorithms too (mmengine's randomness.deterministic; slower,
 # and an op without a deterministic version then raises). tools/train.py
 # --deterministic. cuDNN's own determinism is on regardless (env_cfg below).
@@ -345,7 +350,14 @@ default_hooks = dict(
     auto_anchor=dict(type='AutoAnchorHook', img_size='${img_scale[0]}'),
     # WORK_DIR/results.png when training ends: losses, LR, validation metrics
     # (tools/plot_results.py WORK_DIR draws it on demand)
-    training_curves=dict(type='TrainingCurvesHook'))
+    training_curves=dict(type='TrainingCurvesHook', loggers='${loggers}'),
+    # After each validation or test on labelled data: PR, P, R, F1 curves and the
+    # confusion matrix (YOLOv5's val.py pictures) in the run's log folder
+    diagnostics=dict(type='DiagnosticsVisualizationHook', loggers='${loggers}'),
+    # The first training batch as the model sees it (YOLOv5's train_batch0.jpg)
+    train_batch=dict(type='TrainBatchVisualizationHook', loggers='${loggers}'))
+# MMEngine's local backend, then one per logger
+visualizer = dict(vis_backends='${logger_backends(loggers)}')
 
 # EMA of weights, as YOLOv5: updated once per optimizer step with decay
 # 0.9999 x (1 - exp(-updates / 2000)), updates counted in optimizer steps.

@@ -76,6 +76,14 @@ def one_of(*choices: str) -> Callable[[Any], Optional[str]]:
     return check
 
 
+def some_of(*choices: str) -> Callable[[Any], Optional[str]]:
+    def check(value: Any) -> Optional[str]:
+        if isinstance(value, (list, tuple)) and all(v in choices for v in value):
+            return None
+        return f'a list of any of {", ".join(choices)}'
+    return check
+
+
 # What each primary must be; a config that lacks one is not checked for it.
 PRIMARY_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = dict(
     data_root=text, ann_dir=text, classes=class_names, load_from=text_or_none,
@@ -86,6 +94,8 @@ PRIMARY_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = dict(
     test_num_workers=non_negative_int, val_interval=positive_int_or_none,
     log_interval=positive_int, checkpoint_interval=positive_int,
     image_weights=boolean, deterministic=boolean,
+    patience=positive_int_or_none, multi_scale=boolean, label_smoothing=fraction,
+    loggers=some_of('tensorboard', 'mlflow', 'wandb'),
     max_skipped_steps=positive_int_or_none,
     deepen_factor=positive, widen_factor=positive,
     scheduler_type=one_of('linear', 'cosine'),

@@ -29,7 +29,7 @@ LOGGERS: Dict[str, tuple] = {
 
 
 @formula_function
-def vis_backends(loggers: Sequence[str]) -> List[dict]:
+def logger_backends(loggers: Sequence[str]) -> List[dict]:
     """The visualizer's backends: MMEngine's local one, then one per name of
     ``loggers`` (tensorboard, mlflow, wandb), each named after it. A name that is
     not one of these, or whose package is missing, is an InputError (for the
@@ -48,12 +48,12 @@ def vis_backends(loggers: Sequence[str]) -> List[dict]:
 
 def send_pictures(visualizer: Visualizer, loggers: Sequence[str],
                   pictures: Sequence[str], step: int = 0) -> None:
-    """Send the PNG files ``pictures`` (named after their file names) to the
+    """Send the PNG files ``pictures`` (named by their file names: MLflow keeps each under that name) to the
     visualizer's ``loggers`` backends; the local backend is left out, the files
     being on disk already."""
     if not loggers:
         return
-    images = {osp.splitext(osp.basename(path))[0]:
+    images = {osp.basename(path):
               mmcv.imread(path, channel_order='rgb') for path in pictures}
     for name in loggers:
         backend = visualizer.get_backend(name)
