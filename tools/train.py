@@ -64,6 +64,24 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help="deterministic torch algorithms (slower; the primary deterministic)")
     parser.add_argument(
+        '--val-interval', type=int, metavar='N',
+        help='validate every N epochs, keeping the best as best.pth '
+        '(default: once, after the last epoch)')
+    parser.add_argument(
+        '--patience', type=int, metavar='N',
+        help="YOLOv5's --patience: stop when fitness has not improved for N "
+        'validations (validating every epoch unless --val-interval)')
+    parser.add_argument(
+        '--logger', action='append', choices=('tensorboard', 'mlflow', 'wandb'),
+        help='an experiment logger besides the local logs (repeatable)')
+    parser.add_argument(
+        '--multi-scale', action='store_true', default=None,
+        help="YOLOv5's --multi-scale: each batch at a random size, 0.5-1.5 x "
+        'the image size')
+    parser.add_argument(
+        '--label-smoothing', type=float, metavar='EPS',
+        help="YOLOv5's --label-smoothing: classification targets 1 - EPS/2, EPS/2")
+    parser.add_argument(
         '--hyp',
         help="a YOLOv5 hyperparameter file (YOLOv5's layout and names, e.g. "
         'hyp.scratch-low.yaml): its values replace the config\'s')
@@ -81,7 +99,12 @@ def flag_primaries(args: argparse.Namespace) -> dict:
         train_batch_size_per_gpu=args.batch_size,
         train_num_workers=args.workers,
         image_cache=args.cache,
-        deterministic=args.deterministic)
+        deterministic=args.deterministic,
+        val_interval=args.val_interval,
+        patience=args.patience,
+        loggers=args.logger,
+        multi_scale=args.multi_scale,
+        label_smoothing=args.label_smoothing)
 
 
 def hyp_primaries(args: argparse.Namespace) -> dict:

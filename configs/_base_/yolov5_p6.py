@@ -18,8 +18,13 @@ runner_type = 'FormulaRunner'
 # ========================Frequently modified parameters======================
 # (the data set's, the size's and the hyper-parameters' own primaries are in the
 # bases named above; a training config adds max_epochs and its stage's values)
-# Validate every N epochs; None: once, after the last epoch (the reference).
+# Validate every N epochs; None: once, after the last epoch (the reference). With
+# validation before the end, YOLOv5's fitness (0.1 x mAP@.5 + 0.9 x mAP@.5:.95)
+# picks the best epoch, kept as best.pth (YOLOv5's best.pt).
 val_interval = None
+# YOLOv5's --patience: stop when fitness has not improved for N validations
+# (validating every epoch unless val_interval says otherwise); None: never.
+patience = None
 # Class-balanced image weights (SPEC section 7), recomputed before every epoch.
 image_weights = False
 # YOLOv5's --cache: None reads every image from its file; 'ram' or 'disk' decodes
@@ -47,6 +52,11 @@ deterministic = False
 # With mixed precision, optimizer steps the loss scaler may skip in a row (inf
 # gradients) before training stops as diverged; None: never (NonFiniteLossHook).
 max_skipped_steps = 100
+# YOLOv5's --multi-scale: each batch resized to a random multiple of the largest
+# stride in 0.5-1.5 x img_scale (YOLOv5MultiScale).
+multi_scale = False
+# YOLOv5's --label-smoothing EPS: classification targets 1 - EPS/2 and EPS/2.
+label_smoothing = 0.0
 
 # -----YOLOv5 v6.1's loop (SPEC section 5); yolov5_p6_v50.py has v5.0's-----
 scheduler_type = 'linear'  # lf: linear decay from lr0 to lr0 * lrf
@@ -92,7 +102,9 @@ model = dict(
         type='YOLOv5DetDataPreprocessor',
         mean=[0., 0., 0.],
         std=[255., 255., 255.],
-        bgr_to_rgb=True),
+        bgr_to_rgb=True,
+        batch_augments=('${[dict(type="YOLOv5MultiScale", img_size=img_scale[0], '
+                        'stride=max(strides))] if multi_scale else None}')),
     backbone=dict(
         type='YOLOv5CSPDarknet',
         arch='P6',
@@ -131,9 +143,12 @@ model = dict(
         cls_pw='${loss_cls_pos_weight}',
         obj_pw='${loss_obj_pos_weight}',
         train_img_size='${img_scale[0]}',
-        # fl_gamma 0.0: focal loss off, i.e. plain BCE
-        loss_cls=dict(
-            type='mmdet.CrossEntropyLoss', use_sigmoid=True, reduction='mean'),
+        # fl_gamma 0.0: focal loss off, i.e. plain BCE; YOLOv5's smoothed
+        # targets with label_smoothing
+        loss_cls=('${dict(type="SmoothedCrossEntropyLoss", eps=label_smoothing, '
+                  'use_sigmoid=True, reduction="mean") if label_smoothing else '
+                  'dict(type="mmdet.CrossEntropyLoss", use_sigmoid=True, '
+                  'reduction="mean")}'),
         loss_bbox=dict(
             type='IoULoss',
             iou_mode='ciou',
@@ -317,6 +332,15 @@ optim_wrapper = dict(
         weight_decay='${weight_decay}',
         nesterov=True))
 
+# Each training log line: the losses of the last log_interval iterations, their
+# means over the epoch so far (mean_loss*: YOLOv5's progress bar), the ETA, and on
+# CUDA MMEngine's `memory` (the GPU's peak MB: YOLOv5's GPU_mem).
+log_processor = dict(custom_cfg=[
+    dict(data_src=name, log_name='mean_' + name, method_name='mean',
+         window_size='epoch')
+    for name in ('loss', 'loss_bbox', 'loss_obj', 'loss_cls')
+])
+
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval='${log_interval}'),
     # builds the image cache (image_cache) and logs skipped unreadable images
@@ -335,11 +359,16 @@ default_hooks = dict(
         warmup_bias_lr='${warmup_bias_lr}',
         warmup_bias_lr_group='${warmup_bias_lr_group}'),
     # Written to a temporary file, then renamed; last_checkpoint updated after.
+    # Validating before the end keeps the best fitness's weights as best.pth.
     checkpoint=dict(
         type='AtomicCheckpointHook',
         interval='${checkpoint_interval}',
-        save_best=None,
+        save_best='${"challenge/fitness" if val_interval or patience else None}',
+        rule='greater',
         max_keep_ckpts=3),
+    # YOLOv5's EarlyStopping, when patience is set
+    early_stopping=('${dict(type="YOLOv5EarlyStoppingHook", patience=patience) '
+                    'if patience else None}'),
     # A loss that is not finite stops training at once, in one line, before any
     # hook or checkpoint sees the diverged weights.
     non_finite_loss=dict(
@@ -383,7 +412,7 @@ model_wrapper_cfg = ('${dict(type="MMDistributedDataParallel", '
 train_cfg = dict(
     type='InterruptibleEpochBasedTrainLoop',
     max_epochs='${max_epochs}',
-    val_interval='${val_interval or max_epochs}')
+    val_interval='${val_interval or (1 if patience else max_epochs)}')
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 

@@ -97,9 +97,20 @@ def load_config(path: str, cfg_options: Optional[Dict[str, Any]] = None,
     return finish_config(cfg)
 
 
+#: Written into a run's work dir when early stopping ended it
+#: (:class:`~parkdet_mm.engine.hooks.YOLOv5EarlyStoppingHook`).
+STOPPED_EARLY_FILE = 'stopped_early.json'
+#: The best validation's weights in a run's work dir (YOLOv5's best.pt).
+BEST_CHECKPOINT_FILE = 'best.pth'
+
+
 def final_checkpoint(cfg: Config) -> str:
-    """The checkpoint a training config's last epoch writes (its work dir's
-    ``epoch_{max_epochs}.pth``): where the next stage and predict look for it."""
+    """The checkpoint a training config's run ends with: where the next stage and
+    predict look for it. That is its work dir's ``epoch_{max_epochs}.pth``, or,
+    when early stopping ended the run (``stopped_early.json`` there), its
+    ``best.pth``, the weights YOLOv5 goes on with."""
+    if osp.isfile(osp.join(cfg.work_dir, STOPPED_EARLY_FILE)):
+        return osp.join(cfg.work_dir, BEST_CHECKPOINT_FILE)
     return osp.join(cfg.work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
 
 

@@ -140,6 +140,11 @@ def check_primaries(cfg: Config) -> None:
             problem = image_size_problem(cfg[name], stride)
             if problem:
                 raise InputError(f'{name} = {cfg[name]!r}: must be {problem}')
+    if cfg.get('multi_scale') and cfg.img_scale[0] < 2 * stride:
+        # YOLOv5's check_img_size(floor=2 x stride): below it a drawn size can be 0
+        raise InputError(f'multi_scale needs img_scale of at least {2 * stride} '
+                         f'(2 x the largest stride, as YOLOv5), not '
+                         f'{cfg.img_scale[0]}')
 
 
 # YOLOv5's hyp.*.yaml keys -> the primary each sets.

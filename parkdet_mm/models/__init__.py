@@ -1,5 +1,8 @@
-from . import backbones, dense_heads, tta  # noqa: F401  (registers modules)
+from . import backbones, data_preprocessors, dense_heads, losses, tta  # noqa: F401
 from .backbones import YOLOv5V50CSPDarknet
+from .data_preprocessors import YOLOv5MultiScale
 from .dense_heads import YOLOv5GainHead
+from .losses import SmoothedCrossEntropyLoss
 
-__all__ = ['YOLOv5V50CSPDarknet', 'YOLOv5GainHead']
+__all__ = ['YOLOv5V50CSPDarknet', 'YOLOv5GainHead', 'YOLOv5MultiScale',
+           'SmoothedCrossEntropyLoss']

@@ -7,11 +7,14 @@ the learning rate and every validation metric, and the project's hooks send the
 pictures it draws (:func:`send_pictures`).
 """
 import importlib.util
+import os
 import os.path as osp
 from typing import Dict, List, Sequence
 
 import mmcv
-from mmengine.visualization import Visualizer
+from mmengine.visualization import MLflowVisBackend, Visualizer
+
+from mmyolo.registry import VISBACKENDS
 
 from parkdet_challenge.cli import InputError
 from parkdet_mm.config import formula_function
@@ -20,12 +23,28 @@ from parkdet_mm.config import formula_function
 LOGGERS: Dict[str, tuple] = {
     'tensorboard': (dict(type='TensorboardVisBackend'), 'tensorboard',
                     'make install (requirements.txt pins tensorboard)'),
-    'mlflow': (dict(type='MLflowVisBackend', exp_name='parkdet_mm'), 'mlflow',
+    'mlflow': (dict(type='FileStoreMLflowVisBackend', exp_name='parkdet_mm'),
+               'mlflow',
                "pip install 'mlflow-skinny==3.18.0'"),
     'wandb': (dict(type='WandbVisBackend',
                    init_kwargs=dict(mode='offline', project='parkdet_mm')), 'wandb',
               "pip install 'wandb==0.31.0'"),
 }
+
+
+@VISBACKENDS.register_module()
+class FileStoreMLflowVisBackend(MLflowVisBackend):
+    """MMEngine's MLflow backend on MLflow's local file store (the run's
+    ``vis_data`` folder) when no ``tracking_uri`` is given. MLflow 3 keeps that
+    store in maintenance mode and refuses it unless ``MLFLOW_ALLOW_FILE_STORE`` is
+    set; a database store would need SQLAlchemy and a migration step, more than a
+    local run's log deserves. ``mlflow ui --backend-store-uri
+    WORK_DIR/TIMESTAMP/vis_data`` reads it."""
+
+    def _init_env(self) -> None:
+        if self._tracking_uri is None:
+            os.environ.setdefault('MLFLOW_ALLOW_FILE_STORE', 'true')
+        super()._init_env()
 
 
 @formula_function

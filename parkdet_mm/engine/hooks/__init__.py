@@ -1,6 +1,7 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .class_balance_hook import ClassBalanceHook
 from .diagnostics_visualization_hook import DiagnosticsVisualizationHook
+from .early_stopping_hook import YOLOv5EarlyStoppingHook
 from .freeze_layers_hook import FreezeLayersHook, yolov5_backbone_layers
 from .auto_anchor_hook import AutoAnchorHook
 from .image_cache_hook import ImageCacheHook
@@ -15,5 +16,5 @@ __all__ = [
     'DiagnosticsVisualizationHook', 'TrainBatchVisualizationHook',
     'FreezeLayersHook', 'yolov5_backbone_layers', 'ImageCacheHook',
     'NonFiniteLossHook', 'OptimizerStepEMAHook', 'YOLOv5ModelEMA',
-    'TrainingCurvesHook', 'YOLOv5LoopSchedulerHook'
+    'TrainingCurvesHook', 'YOLOv5LoopSchedulerHook', 'YOLOv5EarlyStoppingHook'
 ]

@@ -9,6 +9,7 @@ from mmengine.hooks import CheckpointHook
 
 from mmyolo.registry import HOOKS
 from parkdet_challenge.atomic import write_bytes_atomic
+from parkdet_mm.config.loading import BEST_CHECKPOINT_FILE
 from parkdet_mm.engine.errors import CheckpointWriteError, resume_hint
 from parkdet_mm.utils.checkpoint import ATOMIC_BACKEND_ARGS
 
@@ -36,12 +37,22 @@ class AtomicCheckpointHook(CheckpointHook):
       the previous checkpoint stays as it was.
     - Before training it removes the temporary checkpoint files a killed run left
       in its folder.
+    - With ``save_best`` (one metric), the best validation's weights are
+      ``best_filename`` (YOLOv5's best.pt), replaced as every checkpoint here is:
+      the previous best stays until the new one is complete (mmengine removes it
+      first and names the file after the epoch). As YOLOv5, a validation that
+      equals the best so far replaces it. The best score and file are in the
+      message hub, so ``--resume`` keeps them; after every validation the epoch's
+      checkpoint is written again, so that it carries what the validation changed
+      (the best, an early-stopping count), as mmengine does after a new best.
 
     Args:
+        best_filename: The best checkpoint's file name in ``out_dir``.
         **kwargs: those of mmengine's :class:`CheckpointHook`.
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, best_filename: str = BEST_CHECKPOINT_FILE, **kwargs) -> None:
+        self.best_filename = best_filename
         if (kwargs.get('backend_args') is None
                 and kwargs.get('file_client_args') is None
                 and '://' not in str(kwargs.get('out_dir') or '')):
@@ -101,3 +112,39 @@ class AtomicCheckpointHook(CheckpointHook):
         if (retired is not None and retired != self.last_ckpt
                 and self.file_backend.isfile(retired)):
             self.file_backend.remove(retired)
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        if not self.save_best:
+            return
+        if len(self.key_indicators) != 1 or 'auto' in self.key_indicators:
+            raise ValueError('AtomicCheckpointHook keeps the best checkpoint by '
+                             'one named metric: save_best must name it')
+        key, rule = self.key_indicators[0], self.rules[0]
+        score = metrics.get(key)
+        best = runner.message_hub.get_info('best_score',
+                                           self.init_value_map[rule])
+        step = runner.epoch if self.by_epoch else runner.iter
+        meta = dict(epoch=runner.epoch, iter=runner.iter)
+        if score is not None and (score == best
+                                  or self.is_better_than[key](score, best)):
+            self.best_ckpt_path = self.file_backend.join_path(
+                self.out_dir, self.best_filename)
+            runner.message_hub.update_info('best_score', score)
+            runner.message_hub.update_info('best_ckpt', self.best_ckpt_path)
+            try:
+                runner.save_checkpoint(
+                    self.out_dir, self.best_filename, self.file_client_args,
+                    save_optimizer=False, save_param_scheduler=False, meta=meta,
+                    by_epoch=False, backend_args=self.backend_args)
+            except OSError as err:
+                raise CheckpointWriteError(
+                    f'cannot write checkpoint {self.best_ckpt_path}: '
+                    f'{err.strerror or err}; training stopped, the previous best '
+                    f'is as it was: fix that (free space), then '
+                    f'{resume_hint(runner.work_dir)}') from None
+            runner.logger.info(f'best {key} {score:.4f} at {step}: '
+                               f'{self.best_ckpt_path}')
+        this_step = self.file_backend.join_path(
+            self.out_dir, self.filename_tmpl.format(step))
+        if self.last_ckpt == this_step:
+            self._save_checkpoint_with_step(runner, step, meta)

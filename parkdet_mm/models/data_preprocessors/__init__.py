@@ -1,0 +1,3 @@
+from .yolov5_multi_scale import YOLOv5MultiScale
+
+__all__ = ['YOLOv5MultiScale']

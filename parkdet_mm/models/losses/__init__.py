@@ -1,0 +1,3 @@
+from .smoothed_cross_entropy_loss import SmoothedCrossEntropyLoss
+
+__all__ = ['SmoothedCrossEntropyLoss']
