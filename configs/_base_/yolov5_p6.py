@@ -366,9 +366,6 @@ default_hooks = dict(
         save_best='${"challenge/fitness" if val_interval or patience else None}',
         rule='greater',
         max_keep_ckpts=3),
-    # YOLOv5's EarlyStopping, when patience is set
-    early_stopping=('${dict(type="YOLOv5EarlyStoppingHook", patience=patience) '
-                    'if patience else None}'),
     # A loss that is not finite stops training at once, in one line, before any
     # hook or checkpoint sees the diverged weights.
     non_finite_loss=dict(
@@ -401,7 +398,10 @@ ema_hook = dict(
 custom_hooks = ('${[ema_hook]'
                 ' + ([dict(type="ClassBalanceHook")] if image_weights else [])'
                 ' + ([dict(type="FreezeLayersHook", layers=frozen_layers)]'
-                ' if frozen_layers else []) + extra_hooks}')
+                ' if frozen_layers else [])'
+                # YOLOv5's EarlyStopping, when patience is set
+                ' + ([dict(type="YOLOv5EarlyStoppingHook", patience=patience)]'
+                ' if patience else []) + extra_hooks}')
 # Several processes: DDP is built before FreezeLayersHook freezes, so it must not
 # wait for the frozen parameters' gradients.
 model_wrapper_cfg = ('${dict(type="MMDistributedDataParallel", '

@@ -9,7 +9,7 @@ from mmengine.hooks import CheckpointHook
 
 from mmyolo.registry import HOOKS
 from parkdet_challenge.atomic import write_bytes_atomic
-from parkdet_mm.config.loading import BEST_CHECKPOINT_FILE
+from parkdet_mm.config.loading import BEST_CHECKPOINT_FILE, STOPPED_EARLY_FILE
 from parkdet_mm.engine.errors import CheckpointWriteError, resume_hint
 from parkdet_mm.utils.checkpoint import ATOMIC_BACKEND_ARGS
 
@@ -36,7 +36,8 @@ class AtomicCheckpointHook(CheckpointHook):
       (:class:`~parkdet_mm.engine.errors.CheckpointWriteError`) naming the file;
       the previous checkpoint stays as it was.
     - Before training it removes the temporary checkpoint files a killed run left
-      in its folder.
+      in its folder, and ``stopped_early.json`` (a run that trains again ends
+      with its own final checkpoint, unless early stopping ends it again).
     - With ``save_best`` (one metric), the best validation's weights are
       ``best_filename`` (YOLOv5's best.pt), replaced as every checkpoint here is:
       the previous best stays until the new one is complete (mmengine removes it
@@ -61,7 +62,14 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
-        if not is_main_process() or not osp.isdir(self.out_dir):
+        if not is_main_process():
+            return
+        # A run that trains again ends with its own final checkpoint, unless
+        # early stopping ends it again.
+        stopped_early = osp.join(runner.work_dir, STOPPED_EARLY_FILE)
+        if osp.isfile(stopped_early):
+            os.remove(stopped_early)
+        if not osp.isdir(self.out_dir):
             return
         for name in sorted(os.listdir(self.out_dir)):
             if _TEMP_CHECKPOINT.match(name):

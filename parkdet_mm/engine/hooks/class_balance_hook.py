@@ -72,8 +72,15 @@ class ClassBalanceHook(Hook):
             self.maps = np.zeros(len(self.class_names))
 
     def before_train_epoch(self, runner) -> None:
-        """Set this epoch's image weights on the sampler."""
+        """Set this epoch's image weights on the sampler. When every class with
+        boxes has reached mAP 1, all weights are zero (YOLOv5's random.choices
+        would raise): this epoch then draws uniformly, with a warning."""
         weights = image_weights(self.counts, self.maps)
+        if weights.sum() <= 0:
+            runner.logger.warning('image weights are all zero (every class with '
+                                  'boxes has mAP 1): this epoch draws uniformly')
+            runner.train_dataloader.sampler.set_weights(None)
+            return
         runner.train_dataloader.sampler.set_weights(weights)
         if not self._share_logged:
             runner.logger.info(self._share_table(weights))

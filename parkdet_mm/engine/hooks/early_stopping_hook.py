@@ -1,5 +1,4 @@
 """YOLOv5's EarlyStopping (``--patience``) on MMEngine's EarlyStoppingHook."""
-import os
 import os.path as osp
 from typing import Tuple
 
@@ -23,8 +22,8 @@ class YOLOv5EarlyStoppingHook(EarlyStoppingHook):
     validation), the stop is logged with the best epoch, and the work dir gets
     ``stopped_early.json`` (epoch, best epoch, best score, patience): while it is
     there, the run's final checkpoint is ``best.pth``
-    (:func:`parkdet_mm.config.final_checkpoint`). A fresh run removes a stale
-    one.
+    (:func:`parkdet_mm.config.final_checkpoint`; the checkpoint hook removes it
+    when training starts again).
 
     Args:
         patience: Validations without improvement before stopping.
@@ -45,10 +44,6 @@ class YOLOv5EarlyStoppingHook(EarlyStoppingHook):
             self.best_score = state['best_score']
             self.wait_count = state['wait_count']
             self.best_epoch = state['best_epoch']
-            return
-        marker = osp.join(runner.work_dir, STOPPED_EARLY_FILE)
-        if is_main_process() and osp.isfile(marker):
-            os.remove(marker)
 
     def _check_stop_condition(self, current_score: float) -> Tuple[bool, str]:
         stop, reason = super()._check_stop_condition(current_score)
