@@ -105,6 +105,29 @@ def write_tiny_config(path: Path, data_root: Path, epochs: int = 2,
     return path
 
 
+@pytest.fixture(scope='session')
+def tiny_model(tiny_coco, tmp_path_factory):
+    """A tiny config and a checkpoint of its untrained model whose prediction
+    convolutions are drawn wide, so that scores spread over (0, 1): boxes pass the
+    thresholds and no two are near-ties (which could order differently)."""
+    import torch
+    from mmengine.registry import init_default_scope
+
+    import parkdet_mm  # noqa: F401
+    from mmyolo.registry import MODELS
+    from parkdet_mm.config import load_config
+    folder = tmp_path_factory.mktemp('tiny_model')
+    config = write_tiny_config(folder / 'tiny.py', tiny_coco)
+    init_default_scope('mmyolo')
+    torch.manual_seed(0)
+    model = MODELS.build(load_config(str(config)).model)
+    for conv in model.bbox_head.head_module.convs_pred:
+        torch.nn.init.normal_(conv.weight, std=0.5)
+    checkpoint = folder / 'tiny.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta={}), checkpoint)
+    return config, checkpoint
+
+
 def run_tool(args: List[str], cwd: Path = REPO,
              check: bool = True) -> subprocess.CompletedProcess:
     """Run ``python ARGS`` with this interpreter; on failure show its output."""

@@ -7,29 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CLASSES, assert_one_line_error, run_tool, write_tiny_config
-
-
-@pytest.fixture(scope='module')
-def tiny_model(tiny_coco, tmp_path_factory):
-    """A tiny config and a checkpoint of its untrained model whose prediction
-    convolutions are drawn wide, so that scores spread over (0, 1): boxes pass the
-    thresholds and no two are near-ties (which could order differently)."""
-    import parkdet_mm  # noqa: F401
-    from mmengine.registry import init_default_scope
-    from mmyolo.registry import MODELS
-
-    from parkdet_mm.config import load_config
-    folder = tmp_path_factory.mktemp('tiny_model')
-    config = write_tiny_config(folder / 'tiny.py', tiny_coco)
-    init_default_scope('mmyolo')
-    torch.manual_seed(0)
-    model = MODELS.build(load_config(str(config)).model)
-    for conv in model.bbox_head.head_module.convs_pred:
-        torch.nn.init.normal_(conv.weight, std=0.5)
-    checkpoint = folder / 'tiny.pth'
-    torch.save(dict(state_dict=model.state_dict(), meta={}), checkpoint)
-    return config, checkpoint
+from conftest import CLASSES, assert_one_line_error, run_tool
 
 
 def read_records(out_dir: Path) -> list:

@@ -2,7 +2,7 @@
 
     python tools/predict.py [CONFIG] [CHECKPOINT ...] --data-root DATA --ann-dir OUT
         [--out-dir DIR] [--tta/--no-tta] [--max-bytes N] [--batch-size 16]
-        [--img-size 1536] [--ensemble wbf|nms] [--show-dir DIR]
+        [--img-size 1536] [--nms nms|soft] [--ensemble wbf|nms] [--show-dir DIR]
     bash tools/dist_predict.sh [CONFIG] [CHECKPOINT ...] NPROC --data-root DATA ...
 
 Defaults are the reference's: configs/finetune.py and its final checkpoint, images
@@ -29,9 +29,11 @@ from parkdet_mm.apis import (check_test_images, fuse_models,
                              gather_predictions, predict_nms_ensemble,
                              predict_with_checkpoint, share_test_batches)
 from parkdet_mm.config import final_checkpoint, load_config
-from parkdet_mm.utils import (add_runner_args, check_checkpoint_file,
-                              check_cuda_ops, data_primaries,
-                              flush_denormals_on_cpu, init_process_group,
+from parkdet_mm.engine.inference_timer import InferenceTimer
+from parkdet_mm.utils import (add_inference_args, add_runner_args,
+                              check_checkpoint_file, check_cuda_ops,
+                              data_primaries, flush_denormals_on_cpu,
+                              inference_primaries, init_process_group,
                               parse_runner_args)
 
 DEFAULT_CONFIG = 'configs/finetune.py'
@@ -55,11 +57,7 @@ def parse_args() -> argparse.Namespace:
                         default=True, help="YOLOv5's test-time augmentation")
     parser.add_argument('--max-bytes', type=int, default=MAX_BYTES,
                         help='submission.json stays strictly below this size')
-    parser.add_argument('--batch-size', type=int,
-                        help="test_batch_size_per_gpu (the config's: 16)")
-    parser.add_argument('--img-size', type=int,
-                        help="test size N: test_img_scale (N, N) (the config's: "
-                        '1536)')
+    add_inference_args(parser)
     parser.add_argument('--ensemble', choices=('wbf', 'nms'),
                         help='how several checkpoints are fused: wbf (weighted boxes '
                         "fusion) or nms (YOLOv5's Ensemble); default: the config's "
@@ -110,10 +108,7 @@ def main() -> None:
     init_process_group(args.launcher)
     config, checkpoints = split_paths(args.paths)
     cfg = load_config(config, args.cfg_options, dict(
-        **data_primaries(args),
-        test_img_scale=None if args.img_size is None else (args.img_size,
-                                                           args.img_size),
-        test_batch_size_per_gpu=args.batch_size))
+        **data_primaries(args), **inference_primaries(args)))
     if not checkpoints:
         checkpoints = [final_checkpoint(cfg)]
     for checkpoint in checkpoints:
@@ -125,18 +120,24 @@ def main() -> None:
     share_test_batches(cfg)
     out_dir = args.out_dir or osp.join(cfg.work_dir, 'submission')
 
+    timers = {}  # what each timed pass ran -> its InferenceTimer
     if ensemble == 'nms' and len(checkpoints) > 1:
-        fused = predict_nms_ensemble(cfg, checkpoints, args.tta, args.device)
+        timers['NMS ensemble'] = InferenceTimer()
+        fused = predict_nms_ensemble(cfg, checkpoints, args.tta, args.device,
+                                     timer=timers['NMS ensemble'])
     else:
-        per_model = [
-            predict_with_checkpoint(cfg, checkpoint, args.tta, args.device,
-                                    desc=f'model {i + 1}/{len(checkpoints)}')
-            for i, checkpoint in enumerate(checkpoints)
-        ]
+        per_model = []
+        for i, checkpoint in enumerate(checkpoints):
+            timer = timers[osp.basename(checkpoint)] = InferenceTimer()
+            per_model.append(predict_with_checkpoint(
+                cfg, checkpoint, args.tta, args.device,
+                desc=f'model {i + 1}/{len(checkpoints)}', timer=timer))
         fused = fuse_models(per_model, args.wbf_iou, cfg.max_per_img)
     predictions = gather_predictions(fused, batch_size)
     if predictions is None:
         return  # not rank 0: rank 0 writes the files
+    for name, timer in timers.items():
+        print(f"{name}{' (TTA)' if args.tta else ''}: {timer.line()}")
 
     metric = METRICS.build(dict(type='ChallengeSubmissionMetric',
                                 ann_file=osp.abspath(ann_file),

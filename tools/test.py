@@ -1,7 +1,7 @@
 """Evaluate a checkpoint with a config's test loop.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] [--out-dir DIR]
-        [--img-size N] [--batch-size N]
+        [--img-size N] [--batch-size N] [--nms nms|soft] [--out results.pkl]
         [--data-root DIR] [--ann-dir DIR] [--cfg-options key=value ...]
         [--launcher none|pytorch|slurm|mpi]
 
@@ -11,10 +11,12 @@ metric writes ``preds.json`` and the capped ``submission.json``).
 import argparse
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
-from parkdet_challenge.cli import run_cli
-from parkdet_mm.utils import (add_data_args, add_runner_args, build_runner,
+from parkdet_challenge.cli import InputError, run_cli
+from parkdet_mm.utils import (add_data_args, add_inference_args,
+                              add_runner_args, build_runner,
                               check_config_inputs, check_cuda_ops,
-                              config_from_args, parse_runner_args)
+                              config_from_args, inference_primaries,
+                              parse_runner_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,9 +31,10 @@ def parse_args() -> argparse.Namespace:
         help='where the challenge metric writes preds.json and submission.json '
         '(default: WORK_DIR/submission)')
     parser.add_argument(
-        '--img-size', type=int, help='test size N: test_img_scale (N, N)')
-    parser.add_argument(
-        '--batch-size', type=int, help='test_batch_size_per_gpu')
+        '--out', metavar='RESULTS.pkl',
+        help="also dump every image's predictions in MMDetection's format "
+        "(DumpDetResults) for its analysis tools")
+    add_inference_args(parser)
     add_data_args(parser)
     add_runner_args(parser)
     return parse_runner_args(parser)
@@ -40,15 +43,21 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     check_cuda_ops()  # on a GPU, mmcv without CUDA ops would fail at the first NMS
-    cfg = config_from_args(args, dict(
-        test_img_scale=None if args.img_size is None else (args.img_size,
-                                                           args.img_size),
-        test_batch_size_per_gpu=args.batch_size))
+    cfg = config_from_args(args, inference_primaries(args))
     cfg.load_from = args.checkpoint
     evaluator = cfg.test_evaluator
     if isinstance(evaluator, dict) and 'out_dir' in evaluator:
         evaluator.out_dir = (args.out_dir or evaluator.out_dir
                              or f'{cfg.work_dir}/submission')
+    if args.out:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise InputError(f'--out {args.out}: must end in .pkl or .pickle')
+        # as MMDetection's tools/test.py --out
+        evaluators = (list(cfg.test_evaluator)
+                      if isinstance(cfg.test_evaluator, (list, tuple))
+                      else [cfg.test_evaluator])
+        cfg.test_evaluator = evaluators + [
+            dict(type='mmdet.DumpDetResults', out_file_path=args.out)]
     check_config_inputs(cfg, ('test', ), checkpoint=args.checkpoint)
     if args.tta:
         # YOLOv5's TTA: views of the normal (letterboxed, rectangular) batch

@@ -76,6 +76,10 @@ optim_step_rule = 'since_last_step'
 # mapped back, YOLOv5's _clip_augmented, then one NMS with model.test_cfg.
 tta_scale_factors = (1.0, 0.83, 0.67)
 tta_flips = (False, True, False)
+# How boxes are merged wherever NMS runs (test, predict, TTA, the NMS ensemble):
+# 'nms', or 'soft_nms' (mmcv's, linear decay, sigma 0.5; tools/test.py and
+# tools/predict.py --nms soft).
+nms_type = 'nms'
 
 # ========================Derived from the primaries==========================
 strides = [8, 16, 32, 64]
@@ -164,7 +168,7 @@ model = dict(
         multi_label=True,
         nms_pre=30000,
         score_thr='${score_thr}',
-        nms=dict(type='nms', iou_threshold='${nms_iou_thr}'),
+        nms=dict(type='${nms_type}', iou_threshold='${nms_iou_thr}'),
         max_per_img='${max_per_img}'))
 
 # Reads from the image cache when ImageCacheHook built one; skips (and counts) an
@@ -381,7 +385,9 @@ default_hooks = dict(
     # confusion matrix (YOLOv5's val.py pictures) in the run's log folder
     diagnostics=dict(type='DiagnosticsVisualizationHook', loggers='${loggers}'),
     # The first training batch as the model sees it (YOLOv5's train_batch0.jpg)
-    train_batch=dict(type='TrainBatchVisualizationHook', loggers='${loggers}'))
+    train_batch=dict(type='TrainBatchVisualizationHook', loggers='${loggers}'),
+    # YOLOv5's speed line when a test ends: ms per image per stage
+    inference_speed=dict(type='InferenceSpeedHook'))
 # MMEngine's local backend, then one per logger
 visualizer = dict(vis_backends='${logger_backends(loggers)}')
 

@@ -10,7 +10,7 @@ post-processing use), so that one checkpoint through it gives that checkpoint's
 own predictions.
 """
 import os.path as osp
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 from mmengine.config import Config
@@ -19,6 +19,7 @@ from mmengine.runner import Runner
 from torch import nn
 from tqdm import tqdm
 
+from parkdet_mm.engine.inference_timer import InferenceTimer
 from parkdet_mm.models.tta import (DecodedPredictions, cat_predictions,
                                    decoded_predictions, nms_predictions)
 from .predict import Predictions, load_detector
@@ -46,16 +47,20 @@ def ensemble_test_step(models: Sequence[nn.Module], batch: dict) -> List:
 
 
 def predict_nms_ensemble(cfg: Config, checkpoints: Sequence[str], tta: bool,
-                         device: str) -> Predictions:
+                         device: str,
+                         timer: Optional[InferenceTimer] = None) -> Predictions:
     """Run the checkpoints (all of ``cfg``'s model) together over
     ``cfg.test_dataloader``, each batch through :func:`ensemble_test_step`;
-    predictions per image id in original-image pixels."""
+    predictions per image id in original-image pixels. With ``timer``, the
+    ensemble's stages are timed there."""
     models = [load_detector(cfg, checkpoint, tta, device) for checkpoint in checkpoints]
     dataloader = Runner.build_dataloader(cfg.test_dataloader)
     names = ' + '.join(osp.basename(c) for c in checkpoints)
+    timer = timer or InferenceTimer()
     predictions: Predictions = {}
-    with torch.no_grad():
-        for batch in tqdm(dataloader, desc=f'NMS ensemble {names}', unit='batch',
+    with torch.no_grad(), timer.timing(models):
+        for batch in tqdm(timer.batches(dataloader), total=len(dataloader),
+                          desc=f'NMS ensemble {names}', unit='batch',
                           disable=get_rank() != 0):
             for sample in ensemble_test_step(models, batch):
                 predictions[sample.img_id] = sample.pred_instances.cpu()

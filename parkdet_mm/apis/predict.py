@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from parkdet_challenge.cli import InputError
 from parkdet_mm.datasets import BatchShareSampler
+from parkdet_mm.engine.inference_timer import InferenceTimer
 from parkdet_mm.utils.anchors import apply_checkpoint_anchors
 from parkdet_mm.utils.checkpoint import load_local_checkpoint
 
@@ -107,15 +108,19 @@ def load_detector(cfg: Config, checkpoint: str, tta: bool,
 
 
 def predict_with_checkpoint(cfg: Config, checkpoint: str, tta: bool,
-                            device: str,
-                            desc: Optional[str] = None) -> Predictions:
-    """Run one checkpoint over ``cfg.test_dataloader``; predictions per image id."""
+                            device: str, desc: Optional[str] = None,
+                            timer: Optional[InferenceTimer] = None
+                            ) -> Predictions:
+    """Run one checkpoint over ``cfg.test_dataloader``; predictions per image id.
+    With ``timer``, its stages are timed there."""
     model = load_detector(cfg, checkpoint, tta, device)
     dataloader = Runner.build_dataloader(cfg.test_dataloader)
+    timer = timer or InferenceTimer()
     predictions: Predictions = {}
-    with torch.no_grad():
-        for batch in tqdm(dataloader, desc=desc or osp.basename(checkpoint),
-                          unit='batch', disable=get_rank() != 0):
+    with torch.no_grad(), timer.timing([model]):
+        for batch in tqdm(timer.batches(dataloader), total=len(dataloader),
+                          desc=desc or osp.basename(checkpoint), unit='batch',
+                          disable=get_rank() != 0):
             for sample in model.test_step(batch):
                 predictions[sample.img_id] = sample.pred_instances.cpu()
     return predictions

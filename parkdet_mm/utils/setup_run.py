@@ -42,6 +42,29 @@ def add_data_args(parser: argparse.ArgumentParser, required: bool = False) -> No
         "--out-dir's annotations/; the config's ann_dir, below the data root)")
 
 
+def add_inference_args(parser: argparse.ArgumentParser) -> None:
+    """What tools/test.py and tools/predict.py share: ``--img-size N``,
+    ``--batch-size N`` and ``--nms nms|soft`` (:func:`inference_primaries`)."""
+    parser.add_argument(
+        '--img-size', type=int, help='test size N: test_img_scale (N, N)')
+    parser.add_argument(
+        '--batch-size', type=int, help='test_batch_size_per_gpu')
+    parser.add_argument(
+        '--nms', choices=('nms', 'soft'),
+        help="how boxes are merged (nms_type): NMS, or mmcv's soft-NMS "
+        '(linear decay), in the test, TTA and the NMS ensemble')
+
+
+def inference_primaries(args: argparse.Namespace) -> Dict[str, Any]:
+    """The primaries of :func:`add_inference_args`' flags (None: not given)."""
+    return dict(
+        test_img_scale=None if args.img_size is None else (args.img_size,
+                                                           args.img_size),
+        test_batch_size_per_gpu=args.batch_size,
+        nms_type=None if args.nms is None else dict(nms='nms',
+                                                    soft='soft_nms')[args.nms])
+
+
 def data_primaries(args: argparse.Namespace) -> Dict[str, Optional[str]]:
     """The ``data_root`` and ``ann_dir`` of ``--data-root``/``--ann-dir`` (None
     where not given); a folder that does not exist is an InputError. ``ann_dir``
