@@ -135,3 +135,25 @@ def test_out_must_be_a_pickle(tiny_model, tmp_path):
     proc = run_tool(['tools/test.py', str(config), str(checkpoint), '--out',
                      str(tmp_path / 'results.json')], check=False)
     assert_one_line_error(proc, '--out', '.pkl')
+
+
+def test_benchmark_prints_positive_rates(tiny_model, tiny_coco):
+    import re
+    config, checkpoint = tiny_model
+    out = run_tool(['tools/benchmark.py', str(config), str(checkpoint),
+                    '--batch-size', '2', '--repeats', '2', '--iters', '1',
+                    '--warmup', '1', '--images', str(tiny_coco / 'images'),
+                    '--tta']).stdout
+    assert out.startswith('device: CPU')
+    alone = re.search(r'model alone at \(2, 3, 64, 64\): ([\d.]+) images/s', out)
+    path = re.search(r'predict path with TTA at \(2, 3, 64, 64\): ([\d.]+) '
+                     r'images/s', out)
+    assert alone and path, out
+    assert float(alone.group(1)) > 0 and float(path.group(1)) > 0
+    assert 'Speed: ' in out and '(2 images,' in out
+
+
+def test_benchmark_refuses_amp_without_cuda(tiny_model):
+    proc = run_tool(['tools/benchmark.py', str(tiny_model[0]), '--amp',
+                     '--device', 'cpu'], check=False)
+    assert_one_line_error(proc, '--amp needs a CUDA device')
