@@ -53,6 +53,103 @@ def test_detect_folder_and_single_image(tiny_model, tiny_coco, tmp_path):
     assert (single / 'a.png').is_file()
 
 
+def _detect(tiny_model, source, out, *flags, score_thr='0.25'):
+    config, checkpoint = tiny_model
+    run_tool(['tools/detect.py', str(config), str(checkpoint), str(source),
+              '--out-dir', str(out), '--score-thr', score_thr, *flags])
+    records = json.loads((out / 'detections.json').read_text())
+    by_image = {}
+    for record in records:
+        by_image.setdefault(record['file_name'], []).append(record)
+    return records, by_image
+
+
+def _iou(a, b):
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])
+             - w * h)
+    return w * h / union if union > 0 else 0.0
+
+
+def test_detect_yolov5_options(tiny_model, tiny_coco, tmp_path):
+    source = tiny_coco / 'images'
+    images = sorted(p.name for p in source.glob('test_*.png'))
+    source = tmp_path / 'test_images'
+    source.mkdir()
+    for name in images:
+        (source / name).write_bytes((tiny_coco / 'images' / name).read_bytes())
+    records, by_image = _detect(tiny_model, source, tmp_path / 'all',
+                                '--save-txt', '--save-conf', '--save-crop')
+    assert len(records) > 8 and len({r['category'] for r in records}) > 2
+    width, height = 96, 64
+
+    # --save-txt --save-conf: YOLOv5's label files parse back to the boxes
+    for name, mine in by_image.items():
+        lines = (tmp_path / 'all' / 'labels' /
+                 f'{name[:-4]}.txt').read_text().splitlines()
+        assert len(lines) == len(mine)
+        for line, record in zip(lines, mine):
+            cls, cx, cy, w, h, conf = (float(v) for v in line.split())
+            assert CLASSES[int(cls)] == record['category']
+            box = [(cx - w / 2) * width, (cy - h / 2) * height,
+                   (cx + w / 2) * width, (cy + h / 2) * height]
+            assert box == pytest.approx(record['bbox'], abs=0.06)
+            assert conf == pytest.approx(record['score'], abs=1e-4)
+    # --save-crop: one crop per box, the box x 1.02 + 10 px, clipped
+    for category in {r['category'] for r in records}:
+        crops = sorted((tmp_path / 'all' / 'crops' / category).iterdir())
+        mine = [r for r in records if r['category'] == category]
+        assert len(crops) == len(mine)
+    record = records[0]
+    x1, y1, x2, y2 = record['bbox']
+    crop = cv2.imread(str(tmp_path / 'all' / 'crops' / record['category'] /
+                          record['file_name'].replace('.png', '.jpg')))
+    expected_w = min(width, (x1 + x2) / 2 + ((x2 - x1) * 1.02 + 10) / 2) - max(
+        0, (x1 + x2) / 2 - ((x2 - x1) * 1.02 + 10) / 2)
+    assert abs(crop.shape[1] - expected_w) <= 1.5
+
+    # --save-txt alone: five columns
+    _detect(tiny_model, source, tmp_path / 'noconf', '--save-txt')
+    some = next((tmp_path / 'noconf' / 'labels').iterdir())
+    assert all(len(line.split()) == 5 for line in some.read_text().splitlines())
+
+    # --classes: exactly the boxes of those classes
+    kept, _ = _detect(tiny_model, source, tmp_path / 'classes', '--classes',
+                      '0', '2', '5')
+    assert kept == [r for r in records
+                    if r['category'] in (CLASSES[0], CLASSES[2], CLASSES[5])]
+    # --max-det: each image's best boxes only
+    _, capped = _detect(tiny_model, source, tmp_path / 'capped', '--max-det',
+                        '2')
+    for name, mine in capped.items():
+        best = sorted(by_image[name], key=lambda r: -r['score'])[:2]
+        assert sorted(mine, key=lambda r: -r['score']) == best
+    # --agnostic-nms --iou-thres: no two boxes of any classes overlap more
+    _, agnostic = _detect(tiny_model, source, tmp_path / 'agnostic',
+                          '--agnostic-nms', '--iou-thres', '0.3')
+    for mine in agnostic.values():
+        for i, a in enumerate(mine):
+            for b in mine[i + 1:]:
+                assert _iou(a['bbox'], b['bbox']) <= 0.3 + 1e-6
+    assert any(len({r['category'] for r in mine}) > 1
+               for mine in agnostic.values())
+
+    # drawing options change the pictures, and only them
+    pictures = {}
+    for label, flags in (('default', ()), ('thin', ('--line-thickness', '1')),
+                         ('no_labels', ('--hide-labels', )),
+                         ('no_conf', ('--hide-conf', ))):
+        found, _ = _detect(tiny_model, source / images[0],
+                           tmp_path / f'draw_{label}', *flags)
+        assert found == by_image[images[0]]
+        pictures[label] = cv2.imread(str(tmp_path / f'draw_{label}' / images[0]))
+    names = list(pictures)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not np.array_equal(pictures[a], pictures[b]), (a, b)
+
+
 def test_detect_video(tiny_model, tiny_coco, tmp_path):
     config, checkpoint = tiny_model
     video = tmp_path / 'clip.avi'
@@ -68,7 +165,7 @@ def test_detect_video(tiny_model, tiny_coco, tmp_path):
     out = tmp_path / 'out'
     # with YOLOv5's TTA (the config's tta_model) on the way
     run_tool(['tools/detect.py', str(config), str(checkpoint), str(video),
-              '--out-dir', str(out), '--tta'])
+              '--out-dir', str(out), '--tta', '--save-txt'])
     drawn = cv2.VideoCapture(str(out / 'clip.mp4'))
     count = 0
     while True:
@@ -81,6 +178,9 @@ def test_detect_video(tiny_model, tiny_coco, tmp_path):
     records = read_records(out)
     assert records and {r['file_name'] for r in records} == {'clip.avi'}
     assert {r['frame'] for r in records} <= {0, 1, 2}
+    # YOLOv5's label file per frame: STEM_FRAME.txt
+    assert {p.name for p in (out / 'labels').iterdir()} == {
+        f"clip_{r['frame']}.txt" for r in records}
 
 
 def test_detect_bad_source(tiny_model, tmp_path):

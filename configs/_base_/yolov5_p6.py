@@ -80,6 +80,8 @@ tta_flips = (False, True, False)
 # 'nms', or 'soft_nms' (mmcv's, linear decay, sigma 0.5; tools/test.py and
 # tools/predict.py --nms soft).
 nms_type = 'nms'
+# NMS across classes (YOLOv5's --agnostic-nms; tools/detect.py --agnostic-nms)
+agnostic_nms = False
 
 # ========================Derived from the primaries==========================
 strides = [8, 16, 32, 64]
@@ -168,7 +170,10 @@ model = dict(
         multi_label=True,
         nms_pre=30000,
         score_thr='${score_thr}',
-        nms=dict(type='${nms_type}', iou_threshold='${nms_iou_thr}'),
+        nms=dict(
+            type='${nms_type}',
+            iou_threshold='${nms_iou_thr}',
+            class_agnostic='${agnostic_nms}'),
         max_per_img='${max_per_img}'))
 
 # Reads from the image cache when ImageCacheHook built one; skips (and counts) an
