@@ -1,5 +1,5 @@
 """The challenge's 14 classes, in category_id order (SPEC section 2)."""
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 # (English name, Korean name); category_id = position + 1.
 CLASS_NAMES_KO: Tuple[Tuple[str, str], ...] = (
@@ -22,7 +22,10 @@ CLASSES: Tuple[str, ...] = tuple(name for name, _ in CLASS_NAMES_KO)
 NUM_CLASSES = len(CLASSES)
 
 
-def coco_categories(classes: Tuple[str, ...] = CLASSES) -> List[Dict]:
-    """COCO ``categories`` entries: ids 1..len(classes) in the given order."""
-    return [{'id': i + 1, 'name': name, 'supercategory': 'object'}
-            for i, name in enumerate(classes)]
+def coco_categories(classes: Tuple[str, ...] = CLASSES,
+                    ids: Optional[Sequence[int]] = None) -> List[Dict]:
+    """COCO ``categories`` entries of ``classes`` with ``ids`` (None: 1..len(classes)
+    in the given order)."""
+    ids = range(1, len(classes) + 1) if ids is None else ids
+    return [{'id': int(i), 'name': name, 'supercategory': 'object'}
+            for i, name in zip(ids, classes)]

@@ -52,7 +52,6 @@ import contextlib
 import gc
 import json
 import os
-import random
 import unicodedata
 from dataclasses import dataclass, field
 from itertools import chain, repeat
@@ -65,13 +64,9 @@ from .atomic import PathLike, write_files_atomic
 from .classes import coco_categories
 from .cli import InputError
 from .imagefiles import ImageFolder, read_image_sizes
-from .labels import (FORMAT_2021, FORMAT_2022, ImageList, LabelSet, json_safe, read_image_list,
-                     read_labels)
-
-LABELS_FILE = 'train/label/Train.json'
-TRAIN_IMAGES = 'train/images'
-TEST_INFO_FILE = 'Test_Images_Information.json'
-TEST_IMAGES = 'test/images'
+from .formats import CompetitionFormat, DataLayout, format_of_file, get_format
+from .formats.base import CHALLENGE_LAYOUT
+from .labels import ImageList, LabelSet, json_safe, load_json, read_image_list
 # What counts as an image when a test folder is listed (2021 data without test info).
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
 
@@ -79,8 +74,6 @@ IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
 _REJECT_KINDS = ('annotation_malformed', 'unknown_image', 'image_rejected', 'bad_category',
                  'box_malformed', 'box_empty', 'box_outside')
 _KEPT, _CLIPPED = 0, 1
-# Validation images by default: the 2022 reference's 3,000, the 2021 one's 20,000.
-DEFAULT_VAL_SIZE = {FORMAT_2022: 3000, FORMAT_2021: 20000}
 _CODE = {kind: i + 2 for i, kind in enumerate(_REJECT_KINDS)}
 _ACTION = {
     'annotation_malformed': 'rejected: not an object with image id, category and box',
@@ -142,19 +135,26 @@ class Conversion:
 
 def convert(data_root: PathLike, val_size: Optional[int] = None, seed: int = 100,
             diet: bool = False, progress: bool = False, folds: int = 0,
-            verify: bool = True, workers: int = 1) -> Conversion:
+            verify: bool = True, workers: int = 1, data_format: Optional[str] = None,
+            layout: Optional[DataLayout] = None,
+            extras_from: str = 'train') -> Conversion:
     """Read and check the data under ``data_root``; return the COCO files and report.
 
     Writes nothing. Raises ``InputError`` (one line, naming the file) when the input
-    cannot be used at all. ``val_size`` None: the format's default (DEFAULT_VAL_SIZE).
-    2021 data always gets its diet training subset; ``diet=True`` on 2022 data is an
-    error. ``folds`` >= 2 adds that many stratified train/val pairs. ``progress``
-    shows a progress bar on stderr while images are read. ``verify`` reads and
-    checks every image's data (``workers`` processes); False reads headers only.
+    cannot be used at all. ``data_format`` names the competition format
+    (:mod:`.formats`; None: told apart by the label file's shape), ``layout``
+    where its files are (None: the format's, the challenges' layout).
+    ``val_size`` None: the format's default. A format's extra training subsets
+    (2021's diet) are always written, drawn from the training split or, with
+    ``extras_from='all'``, from every labelled image as the 2021 reference did;
+    ``diet=True`` on a format without them is an error. ``folds`` >= 2 adds that
+    many stratified train/val pairs. ``progress`` shows a progress bar on stderr
+    while images are read. ``verify`` reads and checks every image's data
+    (``workers`` processes); False reads headers only.
     """
     with _gc_paused():
         return _convert(Path(data_root), val_size, seed, diet, progress, folds,
-                        verify, workers)
+                        verify, workers, data_format, layout, extras_from)
 
 
 @contextlib.contextmanager
@@ -172,7 +172,9 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
-             progress: bool, folds: int, verify: bool, workers: int) -> Conversion:
+             progress: bool, folds: int, verify: bool, workers: int,
+             data_format: Optional[str], layout: Optional[DataLayout],
+             extras_from: str) -> Conversion:
     if not root.is_dir():
         raise InputError(f'{root}: data root is not a folder')
     if val_size is not None and val_size < 0:
@@ -183,32 +185,48 @@ def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
         raise InputError(f'--workers must be >= 1 (got {workers})')
     if folds < 0 or folds == 1:
         raise InputError(f'--folds must be 0 (none) or at least 2 (got {folds})')
-    labels = read_labels(root / LABELS_FILE)
-    if diet and labels.format != FORMAT_2021:
-        raise InputError(f'{root / LABELS_FILE}: --diet applies to the 2021 format only, '
-                         f'this file is {labels.format}')
-    diet = labels.format == FORMAT_2021
-    if val_size is None:
-        val_size = DEFAULT_VAL_SIZE[labels.format]
-    test_info = root / TEST_INFO_FILE
+    if extras_from not in ('train', 'all'):
+        raise InputError(f'--diet-from must be train or all (got {extras_from})')
+    fmt: Optional[CompetitionFormat] = (None if data_format is None
+                                        else get_format(data_format))
+    layout = layout or CHALLENGE_LAYOUT
+    labels_file = root / layout.labels_file
+    data = load_json(labels_file)
+    fmt = fmt or format_of_file(data, labels_file)
+    if not isinstance(data, dict):
+        raise InputError(f'{labels_file}: top level is a {type(data).__name__}, '
+                         'expected an object')
+    labels = fmt.read_labels(data, labels_file)
+    del data
+    if diet and not fmt.extra_subset_names:
+        raise InputError(f'{labels_file}: --diet applies to the inattention2021 '
+                         f'format only, this file is {fmt.name}')
     test: Optional[ImageList] = None
-    if labels.format == FORMAT_2022 or test_info.exists():
-        test = read_image_list(test_info)
-    elif (root / TEST_IMAGES).is_dir():
-        test = _listed_images(_folder(root, TEST_IMAGES))
+    if layout.test_info_file is not None:
+        test_info = root / layout.test_info_file
+        if fmt.test_info_required or test_info.exists():
+            test = read_image_list(test_info)
+        elif (root / layout.test_images).is_dir():
+            test = _listed_images(_folder(root, layout.test_images))
 
     problems: List[Dict[str, Any]] = []
     read = dict(progress=progress, verify=verify, workers=workers)
-    train_check = _check_images(labels.images, _folder(root, TRAIN_IMAGES), 'train',
-                                problems, **read)
+    train_folder = _folder(root, layout.train_images, layout.recursive)
+    train_check = _check_images(labels.images, train_folder, 'train', problems,
+                                **read)
     n_readable = int(train_check.readable.sum())
+    if val_size is None:
+        val_size = (fmt.default_val_size if fmt.default_val_size is not None
+                    else max(1, n_readable // 10))
     if folds > n_readable:
         raise InputError(f'--folds {folds} is more than the {n_readable} readable images '
-                         f'in {root / LABELS_FILE}')
+                         f'in {labels_file}')
     if val_size >= n_readable:
         raise InputError(f'--val-size {val_size} leaves no training images: '
-                         f'{n_readable} readable images in {root / LABELS_FILE}')
-    test_check = (_check_images(test, _folder(root, TEST_IMAGES), 'test', problems, **read)
+                         f'{n_readable} readable images in {labels_file}')
+    test_check = (_check_images(test, _folder(root, layout.test_images,
+                                              layout.recursive),
+                                'test', problems, **read)
                   if test is not None else None)
 
     boxes = _check_boxes(labels, train_check)
@@ -218,31 +236,37 @@ def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
         _report_rejected_images(test, test_check, None, 'test', problems)
     problems.extend(_box_problems(labels, boxes))
 
-    if labels.format == FORMAT_2021:
-        is_val = _val_mask_2021(labels.images, train_check.readable, val_size, seed)
-    else:
-        is_val = _val_mask(labels.images.ids, train_check.readable, val_size, seed)
-    categories = coco_categories(labels.classes)
+    is_val = fmt.val_mask(labels.images, train_check.readable, val_size, seed)
+    categories = coco_categories(labels.classes, labels.ids())
     ann_ids = _annotation_ids(labels, boxes)
     outputs: Dict[str, Any] = {}
     split_masks = {'train': train_check.readable & ~is_val, 'val': is_val}
-    in_diet = _diet_mask(labels, boxes) if diet else None
-    if in_diet is not None:
-        split_masks['train_diet'] = in_diet & split_masks['train']
+    extras = fmt.extra_subsets(labels, _classes_present(labels, boxes))
+    for name, mask in extras.items():
+        split_masks[name] = mask & (split_masks['train'] if extras_from == 'train'
+                                    else train_check.readable)
     fold_masks: Dict[str, np.ndarray] = {}
     if folds:
         fold_of = _fold_of_images(labels, boxes, train_check.readable, folds, seed)
         for k in range(folds):
             fold_masks[f'fold{k}/train'] = train_check.readable & (fold_of != k)
             fold_masks[f'fold{k}/val'] = fold_of == k
-            if in_diet is not None:
-                fold_masks[f'fold{k}/train_diet'] = in_diet & fold_masks[f'fold{k}/train']
+            for name, mask in extras.items():
+                fold_masks[f'fold{k}/{name}'] = mask & (
+                    fold_masks[f'fold{k}/train'] if extras_from == 'train'
+                    else train_check.readable)
     for name, mask in chain(split_masks.items(), fold_masks.items()):
         outputs[f'annotations/{name}.json'] = _coco(
-            labels.images, train_check, mask, TRAIN_IMAGES, boxes, ann_ids, categories)
+            labels.images, train_check, mask, layout.train_images, boxes, ann_ids,
+            categories, labels)
     if test is not None:
         outputs['annotations/test.json'] = _coco(
-            test, test_check, test_check.readable, TEST_IMAGES, None, None, categories)
+            test, test_check, test_check.readable, layout.test_images, None, None,
+            categories)
+    # the class list, for configs that take their classes from the data
+    outputs['annotations/classes.json'] = {'format': fmt.name,
+                                           'classes': list(labels.classes),
+                                           'category_ids': list(labels.ids())}
 
     report = _report(labels, train_check, test_check, boxes, split_masks, val_size, seed,
                      problems)
@@ -255,13 +279,16 @@ def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
 def prepare_data(data_root: PathLike, out_dir: PathLike, val_size: Optional[int] = None,
                  seed: int = 100, diet: bool = False, plot: bool = True,
                  progress: bool = False, folds: int = 0, verify: bool = True,
-                 workers: int = 1) -> Conversion:
+                 workers: int = 1, data_format: Optional[str] = None,
+                 layout: Optional[DataLayout] = None,
+                 extras_from: str = 'train') -> Conversion:
     """:func:`convert`, then write its outputs (and the chart if ``plot``) under
     ``out_dir``, all or nothing. Returns the conversion."""
     with _gc_paused():
         conversion = convert(data_root, val_size=val_size, seed=seed, diet=diet,
                              progress=progress, folds=folds, verify=verify,
-                             workers=workers)
+                             workers=workers, data_format=data_format,
+                             layout=layout, extras_from=extras_from)
         files = {Path(out_dir) / rel: _encode(rel, obj)
                  for rel, obj in conversion.outputs.items()}
     if plot:
@@ -294,9 +321,9 @@ def _listed_images(folder: ImageFolder) -> ImageList:
     return ImageList(list(range(1, len(names) + 1)), names, [None] * len(names))
 
 
-def _folder(root: Path, rel: str) -> ImageFolder:
+def _folder(root: Path, rel: str, recursive: bool = False) -> ImageFolder:
     try:
-        return ImageFolder(root / rel)
+        return ImageFolder(root / rel, recursive)
     except OSError as err:
         raise InputError(f'{root / rel}: cannot list the image folder: '
                          f'{err.strerror or err}') from None
@@ -391,8 +418,7 @@ def _check_boxes(labels: LabelSet, images: ImageCheck) -> BoxCheck:
     well-formed input: 135,000 boxes take milliseconds)."""
     n_images = len(labels.images.ids)
     index = _image_index(labels.ann_image_ids, labels.images.ids)
-    categories = _category_ids(labels.ann_categories, labels.classes,
-                               by_name=labels.format == FORMAT_2021)
+    categories = _category_ids(labels)
     values, malformed_box, integral = _box_values(labels.ann_boxes)
     safe = np.where(index >= 0, index, 0)
     width = images.widths[safe].astype(np.float64)
@@ -438,15 +464,17 @@ def _image_index(ann_image_ids: List[Any], image_ids: List[int]) -> np.ndarray:
                         for v in ann_image_ids), np.int64, n)
 
 
-def _category_ids(values: List[Any], classes: Sequence[str], by_name: bool) -> np.ndarray:
-    """1-based category ids; 0 where the value names no class."""
-    if by_name:
-        lookup = {name: i + 1 for i, name in enumerate(classes)}
+def _category_ids(labels: LabelSet) -> np.ndarray:
+    """Each box's class as a 1-based index into ``labels.classes``; 0 where its
+    category names no class (by name, or by the data set's category id)."""
+    values = labels.ann_categories
+    if labels.categories_by_name:
+        lookup = {name: i + 1 for i, name in enumerate(labels.classes)}
         return np.fromiter((lookup.get(v, 0) if type(v) is str else 0 for v in values),
                            np.int64, len(values))
-    valid = {i + 1 for i in range(len(classes))}
+    by_id = {cat_id: i + 1 for i, cat_id in enumerate(labels.ids())}
     # type() rather than isinstance: true is not category 1.
-    return np.fromiter((v if type(v) is int and v in valid else 0 for v in values),
+    return np.fromiter((by_id.get(v, 0) if type(v) is int else 0 for v in values),
                        np.int64, len(values))
 
 
@@ -510,52 +538,12 @@ def _box_detail(kind: str, labels: LabelSet, i: int) -> str:
 
 # ------------------------------------------------------------------ split and output
 
-def _val_mask(image_ids: List[int], readable: np.ndarray, val_size: int,
-              seed: int) -> np.ndarray:
-    """Validation images: ``val_size`` of the sorted readable ids, drawn with ``seed``."""
-    ids = np.asarray(image_ids, dtype=np.int64)
-    candidates = np.sort(ids[readable])
-    # RandomState: its streams are frozen across numpy versions, unlike default_rng's.
-    chosen = candidates[np.random.RandomState(seed).permutation(len(candidates))[:val_size]]
-    return np.isin(ids, chosen) & readable
-
-
-def _val_mask_2021(images: ImageList, readable: np.ndarray, val_size: int,
-                   seed: int) -> np.ndarray:
-    """The 2021 reference's validation images: ``random.seed(seed)`` then
-    ``random.sample(range(n), val_size)`` over the n entries of the labels file, by
-    position in the file; images that are not readable are in neither split."""
-    chosen = random.Random(seed).sample(range(len(images.ids)), val_size)
-    return np.isin(images.positions(), chosen) & readable
-
-
 def _classes_present(labels: LabelSet, boxes: BoxCheck) -> np.ndarray:
     """(images, classes) bool: the image has a kept box of the class."""
     present = np.zeros((len(labels.images.ids), len(labels.classes)), bool)
     kept = boxes.kept
     present[boxes.image_index[kept], boxes.categories[kept] - 1] = True
     return present
-
-
-def _diet_mask(labels: LabelSet, boxes: BoxCheck) -> np.ndarray:
-    """The 2021 reference's "diet" subset (SPEC section 9), judged by the classes of
-    the images' kept boxes.
-
-    Kept: an image with a cigar or a phone; else one with eye_closed and mouth_closed
-    or mouth_opened; else every third image with mouth_opened: the 3rd, 6th, ... of
-    those in the labels file's order, counted over all its images as the reference
-    counted (it then trained on the diet of all images, validation ones included;
-    callers intersect with the training split).
-    """
-    has = {name: column for name, column in zip(labels.classes,
-                                                 _classes_present(labels, boxes).T)}
-    first = has['cigar'] | has['phone']
-    second = ~first & has['eye_closed'] & (has['mouth_closed'] | has['mouth_opened'])
-    third = ~first & ~second & has['mouth_opened']
-    in_file_order = np.argsort(labels.images.positions())
-    count = np.empty(len(third), np.int64)
-    count[in_file_order] = np.cumsum(third[in_file_order])
-    return first | second | (third & (count % 3 == 0))
 
 
 def stratified_folds(present: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -633,8 +621,10 @@ def _annotation_ids(labels: LabelSet, boxes: BoxCheck) -> np.ndarray:
 
 def _coco(images: ImageList, check: ImageCheck, mask: np.ndarray, folder: str,
           boxes: Optional[BoxCheck], ann_ids: Optional[np.ndarray],
-          categories: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """A COCO dict of the images in ``mask`` (sorted by id) and their kept boxes."""
+          categories: List[Dict[str, Any]],
+          labels: Optional[LabelSet] = None) -> Dict[str, Any]:
+    """A COCO dict of the images in ``mask`` (sorted by id) and their kept boxes
+    (``labels``' boxes, with its category ids and crowd flags)."""
     ids = np.asarray(images.ids, dtype=np.int64)
     chosen = np.flatnonzero(mask)
     chosen = chosen[np.argsort(ids[chosen], kind='stable')].tolist()
@@ -642,19 +632,23 @@ def _coco(images: ImageList, check: ImageCheck, mask: np.ndarray, folder: str,
                     'width': int(check.widths[i]), 'height': int(check.heights[i])}
                    for i in chosen]
     annotations: List[Dict[str, Any]] = []
-    if boxes is not None:
+    if boxes is not None and labels is not None:
         selected = np.flatnonzero(boxes.kept & mask[np.maximum(boxes.image_index, 0)])
         selected = selected[np.argsort(ann_ids[selected])]
         xywh = boxes.xywh[selected]
         if boxes.integral:
             xywh = xywh.astype(np.int64)
+        category_ids = np.asarray(labels.ids(), np.int64)[
+            boxes.categories[selected] - 1]
+        crowd = (np.zeros(len(selected), np.int64) if labels.ann_iscrowd is None
+                 else labels.ann_iscrowd[selected].astype(np.int64))
         annotations = [
             {'id': a, 'image_id': im, 'category_id': c, 'bbox': b, 'area': area,
-             'iscrowd': 0}
-            for a, im, c, b, area in zip(
+             'iscrowd': z}
+            for a, im, c, b, area, z in zip(
                 ann_ids[selected].tolist(), ids[boxes.image_index[selected]].tolist(),
-                boxes.categories[selected].tolist(), xywh.tolist(),
-                (xywh[:, 2] * xywh[:, 3]).tolist())]
+                category_ids.tolist(), xywh.tolist(),
+                (xywh[:, 2] * xywh[:, 3]).tolist(), crowd.tolist())]
     return {'images': coco_images, 'annotations': annotations, 'categories': categories}
 
 

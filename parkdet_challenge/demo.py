@@ -43,7 +43,7 @@ from PIL import Image, ImageDraw
 from .atomic import PathLike, write_json_atomic
 from .classes import CLASS_NAMES_KO, CLASSES, NUM_CLASSES, coco_categories
 from .cli import InputError
-from .labels import CLASSES_2021
+from .formats.inattention2021 import CLASSES as CLASSES_2021
 
 # Relative frequency of each class (sedan common, stroller and cart rare).
 CLASS_WEIGHTS = (30, 15, 8, 5, 3, 10, 5, 12, 4, 3, 2, 2, 1, 1)

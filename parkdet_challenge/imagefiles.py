@@ -30,12 +30,23 @@ _PNG_HEAD = 33
 
 
 class ImageFolder:
-    """The listing of one flat image folder, searchable by NFC-normalized name."""
+    """The listing of one image folder, searchable by NFC-normalized name: flat (a
+    name's last path component counts) or ``recursive`` (names are paths below the
+    folder, '/'-separated)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, recursive: bool = False) -> None:
         """List ``root``; raises ``FileNotFoundError``/``NotADirectoryError`` if absent."""
         self.root = Path(root)
-        names = sorted(os.listdir(self.root))
+        self.recursive = recursive
+        if recursive:
+            if not self.root.is_dir():
+                raise NotADirectoryError(f'not a folder: {self.root}')
+            names = sorted(
+                os.path.relpath(os.path.join(folder, name), self.root).replace(
+                    os.sep, '/')
+                for folder, _, files in os.walk(self.root) for name in files)
+        else:
+            names = sorted(os.listdir(self.root))
         self._names = set(names)
         # Sorted, so that if two spellings of one name both exist the choice is fixed;
         # an exact match still wins over this map in resolve().
@@ -50,9 +61,9 @@ class ImageFolder:
     def resolve(self, name: str) -> Optional[str]:
         """The name on disk of the file that ``name`` means, or ``None`` if absent.
 
-        Only the last path component of ``name`` counts: the folder is flat.
+        A flat folder looks at the last path component of ``name`` only.
         """
-        base = name.rsplit('/', 1)[-1]
+        base = name if self.recursive else name.rsplit('/', 1)[-1]
         if base in self._names:
             return base
         return self._by_nfc.get(unicodedata.normalize('NFC', base))

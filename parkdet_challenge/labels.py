@@ -1,18 +1,12 @@
-"""Read the challenges' label files and check their structure.
+"""Label files in structured form, as every competition format reads them.
 
-Two formats are understood, told apart by the file's shape:
-
-- ``parking2022`` (SPEC section 1): COCO-like ``{"images": [{id, file_name, width?,
-  height?}], "annotations": [{id?, image_id, category_id, bbox: [x, y, w, h]}]}`` with
-  the 14 classes of :mod:`parkdet_challenge.classes`.
-- ``inattention2021`` (SPEC section 9): ``{"annotations": [{file_name, objects:
-  [{class: <name>, position: [x1, y1, x2, y2]}]}]}`` with 7 named classes. It has no
-  image ids: they are assigned 1..N in the order of the sorted (NFC) file names.
-
-What makes a file unusable as a whole (not JSON, wrong top-level shape, an image entry
-without an integer id or a file name, duplicate image ids) raises ``InputError`` naming
-the file. A malformed *annotation* is not fatal: it is kept here, marked, and rejected
-later with a report line. Box values are not checked here (see :mod:`.convert`).
+A format (:mod:`parkdet_challenge.formats`) parses its label file into a
+:class:`LabelSet`: the images (:class:`ImageList`) and the boxes as parallel lists,
+each field exactly as read. What makes a file unusable as a whole (not JSON, wrong
+top-level shape, an image entry without an integer id or a file name, duplicate image
+ids) raises ``InputError`` naming the file. A malformed *annotation* is not fatal
+for the challenges' formats: it is kept here, marked, and rejected later with a
+report line. Box values are not checked here (see :mod:`.convert`).
 """
 import json
 import unicodedata
@@ -22,13 +16,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .classes import CLASSES
 from .cli import InputError
 
-FORMAT_2022 = 'parking2022'
-FORMAT_2021 = 'inattention2021'
-CLASSES_2021: Tuple[str, ...] = (
-    'eye_opened', 'eye_closed', 'mouth_opened', 'mouth_closed', 'face', 'phone', 'cigar')
 
 @dataclass
 class ImageList:
@@ -54,26 +43,34 @@ class LabelSet:
 
     The ``ann_*`` lists hold each box's fields exactly as read (unchecked);
     ``ann_malformed`` marks the boxes that are not objects or lack a field.
+    ``ann_categories`` are category ids, or class names where
+    ``categories_by_name``; ``ann_boxes`` are ``[x, y, w, h]`` (``box_format``
+    'xywh') or ``[x1, y1, x2, y2]`` ('xyxy'). ``category_ids`` are the data set's
+    own ids of ``classes`` (None: 1..K in order); ``ann_iscrowd`` COCO's crowd
+    flags (None: no crowd boxes). A report names a box by its "id" field
+    (``refs_are_ids``) or by its position among its image's objects.
     """
     format: str
     classes: Tuple[str, ...]
     images: ImageList
     ann_image_ids: List[Any]
-    ann_categories: List[Any]  # category_id (2022) or class name (2021)
-    ann_boxes: List[Any]  # [x, y, w, h] (2022) or [x1, y1, x2, y2] (2021)
-    # How the report names a box: its "id" field (2022) or its position among its
-    # image's objects (2021).
+    ann_categories: List[Any]
+    ann_boxes: List[Any]
     ann_refs: List[Any]
     ann_malformed: np.ndarray  # bool, one per box
+    box_format: str = 'xywh'
+    categories_by_name: bool = False
+    refs_are_ids: bool = True
+    category_ids: Optional[Tuple[int, ...]] = None
+    ann_iscrowd: Optional[np.ndarray] = None
 
-    @property
-    def box_format(self) -> str:
-        """``'xywh'`` or ``'xyxy'``: how ``ann_boxes`` are written."""
-        return 'xywh' if self.format == FORMAT_2022 else 'xyxy'
+    def ids(self) -> Tuple[int, ...]:
+        """The data set's category id of each class."""
+        return self.category_ids or tuple(range(1, len(self.classes) + 1))
 
     def annotation_ref(self, index: int) -> Dict[str, Any]:
         """How a report names the annotation at ``index`` of the ``ann_*`` lists."""
-        if self.format == FORMAT_2022:
+        if self.refs_are_ids:
             return {'index': index, 'id': json_safe(self.ann_refs[index])}
         return {'object': self.ann_refs[index]}
 
@@ -91,63 +88,16 @@ def load_json(path: Path) -> Any:
         raise InputError(f'{path}: not valid JSON ({err})') from None
 
 
-def read_labels(path: Path) -> LabelSet:
-    """Read a training label file in either format (see the module docstring)."""
-    data = load_json(path)
-    if not isinstance(data, dict):
-        raise InputError(f'{path}: top level is a {type(data).__name__}, expected an object')
-    if 'images' in data:
-        return _read_2022(data, path)
-    entries = data.get('annotations')
-    if isinstance(entries, list) and (not entries or (
-            isinstance(entries[0], dict) and 'file_name' in entries[0])):
-        return _read_2021(entries, path)
-    raise InputError(
-        f'{path}: neither the 2022 layout ("images" and "annotations" lists) nor the '
-        f'2021 layout ("annotations" list of {{"file_name", "objects"}})')
-
-
 def read_image_list(path: Path) -> ImageList:
     """Read ``{"images": [...]}`` (the test images' information file)."""
     data = load_json(path)
     if not isinstance(data, dict) or not isinstance(data.get('images'), list):
         raise InputError(f'{path}: expected an object with an "images" list')
-    return _image_list(data['images'], path)
+    return image_list(data['images'], path)
 
 
-def _read_2022(data: Dict[str, Any], path: Path) -> LabelSet:
-    images = data['images']
-    anns = data.get('annotations')
-    if not isinstance(images, list) or not isinstance(anns, list):
-        raise InputError(f'{path}: "images" and "annotations" must both be lists')
-    image_list = _image_list(images, path)
-    try:
-        # Fast path: every annotation is an object with the three fields.
-        image_ids = [a['image_id'] for a in anns]
-        categories = [a['category_id'] for a in anns]
-        boxes = [a['bbox'] for a in anns]
-        refs = [a.get('id') for a in anns]
-        malformed = np.zeros(len(anns), dtype=bool)
-    except (TypeError, KeyError, AttributeError):
-        image_ids, categories, boxes, refs, malformed = _columns_slow(anns)
-    return LabelSet(FORMAT_2022, CLASSES, image_list, image_ids, categories, boxes, refs,
-                    malformed)
-
-
-def _columns_slow(anns: List[Any]) -> Tuple[Any, ...]:
-    image_ids, categories, boxes, refs, malformed = [], [], [], [], []
-    for a in anns:
-        if not isinstance(a, dict):
-            a = {}
-        image_ids.append(a.get('image_id'))
-        categories.append(a.get('category_id'))
-        boxes.append(a.get('bbox'))
-        refs.append(a.get('id'))
-        malformed.append(not {'image_id', 'category_id', 'bbox'} <= a.keys())
-    return image_ids, categories, boxes, refs, np.array(malformed, dtype=bool)
-
-
-def _image_list(entries: List[Any], path: Path) -> ImageList:
+def image_list(entries: List[Any], path: Path) -> ImageList:
+    """The structurally valid image entries of a COCO-like ``images`` list."""
     ids, names, sizes = [], [], []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
@@ -175,43 +125,6 @@ def _check_unique(ids: List[int], path: Path) -> None:
             raise InputError(f'{path}: duplicate image id {image_id} '
                              f'(images[{first[image_id]}] and images[{i}])')
         first[image_id] = i
-
-
-def _read_2021(entries: List[Any], path: Path) -> LabelSet:
-    names, objects_of = [], []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not isinstance(entry.get('file_name'), str):
-            raise InputError(f'{path}: annotations[{i}] has no "file_name"')
-        objects = entry.get('objects', [])
-        if not isinstance(objects, list):
-            raise InputError(f'{path}: annotations[{i}] "objects" is not a list')
-        names.append(entry['file_name'])
-        objects_of.append(objects)
-    # Ids from sorted NFC names: independent of the file's order and of the system
-    # that wrote the names.
-    nfc = [unicodedata.normalize('NFC', name) for name in names]
-    order = sorted(range(len(names)), key=nfc.__getitem__)
-    for a, b in zip(order, order[1:]):
-        if nfc[a] == nfc[b]:
-            raise InputError(f'{path}: file name {names[b]!r} is listed twice '
-                             f'(annotations[{a}] and annotations[{b}])')
-    ids = [0] * len(names)
-    for new_id, i in enumerate(order, start=1):
-        ids[i] = new_id
-    image_ids, categories, boxes, refs, malformed = [], [], [], [], []
-    for i in order:
-        for j, obj in enumerate(objects_of[i]):
-            if not isinstance(obj, dict):
-                obj = {}
-            image_ids.append(ids[i])
-            categories.append(obj.get('class'))
-            boxes.append(obj.get('position'))
-            refs.append(j)
-            malformed.append(not {'class', 'position'} <= obj.keys())
-    image_list = ImageList([ids[i] for i in order], [names[i] for i in order],
-                           [None] * len(order), file_positions=order)
-    return LabelSet(FORMAT_2021, CLASSES_2021, image_list, image_ids, categories, boxes, refs,
-                    np.array(malformed, dtype=bool))
 
 
 def json_safe(value: Any) -> Any:

@@ -42,7 +42,7 @@ Record = Dict[str, Any]
 # With ensure_ascii (the default) the text is pure ASCII, so characters are bytes.
 # allow_nan=False only turns NaN/Infinity (which are not JSON) into an error; for any
 # other record the text is byte-for-byte that of json.dumps with default arguments.
-_ENCODER = json.JSONEncoder(allow_nan=False)
+ENCODER = json.JSONEncoder(allow_nan=False)
 
 # How every serialized record ends. Its second '"' follows an 'n', and json escapes
 # every '"' inside a string as '\"', so that quote closes a key or a string value; a
@@ -68,13 +68,15 @@ class CapResult:
     kept: int
     total: int
     size_bytes: int
-    max_bytes: int
+    max_bytes: Optional[int]  # None: uncapped
 
     def summary(self) -> str:
         """One line for logs: cut-off, kept of total, size against the cap."""
         cutoff = 'none' if self.cutoff is None else f'{self.cutoff:g}'
+        cap = ('no cap' if self.max_bytes is None
+               else f'< cap {self.max_bytes}')
         return (f'kept {self.kept} of {self.total} records (score cut-off {cutoff}), '
-                f'{self.size_bytes} bytes < cap {self.max_bytes}')
+                f'{self.size_bytes} bytes {cap}')
 
 
 def _image_id(image_id: Any) -> ImageId:
@@ -87,14 +89,17 @@ def _image_id(image_id: Any) -> ImageId:
 
 
 def make_record(image_id: ImageId, category_id: int,
-                bbox_xyxy: Sequence[float], score: float) -> Record:
+                bbox_xyxy: Sequence[float], score: float,
+                allowed_ids: Optional[frozenset] = CATEGORY_IDS) -> Record:
     """One submission record from a box in ``x1, y1, x2, y2`` original-image pixels.
 
     Width and height are taken from the unrounded corners, then every value is
     rounded with Python's ``round`` (1 decimal for the box, 4 for the score), whose
-    floats print as the shortest decimal, e.g. ``12.3``.
+    floats print as the shortest decimal, e.g. ``12.3``. ``category_id`` must be
+    one of ``allowed_ids`` (the challenge's 1..14; None: any int).
     """
-    if type(category_id) is not int or category_id not in CATEGORY_IDS:
+    if type(category_id) is not int or (allowed_ids is not None
+                                        and category_id not in allowed_ids):
         raise ValueError(f'category_id must be an int in 1..{NUM_CLASSES}, '
                          f'got {category_id!r}')
     x1, y1, x2, y2 = (float(v) for v in bbox_xyxy)
@@ -108,11 +113,13 @@ def make_record(image_id: ImageId, category_id: int,
 
 
 def image_records(image_id: ImageId, bboxes_xyxy: Any, scores: Any,
-                  category_ids: Any) -> List[Record]:
+                  category_ids: Any,
+                  allowed_ids: Optional[frozenset] = CATEGORY_IDS) -> List[Record]:
     """The records of one image: ``bboxes_xyxy`` (N, 4), ``scores`` (N,), ids (N,).
 
     Accepts numpy arrays or nested sequences. Raises ``ValueError`` on mismatched
-    lengths, a non-finite box or score, or a category id outside 1..14.
+    lengths, a non-finite box or score, or a category id not in ``allowed_ids``
+    (the challenge's 1..14; None: any).
     """
     bboxes = np.asarray(bboxes_xyxy, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -123,7 +130,7 @@ def image_records(image_id: ImageId, bboxes_xyxy: Any, scores: Any,
     if not (np.isfinite(bboxes).all() and np.isfinite(scores).all()):
         raise ValueError(f'image {image_id!r}: non-finite box or score')
     image_id = _image_id(image_id)
-    return [make_record(image_id, int(c), b, s)
+    return [make_record(image_id, int(c), b, s, allowed_ids)
             for b, s, c in zip(bboxes.tolist(), scores.tolist(), cats.tolist())]
 
 
@@ -213,7 +220,7 @@ def serialize(records: Sequence[Record]) -> str:
 
     Raises ``ValueError`` on NaN or infinite values, which are not JSON.
     """
-    return _ENCODER.encode(list(records))
+    return ENCODER.encode(list(records))
 
 
 def cap_records(records: Sequence[Record],
@@ -269,7 +276,8 @@ def cap_records(records: Sequence[Record],
                              max_bytes)
 
 
-def _write_text(path: PathLike, text: str) -> None:
+def write_text(path: PathLike, text: str) -> None:
+    """Write the ASCII ``text`` to ``path`` atomically."""
     with atomic_write(path) as f:
         f.write(text.encode('ascii'))
 
@@ -277,19 +285,25 @@ def _write_text(path: PathLike, text: str) -> None:
 def write_predictions(path: PathLike, records: Sequence[Record]) -> int:
     """Write the uncapped ``records``, in their order, atomically; return its size."""
     text = serialize(records)
-    _write_text(path, text)
+    write_text(path, text)
     return len(text)
 
 
 def write_submission(path: PathLike, records: Sequence[Record],
-                     max_bytes: int = MAX_BYTES) -> CapResult:
-    """Cap ``records`` (see :func:`cap_records`) and write the file once, atomically.
+                     max_bytes: Optional[int] = MAX_BYTES) -> CapResult:
+    """Cap ``records`` (see :func:`cap_records`; None: keep them all, in their
+    order) and write the file once, atomically.
 
     The file is written to a temporary name in the same folder and renamed over
     ``path``, so a run killed while writing leaves the previous file (or none).
     """
+    if max_bytes is None:
+        text = serialize(records)
+        write_text(path, text)
+        lowest = min((r['score'] for r in records), default=None)
+        return CapResult(lowest, len(records), len(records), len(text), None)
     text, result = cap_records(records, max_bytes)
-    _write_text(path, text)
+    write_text(path, text)
     return result
 
 
@@ -319,114 +333,3 @@ def recap_file(in_path: PathLike, out_path: PathLike,
     those of :func:`load_records`, ``out_path`` untouched.
     """
     return write_submission(out_path, load_records(in_path), max_bytes)
-
-
-# ----------------------------------------------------------------- the 2021 format
-
-# The 2021 challenge's submission (SPEC section 9) mirrors its labels file:
-# {"annotations": [{"file_name": stem + ".jpg", "objects": [{"class": name,
-# "position": [x1, y1, x2, y2], "confidence_score": s}, ...]}, ...]}, one entry per
-# test image, and "objects": {} (an empty object, as its code wrote) for an image
-# without predictions. SPEC 9 says nothing of a size cap; the same rule as SPEC 8 is
-# applied (every object scoring at or above a cut-off, the largest file strictly
-# under max_bytes, counted in the 2021 serialization); the uncapped file is written
-# next to it (preds.json) as for 2022.
-Entry2021 = Dict[str, Any]
-_FILE_HEAD_2021 = '{"annotations": ['
-_FILE_TAIL_2021 = ']}'
-
-
-def entry_2021(file_name: str, bboxes_xyxy: Any, scores: Any,
-               class_names: Sequence[str]) -> Entry2021:
-    """One image's 2021 entry from boxes in original-image pixels ``(N, 4)``, scores
-    ``(N,)`` and their class names, objects by score descending (as NMS leaves them).
-
-    ``file_name`` is the image's; the entry names it by stem + ".jpg" as the
-    reference did. Raises ``ValueError`` on mismatched lengths or non-finite values.
-    """
-    bboxes = np.asarray(bboxes_xyxy, dtype=np.float64).reshape(-1, 4)
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if not len(bboxes) == len(scores) == len(class_names):
-        raise ValueError(f'{file_name}: {len(bboxes)} boxes, {len(scores)} scores and '
-                         f'{len(class_names)} class names')
-    if not (np.isfinite(bboxes).all() and np.isfinite(scores).all()):
-        raise ValueError(f'{file_name}: non-finite box or score')
-    order = np.argsort(-scores, kind='stable').tolist()
-    boxes, values = bboxes.tolist(), scores.tolist()
-    objects = [{'class': str(class_names[i]),
-                'position': [round(v, 1) for v in boxes[i]],
-                'confidence_score': round(values[i], 4)} for i in order]
-    stem = file_name.rsplit('/', 1)[-1].rsplit('.', 1)[0]
-    return {'file_name': stem + '.jpg', 'objects': objects or {}}
-
-
-def _entry_head(entry: Entry2021) -> str:
-    """An entry's text up to its objects: '{"file_name": "...", "objects": '."""
-    return _ENCODER.encode({'file_name': entry['file_name'], 'objects': 0})[:-2]
-
-
-def serialize_2021(entries: Sequence[Entry2021]) -> str:
-    """The 2021 submission text of ``entries``: ``json.dumps({"annotations": ...})``."""
-    return _ENCODER.encode({'annotations': list(entries)})
-
-
-def cap_entries_2021(entries: Sequence[Entry2021],
-                     max_bytes: int = MAX_BYTES) -> Tuple[str, CapResult]:
-    """The capped 2021 submission text of ``entries`` and what it kept.
-
-    Every image keeps its entry; its objects scoring at or above a cut-off are kept
-    (ties kept or dropped together), the cut-off being the lowest whose file is
-    strictly smaller than ``max_bytes``. An image left without objects gets
-    ``"objects": {}``. Each object is serialized once and the sizes added up, as
-    :func:`cap_records` does. Raises ``ValueError`` when even the entries without
-    objects do not fit.
-    """
-    objects = [(i, obj) for i, entry in enumerate(entries)
-               for obj in (entry['objects'] or [])]
-    total = len(objects)
-    heads = [_entry_head(e) for e in entries]
-    # Every image with "objects": {} and the separators between entries.
-    empty_size = (len(_FILE_HEAD_2021) + len(_FILE_TAIL_2021)
-                  + sum(len(h) + len('{}}') for h in heads) + 2 * max(len(heads) - 1, 0))
-    if empty_size >= max_bytes:
-        raise ValueError(f'max_bytes {max_bytes} is too small for one entry per image '
-                         f'({empty_size} bytes without any object)')
-    texts = [_ENCODER.encode(obj) for _, obj in objects]
-    scores = np.fromiter((o['confidence_score'] for _, o in objects), np.float64, total)
-    image = np.fromiter((i for i, _ in objects), np.int64, total)
-    order = np.argsort(-scores, kind='stable')
-    ranked = scores[order]
-    lengths = np.fromiter(map(len, texts), np.int64, total)[order]
-    # An image's first object turns '{}' into '[obj]' (+len); each later one adds
-    # ', obj' (+len + 2).
-    first = np.zeros(total, bool)
-    first[np.unique(image[order], return_index=True)[1]] = True
-    sizes = empty_size + np.cumsum(lengths + np.where(first, 0, 2))
-    kept = int(np.searchsorted(sizes, max_bytes, side='left'))
-    if 0 < kept < total and ranked[kept - 1] == ranked[kept]:
-        kept = int(np.searchsorted(-ranked, -ranked[kept - 1], side='left'))
-    keep = np.zeros(total, bool)
-    keep[order[:kept]] = True
-    per_image: List[List[str]] = [[] for _ in entries]
-    for k in np.flatnonzero(keep).tolist():  # entry order, objects in their order
-        per_image[objects[k][0]].append(texts[k])
-    body = ', '.join(head + ('[' + ', '.join(objs) + ']' if objs else '{}') + '}'
-                     for head, objs in zip(heads, per_image))
-    text = _FILE_HEAD_2021 + body + _FILE_TAIL_2021
-    cutoff = float(ranked[kept - 1]) if kept else None
-    return text, CapResult(cutoff, kept, total, len(text), max_bytes)
-
-
-def write_predictions_2021(path: PathLike, entries: Sequence[Entry2021]) -> int:
-    """Write the uncapped 2021 ``entries`` atomically; return the file's size."""
-    text = serialize_2021(entries)
-    _write_text(path, text)
-    return len(text)
-
-
-def write_submission_2021(path: PathLike, entries: Sequence[Entry2021],
-                          max_bytes: int = MAX_BYTES) -> CapResult:
-    """Cap ``entries`` (see :func:`cap_entries_2021`) and write the file atomically."""
-    text, result = cap_entries_2021(entries, max_bytes)
-    _write_text(path, text)
-    return result

@@ -88,7 +88,7 @@ def _evaluate(metric, samples):
 
 
 def _expected_keys():
-    keys = ['mAP', 'mAP_50', 'mAP_75', 'P', 'R']
+    keys = ['mAP', 'mAP_50', 'mAP_75', 'fitness', 'P', 'R']
     keys += [f'{c}_{m}' for c in CLASSES for m in ('AP', 'AP50', 'AP75')]
     return {f'challenge/{k}' for k in keys}
 

@@ -5,7 +5,7 @@ import pytest
 from mmengine.config import Config
 
 from conftest import REPO
-from parkdet_challenge.labels import CLASSES_2021
+from parkdet_challenge.formats.inattention2021 import CLASSES as CLASSES_2021
 from parkdet_mm.config import load_config
 from test_configs import read_hyps
 
@@ -133,7 +133,7 @@ def test_predict_defaults(stage: str) -> None:
     assert all(t['scale'] == (1536, 1536) for t in cfg.test_dataloader.dataset.pipeline
                if 'scale' in t)
     assert cfg.predict_ensemble == 'nms'
-    assert cfg.test_evaluator.submission_format == '2021'
+    assert cfg.test_evaluator.data_format == 'inattention2021'
 
 
 def test_fold_is_one_value(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,7 @@ from parkdet_challenge.atomic import atomic_write, write_files_atomic, write_jso
 from parkdet_challenge.classes import CLASSES
 from parkdet_challenge.cli import InputError
 from parkdet_challenge.convert import convert, prepare_data
-from parkdet_challenge.labels import CLASSES_2021
+from parkdet_challenge.formats.inattention2021 import CLASSES as CLASSES_2021
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = '20201102_경기도_-_-_맑음_주간_실외_right_{:06d}_{:07d}.png'
@@ -308,8 +308,9 @@ def test_reruns_are_byte_identical(clean_set: Path, tmp_path: Path) -> None:
     prepare_data(clean_set, tmp_path / 'a', val_size=5)
     prepare_data(clean_set, tmp_path / 'b', val_size=5)
     a, b = snapshot(tmp_path / 'a'), snapshot(tmp_path / 'b')
-    assert sorted(a) == ['annotations/test.json', 'annotations/train.json',
-                         'annotations/val.json', 'class_distribution.png', 'report.json']
+    assert sorted(a) == ['annotations/classes.json', 'annotations/test.json',
+                         'annotations/train.json', 'annotations/val.json',
+                         'class_distribution.png', 'report.json']
     assert a == b
     with Image.open(tmp_path / 'a/class_distribution.png') as chart:
         assert chart.format == 'PNG' and chart.size[0] >= 600

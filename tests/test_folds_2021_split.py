@@ -10,7 +10,7 @@ import pytest
 
 from parkdet_challenge.cli import InputError
 from parkdet_challenge.convert import convert, prepare_data, stratified_folds
-from parkdet_challenge.labels import CLASSES_2021
+from parkdet_challenge.formats.inattention2021 import CLASSES as CLASSES_2021
 from test_convert import dump, png, write_set
 
 

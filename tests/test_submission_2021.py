@@ -1,4 +1,5 @@
-"""The 2021 submission format (SPEC section 9) and its size cap against brute force."""
+"""The inattention2021 format's submission (SPEC section 9) and its size cap against
+brute force."""
 import json
 import random
 from pathlib import Path
@@ -6,23 +7,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parkdet_challenge.submission import (cap_entries_2021, entry_2021, serialize_2021,
-                                          write_predictions_2021, write_submission_2021)
+from parkdet_challenge.formats import get_format
+from parkdet_challenge.formats.inattention2021 import cap_entries, entry, serialize
+
+FORMAT = get_format('inattention2021')
 
 
 def test_entry_is_the_references_form() -> None:
-    entry = entry_2021('test/images/abc-01.png', [[1.04, 2.06, 30.449, 40.0],
-                                                  [5, 6, 7, 8]],
-                       [0.123456, 0.9], ['face', 'phone'])
-    assert entry == {'file_name': 'abc-01.jpg', 'objects': [
+    made = entry('test/images/abc-01.png', [[1.04, 2.06, 30.449, 40.0],
+                                            [5, 6, 7, 8]],
+                 [0.123456, 0.9], ['face', 'phone'])
+    assert made == {'file_name': 'abc-01.jpg', 'objects': [
         {'class': 'phone', 'position': [5.0, 6.0, 7.0, 8.0], 'confidence_score': 0.9},
         {'class': 'face', 'position': [1.0, 2.1, 30.4, 40.0],
          'confidence_score': 0.1235}]}
-    assert list(entry['objects'][0]) == ['class', 'position', 'confidence_score']
-    empty = entry_2021('x.jpg', np.zeros((0, 4)), [], [])
+    assert list(made['objects'][0]) == ['class', 'position', 'confidence_score']
+    empty = entry('x.jpg', np.zeros((0, 4)), [], [])
     assert empty == {'file_name': 'x.jpg', 'objects': {}}
-    text = serialize_2021([entry, empty])
-    assert text == json.dumps({'annotations': [entry, empty]})
+    text = serialize([made, empty])
+    assert text == json.dumps({'annotations': [made, empty]})
     assert text.endswith('{"file_name": "x.jpg", "objects": {}}]}')
 
 
@@ -35,7 +38,7 @@ def _entries(seed: int, n_images: int = 12):
                   rng.uniform(50, 200)] for _ in range(n)]
         # few distinct scores, so that the cut falls in ties
         scores = [rng.choice([0.1, 0.25, 0.5, 0.75, 0.9, rng.random()]) for _ in range(n)]
-        entries.append(entry_2021(f'img{k}.png', boxes, scores,
+        entries.append(entry(f'img{k}.png', boxes, scores,
                                   [rng.choice(['face', 'cigar']) for _ in range(n)]))
     return entries
 
@@ -43,12 +46,12 @@ def _entries(seed: int, n_images: int = 12):
 def _brute_force(entries, max_bytes):
     """The largest file, over all cut-offs, strictly under max_bytes."""
     cutoffs = sorted({o['confidence_score'] for e in entries for o in e['objects'] or []})
-    best = serialize_2021([dict(e, objects={}) for e in entries])
+    best = serialize([dict(e, objects={}) for e in entries])
     for cutoff in cutoffs:
         kept = [dict(e, objects=[o for o in e['objects'] or []
                                  if o['confidence_score'] >= cutoff] or {})
                 for e in entries]
-        text = serialize_2021(kept)
+        text = serialize(kept)
         if len(text) < max_bytes:
             return text
     return best
@@ -57,27 +60,28 @@ def _brute_force(entries, max_bytes):
 @pytest.mark.parametrize('seed', range(6))
 def test_cap_matches_brute_force(seed: int) -> None:
     entries = _entries(seed)
-    full = serialize_2021(entries)
+    full = serialize(entries)
     for max_bytes in (len(full) + 1, len(full), len(full) * 2 // 3, len(full) // 3,
-                      len(serialize_2021([dict(e, objects={}) for e in entries])) + 1):
-        text, result = cap_entries_2021(entries, max_bytes)
+                      len(serialize([dict(e, objects={}) for e in entries])) + 1):
+        text, result = cap_entries(entries, max_bytes)
         assert text == _brute_force(entries, max_bytes), max_bytes
         assert len(text) == result.size_bytes < max_bytes
         assert json.loads(text)['annotations'][0]['file_name'] == 'img0.jpg'
-    assert cap_entries_2021(entries, len(full) + 1)[0] == full
+    assert cap_entries(entries, len(full) + 1)[0] == full
 
 
 def test_cap_refuses_a_cap_below_the_bare_entries() -> None:
     entries = _entries(0)
     with pytest.raises(ValueError, match='too small'):
-        cap_entries_2021(entries, 10)
+        cap_entries(entries, 10)
 
 
 def test_files_are_written(tmp_path: Path) -> None:
     entries = _entries(1)
-    size = write_predictions_2021(tmp_path / 'preds.json', entries)
+    size = FORMAT.write_predictions(str(tmp_path / 'preds.json'), entries)
     assert (tmp_path / 'preds.json').stat().st_size == size
-    result = write_submission_2021(tmp_path / 'sub.json', entries, size // 2)
+    result = FORMAT.write_submission(str(tmp_path / 'sub.json'), entries,
+                                     size // 2)
     assert (tmp_path / 'sub.json').stat().st_size == result.size_bytes < size // 2
 
 
@@ -86,7 +90,7 @@ def test_metric_writes_the_2021_format_when_asked(tmp_path: Path) -> None:
     from mmengine.structures import InstanceData
 
     from parkdet_challenge.classes import coco_categories
-    from parkdet_challenge.labels import CLASSES_2021
+    from parkdet_challenge.formats.inattention2021 import CLASSES as CLASSES_2021
     from parkdet_mm.evaluation.metrics import ChallengeSubmissionMetric
 
     ann = tmp_path / 'test.json'
@@ -97,7 +101,7 @@ def test_metric_writes_the_2021_format_when_asked(tmp_path: Path) -> None:
                     'height': 48}],
         'annotations': [], 'categories': coco_categories(CLASSES_2021)}))
     metric = ChallengeSubmissionMetric(ann_file=str(ann), out_dir=str(tmp_path / 'out'),
-                                       submission_format='2021')
+                                       data_format='inattention2021')
     metric.dataset_meta = dict(classes=CLASSES_2021)
     pred = InstanceData(bboxes=torch.tensor([[1.0, 2.0, 10.04, 20.06],
                                              [3.0, 4.0, 5.0, 6.0]]),
@@ -118,5 +122,5 @@ def test_metric_writes_the_2021_format_when_asked(tmp_path: Path) -> None:
         {'file_name': 'b2.jpg', 'objects': {}}]}
     assert (tmp_path / 'out/preds.json').read_text() == (
         tmp_path / 'out/submission.json').read_text()
-    with pytest.raises(ValueError, match='submission_format'):
-        ChallengeSubmissionMetric(ann_file=str(ann), submission_format='2020')
+    with pytest.raises(ValueError, match='data_format'):
+        ChallengeSubmissionMetric(ann_file=str(ann), data_format='2020')

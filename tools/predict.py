@@ -24,7 +24,6 @@ from mmengine.structures import InstanceData
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from mmyolo.registry import METRICS, VISUALIZERS
 from parkdet_challenge.cli import run_cli
-from parkdet_challenge.submission import MAX_BYTES
 from parkdet_mm.apis import (check_test_images, fuse_models,
                              gather_predictions, predict_nms_ensemble,
                              predict_with_checkpoint, share_test_batches)
@@ -55,8 +54,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out-dir', help='default: WORK_DIR/submission')
     parser.add_argument('--tta', action=argparse.BooleanOptionalAction,
                         default=True, help="YOLOv5's test-time augmentation")
-    parser.add_argument('--max-bytes', type=int, default=MAX_BYTES,
-                        help='submission.json stays strictly below this size')
+    parser.add_argument('--max-bytes', type=int,
+                        help="submission.json stays strictly below this size "
+                        "(default: the data format's cap, the challenges' 20 MB)")
     add_inference_args(parser)
     parser.add_argument('--ensemble', choices=('wbf', 'nms'),
                         help='how several checkpoints are fused: wbf (weighted boxes '
@@ -142,8 +142,7 @@ def main() -> None:
     metric = METRICS.build(dict(type='ChallengeSubmissionMetric',
                                 ann_file=osp.abspath(ann_file),
                                 out_dir=out_dir, max_bytes=args.max_bytes,
-                                submission_format=cfg.get('submission_format',
-                                                          '2022')))
+                                data_format=cfg.data_format))
     metric.dataset_meta = dict(classes=cfg.metainfo['classes'])
     metric.process({}, [dict(img_id=img_id, pred_instances=pred)
                         for img_id, pred in predictions.items()])

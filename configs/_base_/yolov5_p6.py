@@ -317,7 +317,7 @@ val_evaluator = dict(
     ann_file='${join(data_root, val_ann_file)}',
     out_dir=None,
     confusion_score_thr='${score_thr}',
-    submission_format='${submission_format}')
+    data_format='${data_format}')
 test_evaluator = dict(val_evaluator, ann_file='${join(data_root, test_ann_file)}')
 
 tta_model = dict(

@@ -12,5 +12,6 @@ max_per_img = 300  # v5.0's non_max_suppression default
 # Several checkpoints (baseline + fine-tuned, or fold models) fused as YOLOv5's
 # Ensemble: every model's raw (TTA) predictions concatenated, then one NMS.
 predict_ensemble = 'nms'
-# {"annotations": [{"file_name", "objects": [...]}]}
-submission_format = '2021'
+# The competition format (parkdet_challenge.formats): {"annotations":
+# [{"file_name", "objects": [...]}]}
+data_format = 'inattention2021'

@@ -13,5 +13,5 @@ nms_iou_thr = 0.7
 max_per_img = 50
 # Several checkpoints fused by weighted boxes fusion (tools/predict.py --ensemble).
 predict_ensemble = 'wbf'
-# SPEC 8's list of records (parkdet_challenge.submission)
-submission_format = '2022'
+# The competition format (parkdet_challenge.formats): SPEC 8's list of records
+data_format = 'parking2022'

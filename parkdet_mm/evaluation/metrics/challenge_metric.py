@@ -22,14 +22,9 @@ from mmengine.logging import MMLogger
 from mmyolo.registry import METRICS
 from terminaltables import AsciiTable
 
-from parkdet_challenge.submission import (MAX_BYTES, Record, entry_2021, image_records,
-                                          write_predictions, write_predictions_2021,
-                                          write_submission, write_submission_2021)
+from parkdet_challenge.formats import FORMATS
+from parkdet_challenge.submission import Record, image_records
 from parkdet_mm.evaluation import diagnostics
-
-
-# '2022': SPEC 8's list of records; '2021': SPEC 9's {"annotations": [...]} per image.
-SUBMISSION_FORMATS = ('2022', '2021')
 
 
 @METRICS.register_module()
@@ -44,7 +39,8 @@ class ChallengeSubmissionMetric(CocoMetric):
             annotations (the test set) only the files are written.
         out_dir: Folder for ``preds.json`` and ``submission.json``; None writes no
             file (validation during training).
-        max_bytes: ``submission.json`` is strictly smaller than this many bytes.
+        max_bytes: ``submission.json`` is strictly smaller than this many bytes;
+            None: the format's cap (the challenges' 20 MB; COCO: none).
         backend_args: Passed to mmengine's file backend to read ``ann_file``.
         collect_device: 'cpu' or 'gpu', how ranks send results to rank 0.
         prefix: Metric name prefix; defaults to 'challenge'.
@@ -52,9 +48,11 @@ class ChallengeSubmissionMetric(CocoMetric):
             (False: AP only).
         confusion_score_thr: Detections scoring at least this enter the
             confusion matrix (the configs pass their ``score_thr``).
-        submission_format: '2022' (SPEC 8: a list of records) or '2021' (SPEC 9:
-            ``{"annotations": [{"file_name", "objects"}]}``, one entry per image,
-            capped the same way; see ``parkdet_challenge.submission``).
+        data_format: The competition format (``parkdet_challenge.formats``) that
+            writes the files: 'parking2022' (SPEC 8: a list of records),
+            'inattention2021' (SPEC 9: ``{"annotations": [{"file_name",
+            "objects"}]}``, one entry per image, capped the same way) or 'coco' (a
+            COCO results list with the data set's own category ids).
 
     Returned keys, each prefixed with ``{prefix}/``, only when ``ann_file`` has
     annotations: ``mAP`` (AP@[.5:.95]), ``mAP_50``, ``mAP_75``, and per class
@@ -74,27 +72,27 @@ class ChallengeSubmissionMetric(CocoMetric):
     def __init__(self,
                  ann_file: str,
                  out_dir: Optional[str] = None,
-                 max_bytes: int = MAX_BYTES,
+                 max_bytes: Optional[int] = None,
                  backend_args: Optional[dict] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  diagnostics: bool = True,
                  confusion_score_thr: float = 0.25,
-                 submission_format: str = '2022') -> None:
-        if submission_format not in SUBMISSION_FORMATS:
-            raise ValueError(f'submission_format must be one of {SUBMISSION_FORMATS}, '
-                             f'got {submission_format!r}')
+                 data_format: str = 'parking2022') -> None:
+        if data_format not in FORMATS:
+            raise ValueError(f'data_format must be one of {", ".join(FORMATS)}, '
+                             f'got {data_format!r}')
         if ann_file is None:
             raise ValueError('ChallengeSubmissionMetric needs ann_file: it gives the '
                              'challenge category ids and image ids')
         super().__init__(ann_file=ann_file, metric='bbox', backend_args=backend_args,
                          collect_device=collect_device, prefix=prefix)
         self.out_dir = out_dir
-        self.max_bytes = int(max_bytes)
+        self.format = FORMATS[data_format]
+        self.max_bytes = self.format.max_bytes if max_bytes is None else int(max_bytes)
         self.diagnostics = diagnostics
         self.confusion_score_thr = float(confusion_score_thr)
         self.last_diagnostics: Optional[diagnostics.Diagnostics] = None
-        self.submission_format = submission_format
         self._label_to_cat: Optional[np.ndarray] = None
 
     def _category_ids(self) -> np.ndarray:
@@ -112,7 +110,8 @@ class ChallengeSubmissionMetric(CocoMetric):
         return self._label_to_cat
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
-        """Append one entry per image: the list of its challenge records.
+        """Append one entry per image: its COCO records (for AP) and its part of
+        the submission in the data format (the same records, or e.g. 2021's entry).
 
         One entry per sample (not per record) because ``collect_results`` keeps the
         first ``size`` entries to drop the samples a sampler padded.
@@ -122,35 +121,27 @@ class ChallengeSubmissionMetric(CocoMetric):
             pred = sample['pred_instances']
             labels = pred['labels'].cpu().numpy()
             bboxes, scores = pred['bboxes'].cpu().numpy(), pred['scores'].cpu().numpy()
-            records = image_records(sample['img_id'], bboxes, scores, cat_ids[labels])
-            if self.submission_format == '2021':
-                # The 2021 entry too, from the unrounded boxes (its corners are
-                # rounded, not the width and height).
-                classes = self.dataset_meta['classes']
-                file_name = self._coco_api.imgs[sample['img_id']]['file_name']
-                records = (records, entry_2021(file_name, bboxes, scores,
-                                               [classes[k] for k in labels.tolist()]))
-            self.results.append(records)
+            classes = self.dataset_meta['classes']
+            entry = self.format.image_entry(
+                sample['img_id'], self._coco_api.imgs[sample['img_id']]['file_name'],
+                bboxes, scores, cat_ids[labels], [classes[k] for k in labels.tolist()])
+            # The records AP is computed on: the entry itself where the format
+            # writes records
+            records = entry if isinstance(entry, list) else image_records(
+                sample['img_id'], bboxes, scores, cat_ids[labels], allowed_ids=None)
+            self.results.append((records, entry))
 
-    def compute_metrics(self, results: List[List[Record]]) -> Dict[str, float]:
+    def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
         """Write the files (if ``out_dir``), then AP if the annotations have boxes."""
         logger: MMLogger = MMLogger.get_current_instance()
-        if self.submission_format == '2021':
-            results, entries = zip(*results) if results else ((), ())
-        records = [record for image in results for record in image]
-        if self.out_dir is not None and self.submission_format == '2021':
+        per_image, entries = zip(*results) if results else ((), ())
+        records = [record for image in per_image for record in image]
+        if self.out_dir is not None:
             preds_path = osp.join(self.out_dir, 'preds.json')
-            size = write_predictions_2021(preds_path, entries)
-            logger.info(f'{preds_path}: {len(records)} objects, {size} bytes')
+            size = self.format.write_predictions(preds_path, entries)
+            logger.info(f'{preds_path}: {len(records)} boxes, {size} bytes')
             sub_path = osp.join(self.out_dir, 'submission.json')
-            capped = write_submission_2021(sub_path, entries, self.max_bytes)
-            logger.info(f'{sub_path}: {capped.summary()}')
-        elif self.out_dir is not None:
-            preds_path = osp.join(self.out_dir, 'preds.json')
-            size = write_predictions(preds_path, records)
-            logger.info(f'{preds_path}: {len(records)} records, {size} bytes')
-            sub_path = osp.join(self.out_dir, 'submission.json')
-            capped = write_submission(sub_path, records, self.max_bytes)
+            capped = self.format.write_submission(sub_path, entries, self.max_bytes)
             logger.info(f'{sub_path}: {capped.summary()}')
             if capped.total and not capped.kept:
                 logger.warning(f'{sub_path} is empty: not even the best-scoring '
