@@ -1,36 +1,81 @@
-"""Convert the challenge's labels to checked COCO files (train / val / test) + report.
+"""Convert a data set's labels to checked COCO files (train / val / test) + report.
 
-Reads DATA/train/label/Train.json, DATA/train/images/, and
-DATA/Test_Images_Information.json with DATA/test/images/. 2021 driver-inattention data
-(its {"annotations": [{"file_name", "objects"}]} labels, told apart by the file's shape)
-goes in the same places; its test information file is optional (without it the
-test images are the files of DATA/test/images/).
+The challenges' layout (default): reads DATA/train/label/Train.json,
+DATA/train/images/, and DATA/Test_Images_Information.json with DATA/test/images/;
+the 2022 (parking2022) or 2021 (inattention2021) labels are told apart by the
+file's shape (2021's test information file is optional: without it the test images
+are the files of DATA/test/images/).
+
+Any COCO data set (--format coco, or a COCO file whose classes are not the 2022
+challenge's): --train-json FILE (the labelled images), --images DIR (where the
+images are, file_name relative to it, subfolders allowed) and optionally
+--test-json FILE (the images to predict: a COCO file whose annotations, if any,
+are not used), all under --data-root. Its classes and category ids are kept.
+
 Writes OUT/annotations/{train,val,test}.json (file names relative to DATA),
-OUT/annotations/train_diet.json (2021 only), with --folds K
-OUT/annotations/fold{0..K-1}/{train,val}.json (+ train_diet.json for 2021),
-OUT/report.json and OUT/class_distribution.png. Bad boxes and images are dropped
-and listed in the report; input that cannot be used at all stops with one line, and
-nothing is written. Every image's data is read and checked (--workers processes),
-so a file cut short or garbled is rejected with its boxes; --no-verify reads
-headers only.
+OUT/annotations/classes.json (the class list the configs read), 2021's
+OUT/annotations/train_diet.json, with --folds K
+OUT/annotations/fold{0..K-1}/{train,val}.json, OUT/report.json and
+OUT/class_distribution.png. Bad boxes and images of the challenges' files are
+dropped and listed in the report; input that cannot be used at all (and any broken
+annotation of a COCO file) stops with one line, and nothing is written. Every
+image's data is read and checked (--workers processes), so a file cut short or
+garbled is rejected with its boxes; --no-verify reads headers only.
 """
 import argparse
 import os
+import os.path as osp
+from typing import Optional
 
-from parkdet_challenge.cli import run_cli
+from parkdet_challenge.cli import InputError, run_cli
 from parkdet_challenge.convert import prepare_data
+from parkdet_challenge.formats import FORMATS, DataLayout
+
+
+def coco_layout(args: argparse.Namespace) -> Optional[DataLayout]:
+    """The layout --train-json, --images and --test-json name (relative to the
+    data root), or None without --train-json."""
+    if args.train_json is None:
+        if args.images or args.test_json:
+            raise InputError('--images and --test-json go with --train-json')
+        return None
+    if args.images is None:
+        raise InputError('--train-json needs --images (the folder of its images)')
+    root = osp.abspath(args.data_root)
+
+    def below_root(path: str, flag: str) -> str:
+        full = osp.abspath(path if osp.isabs(path) else osp.join(root, path))
+        if osp.commonpath([full, root]) != root:
+            raise InputError(f'{flag} {path} is not under --data-root {args.data_root}')
+        return osp.relpath(full, root).replace(os.sep, '/')
+
+    images = below_root(args.images, '--images')
+    return DataLayout(labels_file=below_root(args.train_json, '--train-json'),
+                      train_images=images,
+                      test_info_file=(below_root(args.test_json, '--test-json')
+                                      if args.test_json else None),
+                      test_images=images, recursive=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--data-root', required=True, help='the challenge data folder (DATA)')
+    parser.add_argument('--data-root', required=True,
+                        help='the data folder (DATA)')
     parser.add_argument('--out-dir', required=True, help='where the outputs go (OUT)')
+    parser.add_argument('--format', choices=tuple(FORMATS),
+                        help="the labels' format (default: told apart by the file)")
+    parser.add_argument('--train-json', metavar='FILE',
+                        help='a COCO file of the labelled images (COCO layout)')
+    parser.add_argument('--images', metavar='DIR',
+                        help='with --train-json: the folder of the images')
+    parser.add_argument('--test-json', metavar='FILE',
+                        help='with --train-json: a COCO file of the images to predict')
     parser.add_argument('--val-size', type=int,
                         help='validation images (2022: 3000, drawn from the sorted '
                              'readable ids; 2021: 20000, drawn as its reference did, '
-                             'random.sample over the labels file\'s entries); must '
-                             'leave at least one training image')
+                             'random.sample over the labels file\'s entries; COCO: a '
+                             'tenth); must leave at least one training image')
     parser.add_argument('--seed', type=int, default=100,
                         help='split and fold seed (100)')
     parser.add_argument('--folds', type=int, default=0, metavar='K',
@@ -38,9 +83,13 @@ def main() -> None:
                              'every readable image in one fold, stratified by class')
     parser.add_argument('--diet', action='store_true',
                         help='accepted for 2021 data, which always gets '
-                             'annotations/train_diet.json, the "diet" subset of '
-                             'train.json (cigar or phone; else eye_closed with a mouth '
-                             'class; else every third image with mouth_opened)')
+                             'annotations/train_diet.json, the "diet" subset '
+                             '(cigar or phone; else eye_closed with a mouth class; '
+                             'else every third image with mouth_opened)')
+    parser.add_argument('--diet-from', choices=('train', 'all'), default='train',
+                        help='2021: the diet subset drawn from the training split '
+                             '(default) or from every labelled image, validation '
+                             'images included, as the reference did (all)')
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1,
                         help='processes that verify the images (default: the cores)')
     parser.add_argument('--no-verify', action='store_true',
@@ -49,10 +98,14 @@ def main() -> None:
     parser.add_argument('--no-plot', action='store_true',
                         help='skip class_distribution.png (saves ~1 s of matplotlib)')
     args = parser.parse_args()
+    layout = coco_layout(args)
+    data_format = args.format or ('coco' if layout is not None else None)
     conversion = prepare_data(args.data_root, args.out_dir, val_size=args.val_size,
                               seed=args.seed, diet=args.diet, plot=not args.no_plot,
                               progress=True, folds=args.folds,
-                              verify=not args.no_verify, workers=args.workers)
+                              verify=not args.no_verify, workers=args.workers,
+                              data_format=data_format, layout=layout,
+                              extras_from=args.diet_from)
     print(conversion.summary())
     print(f'wrote {args.out_dir}/annotations/ and {args.out_dir}/report.json')
 

@@ -5,6 +5,7 @@ flags, evaluates every formula (:mod:`.formulas`) and checks the primaries
 (:mod:`.primaries`). :class:`~parkdet_mm.engine.FormulaRunner` does the same for a
 config handed to ``RUNNERS.build`` (MMYOLO's own ``tools/train.py``).
 """
+from .data_classes import CLASSES_FILE, classes_of_data
 from .formulas import find_formulas, formula_function, is_formula, resolve
 from .loading import (default_work_dir, final_checkpoint, final_checkpoint_of,
                       finish_config, load_config, read_config)
@@ -13,6 +14,7 @@ from .primaries import (PRIMARY_CHECKS, YOLOV5_HYPS,
                         read_hyp_file)
 
 __all__ = [
+    'CLASSES_FILE', 'classes_of_data',
     'find_formulas', 'formula_function', 'is_formula', 'resolve',
     'default_work_dir', 'final_checkpoint', 'final_checkpoint_of',
     'finish_config', 'load_config', 'read_config', 'PRIMARY_CHECKS',

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from mmengine.config import Config
 
 from parkdet_challenge.cli import InputError
+from parkdet_challenge.formats import FORMATS
 
 
 def _is_int(value: Any) -> bool:
@@ -103,6 +104,7 @@ PRIMARY_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = dict(
     warmup_min_iters=non_negative_int,
     score_thr=fraction, nms_iou_thr=fraction, max_per_img=positive_int,
     nms_type=one_of('nms', 'soft_nms'), agnostic_nms=boolean,
+    data_format=one_of(*FORMATS),
     # hyper-parameters (YOLOV5_HYPS)
     base_lr=positive, lr_factor=positive, momentum=fraction,
     weight_decay=non_negative, warmup_epochs=non_negative,

@@ -1,0 +1,15 @@
+# The 2nd-place recipe on your own COCO data set: YOLOv5x6 at 1280 with YOLOv5
+# v6.1's loop, hyp.scratch-low, class-balanced image weights, every image each epoch.
+# A config of your own names the data and changes what differs:
+#   _base_ = 'configs/coco/baseline.py'
+#   data_root = '/data/my_set/'
+_base_ = [
+    '../_base_/yolov5_p6.py', '../_base_/datasets/coco.py',
+    '../_base_/sizes/x6_1280.py', '../_base_/hyps/scratch_low.py'
+]
+
+max_epochs = 100
+epoch_parts = 1
+image_weights = True
+# COCO-pretrained YOLOv5x6, converted (see configs/baseline.py); None: from scratch.
+load_from = 'checkpoints/yolov5x6.pth'

@@ -1,0 +1,11 @@
+# The recipe on a COCO data set, tiny (sizes/demo_256.py, from scratch), to try it on
+# a CPU: `python tools/run_demo.py --recipe coco` converts the demo images into a
+# plain COCO set with other class names and trains this.
+_base_ = [
+    '../_base_/yolov5_p6.py', '../_base_/datasets/coco.py',
+    '../_base_/sizes/demo_256.py', '../_base_/hyps/scratch_low.py'
+]
+
+data_root = 'data/demo_coco/'
+max_epochs = 100
+image_weights = True
