@@ -4,6 +4,7 @@
 #   make demo      the whole pipeline on a synthetic data set, on CPU
 #   make demo2021  the 2021 recipe (diet baseline, frozen finetune, NMS ensemble) on
 #                  synthetic 2021-format data, on CPU
+#   make demo-coco the recipe on a plain COCO set (other classes and ids), on CPU
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.parkdet-installed
 # pytest processes for make test (pytest-xdist); the tests' tools run one thread each.
 TEST_WORKERS ?= 2
 
-.PHONY: install test demo demo2021
+.PHONY: install test demo demo2021 demo-coco
 
 install: $(STAMP)
 
@@ -33,4 +34,7 @@ demo: install
 	$(PY) tools/run_demo.py
 
 demo2021: install
-	$(PY) tools/run_demo2021.py
+	$(PY) tools/run_demo.py --recipe 2021
+
+demo-coco: install
+	$(PY) tools/run_demo.py --recipe coco

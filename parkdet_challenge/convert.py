@@ -61,6 +61,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .atomic import PathLike, write_files_atomic
+from .audit import AuditThresholds, audit_boxes, examples_png, findings
 from .classes import coco_categories
 from .cli import InputError
 from .imagefiles import ImageFolder, read_image_sizes
@@ -72,7 +73,7 @@ IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
 
 # Why a box was rejected, by priority: a box gets the first that applies.
 _REJECT_KINDS = ('annotation_malformed', 'unknown_image', 'image_rejected', 'bad_category',
-                 'box_malformed', 'box_empty', 'box_outside')
+                 'box_malformed', 'box_empty', 'box_outside', 'box_suspicious')
 _KEPT, _CLIPPED = 0, 1
 _CODE = {kind: i + 2 for i, kind in enumerate(_REJECT_KINDS)}
 _ACTION = {
@@ -83,6 +84,7 @@ _ACTION = {
     'box_empty': 'rejected: zero or negative width or height',
     'box_outside': 'rejected: wholly outside the image',
     'box_clipped': 'kept, clipped to the image',
+    'box_suspicious': 'dropped (--drop-suspicious): see "suspicious"',
 }
 
 
@@ -137,7 +139,9 @@ def convert(data_root: PathLike, val_size: Optional[int] = None, seed: int = 100
             diet: bool = False, progress: bool = False, folds: int = 0,
             verify: bool = True, workers: int = 1, data_format: Optional[str] = None,
             layout: Optional[DataLayout] = None,
-            extras_from: str = 'train') -> Conversion:
+            extras_from: str = 'train',
+            audit: AuditThresholds = AuditThresholds(),
+            drop_suspicious: bool = False) -> Conversion:
     """Read and check the data under ``data_root``; return the COCO files and report.
 
     Writes nothing. Raises ``InputError`` (one line, naming the file) when the input
@@ -150,11 +154,14 @@ def convert(data_root: PathLike, val_size: Optional[int] = None, seed: int = 100
     ``diet=True`` on a format without them is an error. ``folds`` >= 2 adds that
     many stratified train/val pairs. ``progress`` shows a progress bar on stderr
     while images are read. ``verify`` reads and checks every image's data
-    (``workers`` processes); False reads headers only.
+    (``workers`` processes); False reads headers only. The report lists the kept
+    boxes the ground-truth audit finds suspicious (:mod:`.audit`, ``audit``'s
+    thresholds); ``drop_suspicious`` leaves them out of the output files.
     """
     with _gc_paused():
         return _convert(Path(data_root), val_size, seed, diet, progress, folds,
-                        verify, workers, data_format, layout, extras_from)
+                        verify, workers, data_format, layout, extras_from, audit,
+                        drop_suspicious)
 
 
 @contextlib.contextmanager
@@ -174,7 +181,8 @@ def _gc_paused() -> Iterator[None]:
 def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
              progress: bool, folds: int, verify: bool, workers: int,
              data_format: Optional[str], layout: Optional[DataLayout],
-             extras_from: str) -> Conversion:
+             extras_from: str, audit: AuditThresholds,
+             drop_suspicious: bool) -> Conversion:
     if not root.is_dir():
         raise InputError(f'{root}: data root is not a folder')
     if val_size is not None and val_size < 0:
@@ -230,6 +238,14 @@ def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
                   if test is not None else None)
 
     boxes = _check_boxes(labels, train_check)
+    suspicious = audit_boxes(boxes.xywh, boxes.image_index, boxes.categories,
+                             train_check.widths, train_check.heights, boxes.kept,
+                             audit)
+    suspicious_report = findings(suspicious, _BoxRefs(labels, boxes, train_check,
+                                                      layout.train_images), audit)
+    if drop_suspicious:
+        dropped = np.logical_or.reduce(list(suspicious.values()))
+        boxes.codes[dropped] = _CODE['box_suspicious']
     _report_rejected_images(labels.images, train_check, boxes.per_image_count, 'train',
                             problems)
     if test is not None:
@@ -272,6 +288,7 @@ def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
                      problems)
     if folds:
         report['folds'] = _fold_report(labels, boxes, fold_masks, folds)
+    report['suspicious'] = dict(suspicious_report, dropped=drop_suspicious)
     outputs['report.json'] = report
     return Conversion(outputs, report, labels.classes)
 
@@ -281,14 +298,18 @@ def prepare_data(data_root: PathLike, out_dir: PathLike, val_size: Optional[int]
                  progress: bool = False, folds: int = 0, verify: bool = True,
                  workers: int = 1, data_format: Optional[str] = None,
                  layout: Optional[DataLayout] = None,
-                 extras_from: str = 'train') -> Conversion:
-    """:func:`convert`, then write its outputs (and the chart if ``plot``) under
+                 extras_from: str = 'train',
+                 audit: AuditThresholds = AuditThresholds(),
+                 drop_suspicious: bool = False) -> Conversion:
+    """:func:`convert`, then write its outputs (and, if ``plot``, the class chart
+    and a page of the audit's suspicious boxes, suspicious_boxes.png) under
     ``out_dir``, all or nothing. Returns the conversion."""
     with _gc_paused():
         conversion = convert(data_root, val_size=val_size, seed=seed, diet=diet,
                              progress=progress, folds=folds, verify=verify,
                              workers=workers, data_format=data_format,
-                             layout=layout, extras_from=extras_from)
+                             layout=layout, extras_from=extras_from, audit=audit,
+                             drop_suspicious=drop_suspicious)
         files = {Path(out_dir) / rel: _encode(rel, obj)
                  for rel, obj in conversion.outputs.items()}
     if plot:
@@ -296,6 +317,10 @@ def prepare_data(data_root: PathLike, out_dir: PathLike, val_size: Optional[int]
         files[Path(out_dir) / 'class_distribution.png'] = class_distribution_png(
             conversion.report['boxes_per_class'], conversion.classes,
             f'Boxes per class ({conversion.report["format"]})')
+        examples = conversion.report['suspicious']['boxes']
+        if examples:
+            files[Path(out_dir) / 'suspicious_boxes.png'] = examples_png(
+                examples, Path(data_root))
     try:
         write_files_atomic(files)
     except OSError as err:
@@ -310,6 +335,11 @@ def _encode(rel: str, obj: Any) -> bytes:
     # Compact and pure ASCII: readers such as pycocotools open files with the locale's
     # encoding, which is not always UTF-8; \u escapes read the same everywhere.
     return json.dumps(obj, separators=(',', ':')).encode('ascii')
+
+
+def _below(folder: str, name: str) -> str:
+    """``name`` in ``folder``, a path relative to the data root ('.': the root)."""
+    return name if folder in ('', '.') else f'{folder}/{name}'
 
 
 def _listed_images(folder: ImageFolder) -> ImageList:
@@ -526,6 +556,24 @@ def _box_problems(labels: LabelSet, boxes: BoxCheck) -> List[Dict[str, Any]]:
     return entries
 
 
+class _BoxRefs:
+    """How the audit's findings name box ``i``: its annotation, image, file,
+    class and box (a sequence, built per finding only)."""
+
+    def __init__(self, labels: LabelSet, boxes: 'BoxCheck', check: ImageCheck,
+                 folder: str) -> None:
+        self.labels, self.boxes, self.check, self.folder = (labels, boxes, check,
+                                                            folder)
+
+    def __getitem__(self, i: int) -> Dict[str, Any]:
+        image = int(self.boxes.image_index[i])
+        return dict(annotation=self.labels.annotation_ref(i),
+                    image_id=self.labels.images.ids[image],
+                    file_name=_below(self.folder, self.check.disk_names[image]),
+                    category=self.labels.classes[int(self.boxes.categories[i]) - 1],
+                    bbox=[round(v, 1) for v in self.boxes.xywh[i].tolist()])
+
+
 def _box_detail(kind: str, labels: LabelSet, i: int) -> str:
     if kind == 'unknown_image':
         return f'image id {labels.ann_image_ids[i]!r}'
@@ -628,7 +676,8 @@ def _coco(images: ImageList, check: ImageCheck, mask: np.ndarray, folder: str,
     ids = np.asarray(images.ids, dtype=np.int64)
     chosen = np.flatnonzero(mask)
     chosen = chosen[np.argsort(ids[chosen], kind='stable')].tolist()
-    coco_images = [{'id': images.ids[i], 'file_name': f'{folder}/{check.disk_names[i]}',
+    coco_images = [{'id': images.ids[i],
+                    'file_name': _below(folder, check.disk_names[i]),
                     'width': int(check.widths[i]), 'height': int(check.heights[i])}
                    for i in chosen]
     annotations: List[Dict[str, Any]] = []

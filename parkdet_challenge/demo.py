@@ -49,7 +49,7 @@ from .formats.inattention2021 import CLASSES as CLASSES_2021
 CLASS_WEIGHTS = (30, 15, 8, 5, 3, 10, 5, 12, 4, 3, 2, 2, 1, 1)
 # 2021: eyes and faces common, phones and cigars rare, as in its data.
 CLASS_WEIGHTS_2021 = (20, 6, 4, 10, 16, 2, 2)
-FORMATS = ('2022', '2021')
+FORMATS = ('2022', '2021', 'coco')
 # One well-separated saturated colour per class (after Trubetskoy's 20 colours).
 COLOURS = ((230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
            (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (0, 128, 128),
@@ -64,6 +64,11 @@ MIN_SHORT = 10  # thinner shapes would be mostly outline at 256 px
 NEGATIVE_FRACTION = 0.06
 MARKER = '.parkdet_demo'
 OUTLINE = (20, 20, 20)
+
+# The coco demo's classes: the same shapes under other names.
+COCO_CLASSES = ('car', 'suv', 'minivan', 'coach', 'shuttle', 'lorry', 'cab',
+                'pedestrian', 'kid', 'motorbike', 'scooter', 'bike', 'buggy',
+                'trolley')
 
 _PROVINCES = ('경기도', '서울특별시', '부산광역시', '인천광역시', '대구광역시', '충청남도')
 _WEATHER = ('맑음', '흐림', '비', '눈')
@@ -96,8 +101,9 @@ def make_demo_data(out_root: PathLike, n_train: int = 400, n_test: int = 60,
                    seed: int = 0, data_format: str = '2022') -> DemoSummary:
     """Write the synthetic data set under ``out_root`` and return a summary.
 
-    ``data_format``: '2022' (the parking challenge's layout) or '2021' (the
-    driver-inattention challenge's). ``out_root`` must be absent, empty, or a folder
+    ``data_format``: '2022' (the parking challenge's layout), '2021' (the
+    driver-inattention challenge's) or 'coco' (a plain COCO set, other class
+    names and category ids). ``out_root`` must be absent, empty, or a folder
     this function wrote before (whose demo files are then replaced). Raises
     ``InputError`` otherwise or for bad counts.
     """
@@ -112,6 +118,8 @@ def make_demo_data(out_root: PathLike, n_train: int = 400, n_test: int = 60,
     rng = np.random.default_rng(seed)
     if data_format == '2021':
         return _make_2021(root, rng, n_train, n_test)
+    if data_format == 'coco':
+        return _make_coco(root, rng, n_train, n_test)
 
     train_names = _train_names(rng, n_train)
     train_objects = _layout(rng, n_train, CLASS_WEIGHTS)
@@ -183,6 +191,31 @@ def _make_2021(root: Path, rng: np.random.Generator, n_train: int,
         for name, boxes in zip(test_names[:3], test_boxes[:3])]})
     return DemoSummary(root, n_train, n_test, _per_class(train_boxes, CLASSES_2021),
                        _per_class(test_boxes, CLASSES_2021))
+
+
+def _make_coco(root: Path, rng: np.random.Generator, n_train: int,
+               n_test: int) -> DemoSummary:
+    """A plain COCO layout of the 2022 demo's pictures with other class names and
+    category ids nobody here chose (5, 12, ..., 96): images/{train,test}/ and
+    annotations/instances_{train,test}.json (the test file with its boxes, which
+    tools/prepare_data.py --test-json leaves unused)."""
+    categories = [{'id': 5 + 7 * i, 'name': name} for i, name in enumerate(COCO_CLASSES)]
+    ids = [c['id'] for c in categories]
+    summary = {}
+    for split, count in (('train', n_train), ('test', n_test)):
+        names = [f'{split}_{i:04d}.png' for i in range(count)]
+        objects = _layout(rng, count, CLASS_WEIGHTS)
+        sizes = [IMAGE_SIZES[k] for k in rng.integers(len(IMAGE_SIZES), size=count)]
+        boxes = _render_all(rng, root / 'images' / split, names, sizes, objects)
+        images = [{'id': 1 + i, 'file_name': f'{split}/{name}', 'width': w,
+                   'height': h} for i, (name, (w, h)) in enumerate(zip(names, sizes))]
+        annotations = [dict(a, category_id=ids[a['category_id'] - 1])
+                       for a in _annotations(boxes)]
+        write_json_atomic(root / 'annotations' / f'instances_{split}.json',
+                          {'images': images, 'annotations': annotations,
+                           'categories': categories})
+        summary[split] = _per_class(boxes, COCO_CLASSES)
+    return DemoSummary(root, n_train, n_test, summary['train'], summary['test'])
 
 
 def _prepare_folder(root: Path) -> None:

@@ -21,8 +21,9 @@ def main() -> None:
     parser.add_argument('--test', type=int, default=60, help='test images (60)')
     parser.add_argument('--seed', type=int, default=0, help='random seed (0)')
     parser.add_argument('--format', default='2022', choices=FORMATS,
-                        help="the challenge's layout: 2022 (parking) or 2021 "
-                             '(driver inattention)')
+                        help="the layout: 2022 (parking), 2021 (driver "
+                             'inattention) or coco (a plain COCO set with other '
+                             'class names and category ids)')
     args = parser.parse_args()
     print(make_demo_data(args.out_data, n_train=args.train, n_test=args.test, seed=args.seed,
                          data_format=args.format))

@@ -11,7 +11,12 @@ image, YOLOv5's TTA. Several checkpoints are fused per image by weighted boxes f
 (--ensemble wbf) or as YOLOv5's Ensemble (--ensemble nms: every model's raw, TTA'd
 predictions concatenated, one NMS); a config's ``predict_ensemble`` sets the default
 (configs/challenge2021: nms, with its 2021 defaults and submission format).
-Writes OUT_DIR/preds.json (every record) and OUT_DIR/submission.json (under the cap).
+Without CHECKPOINT: the config's final checkpoint; with a 2021 fine-tune config,
+the baseline's and the fine-tune's, ensembled with NMS as the 2021 reference's
+predict did (the config's ``predict_with_load_from``).
+Writes OUT_DIR/preds.json (every record) and OUT_DIR/submission.json (under the
+format's cap), and OUT_DIR/scores.json (mAP and the rest) when the annotation file
+has boxes (e.g. val.json as test.json).
 Under several processes (``--launcher pytorch|slurm``) each predicts whole batches of
 the test set and rank 0 writes the same files, byte for byte, as one process would.
 """
@@ -23,6 +28,7 @@ from mmengine.structures import InstanceData
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from mmyolo.registry import METRICS, VISUALIZERS
+from parkdet_challenge.atomic import write_json_atomic
 from parkdet_challenge.cli import run_cli
 from parkdet_mm.apis import (check_test_images, fuse_models,
                              gather_predictions, predict_nms_ensemble,
@@ -110,7 +116,11 @@ def main() -> None:
     cfg = load_config(config, args.cfg_options, dict(
         **data_primaries(args), **inference_primaries(args)))
     if not checkpoints:
-        checkpoints = [final_checkpoint(cfg)]
+        # the config's final checkpoint; a config that asks for it (the 2021
+        # fine-tune) also the one it started from, as the 2021 reference's predict
+        # ensembled its baseline and fine-tuned models
+        checkpoints = ([cfg.load_from] if cfg.get('predict_with_load_from')
+                       else []) + [final_checkpoint(cfg)]
     for checkpoint in checkpoints:
         check_checkpoint_file(checkpoint)
     ann_file = cfg.test_evaluator.ann_file
@@ -150,8 +160,9 @@ def main() -> None:
     # evaluate would gather them again from every process.
     scores = metric.compute_metrics(metric.results)
     if scores:  # the annotation file had boxes (e.g. val.json as test.json)
+        write_json_atomic(osp.join(out_dir, 'scores.json'), scores, indent=1)
         print(f"mAP {scores['mAP']:.4f}  mAP@.5 {scores['mAP_50']:.4f}  "
-              f"mAP@.75 {scores['mAP_75']:.4f}")
+              f"mAP@.75 {scores['mAP_75']:.4f} (all in scores.json)")
     print(f'wrote {osp.join(out_dir, "submission.json")}')
 
     if args.show_dir:

@@ -16,7 +16,10 @@ Writes OUT/annotations/{train,val,test}.json (file names relative to DATA),
 OUT/annotations/classes.json (the class list the configs read), 2021's
 OUT/annotations/train_diet.json, with --folds K
 OUT/annotations/fold{0..K-1}/{train,val}.json, OUT/report.json and
-OUT/class_distribution.png. Bad boxes and images of the challenges' files are
+OUT/class_distribution.png. The ground-truth audit lists suspicious boxes in
+report.json ("suspicious": nearly the whole image, extreme aspect ratios, areas far
+from their class's, duplicates; thresholds --audit-*), draws examples in
+OUT/suspicious_boxes.png, and --drop-suspicious leaves them out. Bad boxes and images of the challenges' files are
 dropped and listed in the report; input that cannot be used at all (and any broken
 annotation of a COCO file) stops with one line, and nothing is written. Every
 image's data is read and checked (--workers processes), so a file cut short or
@@ -27,6 +30,7 @@ import os
 import os.path as osp
 from typing import Optional
 
+from parkdet_challenge.audit import AuditThresholds
 from parkdet_challenge.cli import InputError, run_cli
 from parkdet_challenge.convert import prepare_data
 from parkdet_challenge.formats import FORMATS, DataLayout
@@ -90,6 +94,24 @@ def main() -> None:
                         help='2021: the diet subset drawn from the training split '
                              '(default) or from every labelled image, validation '
                              'images included, as the reference did (all)')
+    parser.add_argument('--drop-suspicious', action='store_true',
+                        help="leave the audit's suspicious boxes out of the "
+                             'annotation files (they are listed in report.json and '
+                             'drawn in suspicious_boxes.png either way)')
+    defaults = AuditThresholds()
+    parser.add_argument('--audit-coverage', type=float, default=defaults.coverage,
+                        help='suspicious: a box covering at least this share of '
+                             f'its image ({defaults.coverage})')
+    parser.add_argument('--audit-ratio', type=float, default=defaults.max_ratio,
+                        help='suspicious: a box with a longer side this many times '
+                             f'its shorter ({defaults.max_ratio:g})')
+    parser.add_argument('--audit-area-mads', type=float, default=defaults.area_mads,
+                        help="suspicious: a box's log-area this many median "
+                             "absolute deviations from its class's median "
+                             f'({defaults.area_mads:g})')
+    parser.add_argument('--audit-iou', type=float, default=defaults.duplicate_iou,
+                        help='suspicious: a box of the same class and image '
+                             f'overlapping an earlier one this much ({defaults.duplicate_iou})')
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1,
                         help='processes that verify the images (default: the cores)')
     parser.add_argument('--no-verify', action='store_true',
@@ -105,7 +127,13 @@ def main() -> None:
                               progress=True, folds=args.folds,
                               verify=not args.no_verify, workers=args.workers,
                               data_format=data_format, layout=layout,
-                              extras_from=args.diet_from)
+                              extras_from=args.diet_from,
+                              audit=AuditThresholds(
+                                  coverage=args.audit_coverage,
+                                  max_ratio=args.audit_ratio,
+                                  area_mads=args.audit_area_mads,
+                                  duplicate_iou=args.audit_iou),
+                              drop_suspicious=args.drop_suspicious)
     print(conversion.summary())
     print(f'wrote {args.out_dir}/annotations/ and {args.out_dir}/report.json')
 

@@ -1,23 +1,39 @@
-"""`make demo`: the whole pipeline on the synthetic demo data set, on a CPU.
+"""`make demo` (and demo2021, demo-coco): a recipe end to end on synthetic data, on a CPU.
 
-Steps: make the demo data (tools/make_demo_data.py), convert it
-(tools/prepare_data.py), draw a grid of augmented training inputs
+    python tools/run_demo.py [--recipe 2022|2021|coco] [--fresh] [--docs DIR]
+
+--recipe 2022 (default, `make demo`): make the demo data (tools/make_demo_data.py),
+convert it (tools/prepare_data.py), draw a grid of augmented training inputs
 (tools/browse_dataset.py), train the demo baseline then the demo finetune
 (tools/train_pipeline.sh, which resumes an interrupted stage), draw each stage's
 training curves (tools/plot_results.py), evaluate the final checkpoint on val (with
 the PR/F1/P/R curves and the confusion matrix), predict the test set with TTA and
 write the capped submission (tools/predict.py), detect on a few test images
-(tools/detect.py) and export the model to ONNX (tools/export_onnx.py). Ends with a
-summary, also written to work_dirs/demo/summary.json; every picture is under
-work_dirs/demo (listed in the summary).
+(tools/detect.py) and export the model to ONNX (tools/export_onnx.py).
+
+--recipe 2021 (`make demo2021`): the 2021 recipe on data in that challenge's layout:
+the baseline (from scratch, on the diet), then the frozen finetune; the baseline,
+the finetune and their NMS ensemble (YOLOv5's Ensemble, TTA on) scored on val; the
+2021-format submission of the test set by the ensemble.
+
+--recipe coco (`make demo-coco`): the demo pictures as a plain COCO set with other
+class names and category ids (images/, annotations/instances_*.json), converted with
+--train-json/--images/--test-json and trained with configs/coco/demo.py (classes
+from the data); scored on val, the test set predicted as COCO results.
+
+Every score comes from the evaluation's own results (tools/predict.py's
+scores.json, the test loop's metrics), and each run ends with a summary, also
+written to WORK/summary.json with the torch thread count it ran with.
 """
 import argparse
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import time
+from typing import Dict, List
 
 from parkdet_challenge.atomic import write_json_atomic
 from parkdet_challenge.cli import InputError, run_cli
@@ -68,20 +84,8 @@ def evaluate_on_val(config: str, checkpoint: str) -> dict:
     return Runner.from_cfg(cfg).test()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--fresh', action='store_true',
-                        help='delete earlier demo checkpoints and start over')
-    parser.add_argument('--docs', metavar='DIR',
-                        help="at the end, copy one of each picture into DIR under "
-                        "the names docs/demo.md shows (docs)")
-    args = parser.parse_args()
-    python = sys.executable
-    start = time.time()
-    if args.fresh and osp.isdir(WORK):
-        import shutil
-        shutil.rmtree(WORK)
-
+def run_2022(python: str) -> dict:
+    """The 2022 recipe's demo (see the module docstring); its summary."""
     step('demo data', [python, 'tools/make_demo_data.py', DATA])
     step('convert to COCO', [python, 'tools/prepare_data.py', '--data-root',
                              DATA, '--out-dir', DATA, '--val-size', '80'])
@@ -93,9 +97,7 @@ def main() -> None:
     for stage in ('baseline', 'finetune'):
         step(f'training curves of the {stage}',
              [python, 'tools/plot_results.py', osp.join(WORK, stage)])
-    final = subprocess.run([python, 'tools/stage_status.py', FINETUNE],
-                           capture_output=True, text=True,
-                           check=True).stdout.strip()
+    final = final_checkpoint_of(FINETUNE)
     print('\n==> evaluate on val', flush=True)
     metrics = evaluate_on_val(FINETUNE, final)
     submission_dir = osp.join(WORK, 'submission')
@@ -132,27 +134,145 @@ def main() -> None:
         cutoff=min((r['score'] for r in kept), default=None),
         submission_bytes=os.path.getsize(submission),
         checkpoint=final,
-        pictures=[p for p in PICTURES if osp.exists(osp.join(WORK, p))],
-        minutes=round((time.time() - start) / 60, 1))
-    write_json_atomic(osp.join(WORK, 'summary.json'), summary, indent=2)
-
-    print('\n==> summary (work_dirs/demo/summary.json)')
-    print(f"val mAP {summary['val']['mAP']:.3f}  mAP@.5 "
-          f"{summary['val']['mAP_50']:.3f}  mAP@.75 {summary['val']['mAP_75']:.3f}")
-    print('per-class AP@.75: ' + ', '.join(
-        f'{name} {ap:.3f}' for name, ap in per_class_ap75.items()))
-    print(f"submission {submission}: {summary['records_kept']} of "
-          f"{summary['records_total']} records kept, cut-off "
-          f"{summary['cutoff']}, {summary['submission_bytes']} bytes")
+        pictures=[p for p in PICTURES if osp.exists(osp.join(WORK, p))])
     print(f"pictures under {WORK}: {', '.join(summary['pictures'])}")
-    print(f"took {summary['minutes']} min")
-    if args.docs:
+    return summary
+
+
+def predict_scores(title: str, config: str, checkpoints: List[str], data: str,
+                   ann_dir: str, out_dir: str, *flags: str) -> Dict[str, float]:
+    """Run tools/predict.py and return its scores.json (mAP, mAP_50, mAP_75, ...);
+    ``ann_dir`` must hold a labelled test.json (:func:`val_as_test`)."""
+    step(title, [sys.executable, 'tools/predict.py', config, *checkpoints,
+                 '--data-root', data, '--ann-dir', ann_dir, '--out-dir', out_dir,
+                 *flags])
+    with open(osp.join(out_dir, 'scores.json')) as f:
+        return json.load(f)
+
+
+def val_as_test(data: str, work: str) -> str:
+    """A folder whose test.json is the val split (tools/predict.py reads
+    ANN_DIR/test.json; the class list comes along)."""
+    folder = osp.join(work, 'val_as_test')
+    os.makedirs(folder, exist_ok=True)
+    annotations = osp.join(data, 'annotations')
+    shutil.copyfile(osp.join(annotations, 'val.json'), osp.join(folder, 'test.json'))
+    shutil.copyfile(osp.join(annotations, 'classes.json'),
+                    osp.join(folder, 'classes.json'))
+    return folder
+
+
+def final_checkpoint_of(config: str) -> str:
+    """tools/stage_status.py's final checkpoint of a training config."""
+    out = subprocess.run([sys.executable, 'tools/stage_status.py', config],
+                         capture_output=True, text=True, check=True).stdout
+    return out.strip().splitlines()[-1]
+
+
+def run_2021(python: str) -> dict:
+    """The 2021 recipe's demo (see the module docstring); its summary."""
+    data, work = RECIPES['2021']['data'], RECIPES['2021']['work']
+    baseline_cfg, finetune_cfg = RECIPES['2021']['stages']
+    step('2021-format demo data', [python, 'tools/make_demo_data.py', data,
+                                   '--format', '2021', '--train', '400', '--test',
+                                   '40'])
+    step('convert: val split, diet subset, test list',
+         [python, 'tools/prepare_data.py', '--data-root', data, '--out-dir', data,
+          '--val-size', '80', '--no-plot'])
+    step('train the baseline (diet, from scratch), then the frozen finetune',
+         ['bash', 'tools/train_pipeline.sh', baseline_cfg, finetune_cfg])
+    baseline, finetune = final_checkpoint_of(baseline_cfg), \
+        final_checkpoint_of(finetune_cfg)
+    val_dir = val_as_test(data, work)
+    scores = {}
+    for name, checkpoints in (('baseline', [baseline]), ('finetune', [finetune]),
+                              ('ensemble_nms', [baseline, finetune])):
+        scores[name] = predict_scores(
+            f'{name} on val (TTA)', finetune_cfg, checkpoints, data, val_dir,
+            osp.join(work, 'val', name), '--ensemble', 'nms')
+    submission_dir = osp.join(work, 'submission')
+    # no checkpoint named: the 2021 fine-tune config's default, the NMS ensemble
+    step('predict the test set: NMS ensemble, TTA, 2021 submission',
+         [python, 'tools/predict.py', finetune_cfg, '--data-root', data,
+          '--ann-dir', osp.join(data, 'annotations'), '--out-dir', submission_dir])
+    submission = osp.join(submission_dir, 'submission.json')
+    with open(submission) as f:
+        entries = json.load(f)['annotations']
+    return dict(
+        val={name: {k: s[k] for k in ('mAP', 'mAP_50', 'mAP_75')}
+             for name, s in scores.items()},
+        submission=submission, submission_images=len(entries),
+        submission_objects=sum(len(e['objects']) for e in entries),
+        submission_bytes=os.path.getsize(submission),
+        checkpoints=[baseline, finetune])
+
+
+def run_coco(python: str) -> dict:
+    """The recipe on a plain COCO data set (see the module docstring); its
+    summary."""
+    data, work = RECIPES['coco']['data'], RECIPES['coco']['work']
+    (config, ) = RECIPES['coco']['stages']
+    step('demo data as a plain COCO set (other class names and ids)',
+         [python, 'tools/make_demo_data.py', data, '--format', 'coco'])
+    step('convert: the COCO layout, classes from the data',
+         [python, 'tools/prepare_data.py', '--data-root', data, '--out-dir', data,
+          '--train-json', 'annotations/instances_train.json', '--images', 'images',
+          '--test-json', 'annotations/instances_test.json', '--val-size', '80',
+          '--no-plot'])
+    step('train (from scratch)', [python, 'tools/train.py', config, '--resume'])
+    final = final_checkpoint_of(config)
+    scores = predict_scores('score on val (TTA)', config, [final], data,
+                            val_as_test(data, work), osp.join(work, 'val'))
+    submission_dir = osp.join(work, 'submission')
+    step('predict the test set: COCO results with the data set\'s ids',
+         [python, 'tools/predict.py', config, final, '--data-root', data,
+          '--ann-dir', osp.join(data, 'annotations'), '--out-dir', submission_dir])
+    # the test images' own boxes (instances_test.json) score the results
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    truth = COCO(osp.join(data, 'annotations', 'instances_test.json'))
+    results = osp.join(submission_dir, 'submission.json')
+    evaluation = COCOeval(truth, truth.loadRes(results), 'bbox')
+    evaluation.evaluate()
+    evaluation.accumulate()
+    evaluation.summarize()
+    return dict(val={k: scores[k] for k in ('mAP', 'mAP_50', 'mAP_75')},
+                test_by_pycocotools=dict(mAP=float(evaluation.stats[0]),
+                                         mAP_50=float(evaluation.stats[1])),
+                results=results, checkpoint=final)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--recipe', choices=tuple(RECIPES), default='2022',
+                        help='which recipe on which data (default 2022)')
+    parser.add_argument('--fresh', action='store_true',
+                        help='delete earlier demo checkpoints and start over')
+    parser.add_argument('--docs', metavar='DIR',
+                        help="2022: at the end, copy one of each picture into DIR "
+                        "under the names docs/demo.md shows (docs)")
+    args = parser.parse_args()
+    import torch
+    recipe = RECIPES[args.recipe]
+    start = time.time()
+    if args.fresh and osp.isdir(recipe['work']):
+        shutil.rmtree(recipe['work'])
+    summary = recipe['run'](sys.executable)
+    summary.update(recipe=args.recipe, torch_threads=torch.get_num_threads(),
+                   minutes=round((time.time() - start) / 60, 1))
+    path = osp.join(recipe['work'], 'summary.json')
+    write_json_atomic(path, summary, indent=2)
+    print(f'\n==> summary ({path})')
+    print(json.dumps({k: v for k, v in summary.items()
+                      if k not in ('pictures', 'checkpoints')}, indent=1))
+    print(f"took {summary['minutes']} min with {summary['torch_threads']} torch "
+          'threads')
+    if args.docs and args.recipe == '2022':
         copy_pictures(args.docs)
 
 
 def copy_pictures(docs: str) -> None:
     """Copy one of each picture in :data:`PICTURES` to ``docs`` under its name."""
-    import shutil
     os.makedirs(docs, exist_ok=True)
     for source, name in PICTURES.items():
         path = osp.join(WORK, source)
@@ -162,6 +282,17 @@ def copy_pictures(docs: str) -> None:
         if name and osp.isfile(path):
             shutil.copyfile(path, osp.join(docs, name))
             print(f'copied {path} to {osp.join(docs, name)}')
+
+
+# Each recipe: its data and work folders, its training configs, its run.
+RECIPES = {
+    '2022': dict(data=DATA, work=WORK, stages=(BASELINE, FINETUNE), run=run_2022),
+    '2021': dict(data='data/demo2021', work='work_dirs/demo2021',
+                 stages=('configs/challenge2021/demo/baseline.py',
+                         'configs/challenge2021/demo/finetune.py'), run=run_2021),
+    'coco': dict(data='data/demo_coco', work='work_dirs/coco/demo',
+                 stages=('configs/coco/demo.py', ), run=run_coco),
+}
 
 
 if __name__ == '__main__':

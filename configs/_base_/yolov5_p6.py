@@ -82,6 +82,9 @@ tta_flips = (False, True, False)
 nms_type = 'nms'
 # NMS across classes (YOLOv5's --agnostic-nms; tools/detect.py --agnostic-nms)
 agnostic_nms = False
+# tools/predict.py without a checkpoint: the final checkpoint, and with this the
+# load_from checkpoint too (the 2021 recipe's baseline + fine-tune ensemble).
+predict_with_load_from = False
 
 # ========================Derived from the primaries==========================
 strides = [8, 16, 32, 64]

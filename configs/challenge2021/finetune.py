@@ -10,6 +10,9 @@ _base_ = [
 max_epochs = 50
 epoch_parts = 50
 load_from = '${final_checkpoint_of("{{ fileDirname }}/baseline.py")}'
+# tools/predict.py with this config and no checkpoint: the baseline's (load_from) and
+# this stage's final checkpoints, ensembled with NMS, as the reference's predict.py.
+predict_with_load_from = True
 # YOLOv5-numbered backbone layers frozen (FreezeLayersHook). The reference meant
 # 1-11 but wrote ['1', ..., '6' '7', ...]: Python joins '6' '7' into '67', so layers
 # 6 and 7 trained (and there is no layer 67 in the backbone); kept as it ran.

@@ -104,7 +104,7 @@ PRIMARY_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = dict(
     warmup_min_iters=non_negative_int,
     score_thr=fraction, nms_iou_thr=fraction, max_per_img=positive_int,
     nms_type=one_of('nms', 'soft_nms'), agnostic_nms=boolean,
-    data_format=one_of(*FORMATS),
+    data_format=one_of(*FORMATS), predict_with_load_from=boolean,
     # hyper-parameters (YOLOV5_HYPS)
     base_lr=positive, lr_factor=positive, momentum=fraction,
     weight_decay=non_negative, warmup_epochs=non_negative,

@@ -11,4 +11,5 @@ max_epochs = 6
 warmup_min_iters = 20
 checkpoint_interval = 3
 load_from = '${final_checkpoint_of("{{ fileDirname }}/baseline.py")}'
+predict_with_load_from = True  # tools/predict.py's default: the NMS ensemble
 frozen_layers = [1, 2, 3, 4, 5, 67, 8, 9, 10, 11]

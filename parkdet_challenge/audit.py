@@ -1,0 +1,136 @@
+"""Ground-truth audit: boxes a person should look at before training on them.
+
+Competition practice cleans the labels before the model learns their mistakes.
+:func:`audit_boxes` lists, among the kept boxes of a conversion, those that are
+suspicious by each of four rules (thresholds in :class:`AuditThresholds`):
+
+- ``whole_image``: the box covers nearly the whole image (area share >=
+  ``coverage``), usually a label drawn around the frame;
+- ``extreme_ratio``: width / height or height / width above ``max_ratio`` (YOLOv5's
+  ``box_candidates`` drops augmented boxes beyond 20);
+- ``area_outlier``: the box's area far from its class's usual area, more than
+  ``area_mads`` median absolute deviations of log-area from the class median (for
+  classes with at least ``min_class_boxes`` boxes);
+- ``duplicate``: a second box of the same class on the same image overlapping an
+  earlier one at IoU >= ``duplicate_iou`` (IoU 1: an exact duplicate).
+
+Each finding names the image, the annotation and the box; with ``drop`` the
+converter leaves them out of the training files (of a duplicate pair, the later
+box). :func:`examples_png` draws a page of examples.
+"""
+import io
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AuditThresholds:
+    """What counts as suspicious (see the module docstring)."""
+    coverage: float = 0.9
+    max_ratio: float = 20.0
+    area_mads: float = 6.0
+    min_class_boxes: int = 20
+    duplicate_iou: float = 0.9
+
+
+def audit_boxes(xywh: np.ndarray, image_index: np.ndarray, categories: np.ndarray,
+                widths: np.ndarray, heights: np.ndarray, kept: np.ndarray,
+                thresholds: AuditThresholds) -> Dict[str, np.ndarray]:
+    """Per rule, a bool mask over the boxes (parallel arrays of the conversion:
+    ``xywh`` boxes, their image's index into ``widths``/``heights``, their class
+    index 1.., ``kept``) of the kept boxes it finds suspicious."""
+    w, h = xywh[:, 2], xywh[:, 3]
+    safe = np.maximum(image_index, 0)
+    image_area = np.maximum(widths[safe] * heights[safe], 1).astype(np.float64)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        share = w * h / image_area
+        ratio = np.maximum(w / h, h / w)
+        log_area = np.log(np.maximum(w * h, 1e-9))
+    found = {
+        'whole_image': kept & (share >= thresholds.coverage),
+        'extreme_ratio': kept & (ratio > thresholds.max_ratio),
+        'area_outlier': np.zeros(len(kept), bool),
+        'duplicate': np.zeros(len(kept), bool),
+    }
+    for cls in np.unique(categories[kept]):
+        members = np.flatnonzero(kept & (categories == cls))
+        if len(members) < thresholds.min_class_boxes:
+            continue
+        values = log_area[members]
+        median = np.median(values)
+        mad = np.median(np.abs(values - median)) or 1e-9
+        found['area_outlier'][members[np.abs(values - median)
+                                      > thresholds.area_mads * mad]] = True
+    found['duplicate'] = _duplicates(xywh, image_index, categories, kept,
+                                     thresholds.duplicate_iou)
+    return found
+
+
+def _duplicates(xywh: np.ndarray, image_index: np.ndarray, categories: np.ndarray,
+                kept: np.ndarray, min_iou: float) -> np.ndarray:
+    """Boxes overlapping an earlier box of their image and class at >= min_iou."""
+    found = np.zeros(len(kept), bool)
+    candidates = np.flatnonzero(kept)
+    keys = image_index[candidates] * (int(categories.max(initial=0)) + 1) \
+        + categories[candidates]
+    order = np.argsort(keys, kind='stable')
+    keys, candidates = keys[order], candidates[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    ends = np.r_[starts[1:], len(keys)]
+    for start, end in zip(starts.tolist(), ends.tolist()):
+        if end - start < 2:
+            continue
+        group = np.sort(candidates[start:end])  # input order: later ones flagged
+        boxes = xywh[group]
+        x1, y1 = boxes[:, 0], boxes[:, 1]
+        x2, y2 = x1 + boxes[:, 2], y1 + boxes[:, 3]
+        iw = np.clip(np.minimum(x2[:, None], x2) - np.maximum(x1[:, None], x1), 0, None)
+        ih = np.clip(np.minimum(y2[:, None], y2) - np.maximum(y1[:, None], y1), 0, None)
+        inter = iw * ih
+        area = boxes[:, 2] * boxes[:, 3]
+        iou = inter / np.maximum(area[:, None] + area - inter, 1e-12)
+        earlier = np.tril(iou >= min_iou, k=-1)  # [i, j]: j before i
+        found[group[earlier.any(axis=1)]] = True
+    return found
+
+
+def findings(found: Dict[str, np.ndarray], refs: Sequence[Dict[str, Any]],
+             thresholds: AuditThresholds) -> Dict[str, Any]:
+    """The report's ``suspicious`` section: thresholds, counts per rule, and one
+    entry per finding (``refs[i]``: how the report names box i, with its image,
+    class and box)."""
+    boxes = [dict(kind=kind, **refs[i]) for kind, mask in found.items()
+             for i in np.flatnonzero(mask).tolist()]
+    return dict(thresholds=asdict(thresholds),
+                counts={kind: int(mask.sum()) for kind, mask in found.items()},
+                boxes=boxes)
+
+
+def examples_png(examples: Sequence[Dict[str, Any]], image_root: Path,
+                 limit: int = 24) -> bytes:
+    """A page of up to ``limit`` findings: each image with its suspicious box
+    drawn, titled by rule and class, four to a row (PNG bytes)."""
+    from PIL import Image, ImageDraw
+    tile, title = 200, 16
+    shown = list(examples)[:limit]
+    columns = 4
+    rows = max(1, -(-len(shown) // columns))
+    page = Image.new('RGB', (columns * tile, rows * (tile + title)), 'white')
+    draw = ImageDraw.Draw(page)
+    for k, example in enumerate(shown):
+        with Image.open(image_root / example['file_name']) as opened:
+            image = opened.convert('RGB')
+        x, y, w, h = example['bbox']
+        ImageDraw.Draw(image).rectangle([x, y, x + w, y + h], outline=(255, 0, 0),
+                                        width=max(2, image.width // 150))
+        image.thumbnail((tile, tile))
+        left, top = (k % columns) * tile, (k // columns) * (tile + title)
+        page.paste(image, (left, top + title))
+        draw.text((left + 3, top + 2), f"{example['kind']}: {example['category']}",
+                  fill=(0, 0, 0))
+    buffer = io.BytesIO()
+    page.save(buffer, format='PNG')
+    return buffer.getvalue()
