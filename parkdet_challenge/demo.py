@@ -43,12 +43,12 @@ from PIL import Image, ImageDraw
 from .atomic import PathLike, write_json_atomic
 from .classes import CLASS_NAMES_KO, CLASSES, NUM_CLASSES, coco_categories
 from .cli import InputError
-from .formats.inattention2021 import CLASSES as CLASSES_2021
+from .formats.inattention2021 import CLASSES as INATTENTION_CLASSES
 
 # Relative frequency of each class (sedan common, stroller and cart rare).
 CLASS_WEIGHTS = (30, 15, 8, 5, 3, 10, 5, 12, 4, 3, 2, 2, 1, 1)
 # 2021: eyes and faces common, phones and cigars rare, as in its data.
-CLASS_WEIGHTS_2021 = (20, 6, 4, 10, 16, 2, 2)
+INATTENTION_CLASS_WEIGHTS = (20, 6, 4, 10, 16, 2, 2)
 FORMATS = ('2022', '2021', 'coco')
 # One well-separated saturated colour per class (after Trubetskoy's 20 colours).
 COLOURS = ((230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
@@ -117,7 +117,7 @@ def make_demo_data(out_root: PathLike, n_train: int = 400, n_test: int = 60,
     _prepare_folder(root)
     rng = np.random.default_rng(seed)
     if data_format == '2021':
-        return _make_2021(root, rng, n_train, n_test)
+        return _make_inattention(root, rng, n_train, n_test)
     if data_format == 'coco':
         return _make_coco(root, rng, n_train, n_test)
 
@@ -154,7 +154,7 @@ def make_demo_data(out_root: PathLike, n_train: int = 400, n_test: int = 60,
                        _per_class(test_boxes, CLASSES))
 
 
-def _make_2021(root: Path, rng: np.random.Generator, n_train: int,
+def _make_inattention(root: Path, rng: np.random.Generator, n_train: int,
                n_test: int) -> DemoSummary:
     """The 2021 layout (see the module docstring); uuid names, JPEG images."""
     # A 2022 demo written here before must not leave its test list behind.
@@ -163,8 +163,8 @@ def _make_2021(root: Path, rng: np.random.Generator, n_train: int,
         return [f'{uuid.UUID(bytes=rng.bytes(16), version=4)}.jpg' for _ in range(n)]
 
     train_names, test_names = names(n_train), sorted(names(n_test))
-    train_objects = _layout(rng, n_train, CLASS_WEIGHTS_2021)
-    test_objects = _layout(rng, n_test, CLASS_WEIGHTS_2021)
+    train_objects = _layout(rng, n_train, INATTENTION_CLASS_WEIGHTS)
+    test_objects = _layout(rng, n_test, INATTENTION_CLASS_WEIGHTS)
     train_sizes = [IMAGE_SIZES[k] for k in rng.integers(len(IMAGE_SIZES), size=n_train)]
     test_sizes = [IMAGE_SIZES[k] for k in rng.integers(len(IMAGE_SIZES), size=n_test)]
     train_boxes = _render_all(rng, root / 'train/images', train_names, train_sizes,
@@ -173,7 +173,7 @@ def _make_2021(root: Path, rng: np.random.Generator, n_train: int,
                              test_objects)
 
     def objects(boxes: List[Tuple[int, List[int]]]) -> List[Dict[str, Any]]:
-        return [{'class': CLASSES_2021[cls], 'position': [x, y, x + w, y + h]}
+        return [{'class': INATTENTION_CLASSES[cls], 'position': [x, y, x + w, y + h]}
                 for cls, (x, y, w, h) in boxes]
 
     write_json_atomic(root / 'train/label/Train.json', {'annotations': [
@@ -183,14 +183,14 @@ def _make_2021(root: Path, rng: np.random.Generator, n_train: int,
                    for i, (name, (w, h)) in enumerate(zip(test_names, test_sizes))]
     write_json_atomic(root / 'test_ground_truth.json',
                       {'images': test_images, 'annotations': _annotations(test_boxes),
-                       'categories': coco_categories(CLASSES_2021)})
+                       'categories': coco_categories(INATTENTION_CLASSES)})
     write_json_atomic(root / 'sample_submission.json', {'annotations': [
         {'file_name': Path(name).stem + '.jpg',
          'objects': [dict(o, confidence_score=round(float(rng.uniform(0.3, 1.0)), 4))
                      for o in objects(boxes)] or {}}
         for name, boxes in zip(test_names[:3], test_boxes[:3])]})
-    return DemoSummary(root, n_train, n_test, _per_class(train_boxes, CLASSES_2021),
-                       _per_class(test_boxes, CLASSES_2021))
+    return DemoSummary(root, n_train, n_test, _per_class(train_boxes, INATTENTION_CLASSES),
+                       _per_class(test_boxes, INATTENTION_CLASSES))
 
 
 def _make_coco(root: Path, rng: np.random.Generator, n_train: int,

@@ -84,7 +84,7 @@ def evaluate_on_val(config: str, checkpoint: str) -> dict:
     return Runner.from_cfg(cfg).test()
 
 
-def run_2022(python: str) -> dict:
+def run_parking(python: str) -> dict:
     """The 2022 recipe's demo (see the module docstring); its summary."""
     step('demo data', [python, 'tools/make_demo_data.py', DATA])
     step('convert to COCO', [python, 'tools/prepare_data.py', '--data-root',
@@ -169,7 +169,7 @@ def final_checkpoint_of(config: str) -> str:
     return out.strip().splitlines()[-1]
 
 
-def run_2021(python: str) -> dict:
+def run_inattention(python: str) -> dict:
     """The 2021 recipe's demo (see the module docstring); its summary."""
     data, work = RECIPES['2021']['data'], RECIPES['2021']['work']
     baseline_cfg, finetune_cfg = RECIPES['2021']['stages']
@@ -286,10 +286,10 @@ def copy_pictures(docs: str) -> None:
 
 # Each recipe: its data and work folders, its training configs, its run.
 RECIPES = {
-    '2022': dict(data=DATA, work=WORK, stages=(BASELINE, FINETUNE), run=run_2022),
+    '2022': dict(data=DATA, work=WORK, stages=(BASELINE, FINETUNE), run=run_parking),
     '2021': dict(data='data/demo2021', work='work_dirs/demo2021',
                  stages=('configs/challenge2021/demo/baseline.py',
-                         'configs/challenge2021/demo/finetune.py'), run=run_2021),
+                         'configs/challenge2021/demo/finetune.py'), run=run_inattention),
     'coco': dict(data='data/demo_coco', work='work_dirs/coco/demo',
                  stages=('configs/coco/demo.py', ), run=run_coco),
 }
