@@ -1,6 +1,8 @@
 # parkdet_mm: one obvious command per job.
 #   make install   create .venv (Python 3.11) with the pinned OpenMMLab stack and parkdet_mm
 #   make test      run the test suite (installs first when needed)
+#   make test-quick the tests that start no tool or training: a developer's inner loop
+#   make lint      ruff's checks (pyproject.toml); CI runs it before the tests
 #   make demo      the whole pipeline on a synthetic data set, on CPU
 #   make demo2021  the 2021 recipe (diet baseline, frozen finetune, NMS ensemble) on
 #                  synthetic 2021-format data, on CPU
@@ -12,7 +14,7 @@ STAMP := $(VENV)/.parkdet-installed
 # pytest processes for make test (pytest-xdist); the tests' tools run one thread each.
 TEST_WORKERS ?= 2
 
-.PHONY: install test demo demo2021 demo-coco
+.PHONY: install test test-quick lint demo demo2021 demo-coco
 
 install: $(STAMP)
 
@@ -29,6 +31,12 @@ $(STAMP): requirements.txt pyproject.toml tools/install_mmcv.sh
 
 test: install
 	$(PY) -m pytest -q -n $(TEST_WORKERS) tests
+
+test-quick: install
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not tools" tests
+
+lint: install
+	$(PY) -m ruff check .
 
 demo: install
 	$(PY) tools/run_demo.py

@@ -36,6 +36,7 @@ CONFIG = 'configs/demo/finetune.py'
 
 def random_checkpoint(path: Path) -> None:
     from mmengine.registry import init_default_scope
+
     from mmyolo.registry import MODELS
     init_default_scope('mmyolo')
     torch.manual_seed(0)

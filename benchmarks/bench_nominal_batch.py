@@ -66,8 +66,9 @@ def time_run(args, nominal_batch_size, name: str):
 
 def bookkeeping_us(iters: int = 20000) -> float:
     """Microseconds per iteration of the schedule hook and the step decisions."""
-    import torch
     from types import SimpleNamespace
+
+    import torch
 
     from parkdet_mm.engine.hooks import YOLOv5LoopSchedulerHook
     from parkdet_mm.engine.optimizers import NominalBatchOptimWrapper

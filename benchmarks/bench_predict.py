@@ -63,6 +63,7 @@ def main() -> None:
         return len(predictions)
 
     from mmengine.registry import init_default_scope
+
     from mmyolo.registry import MODELS
     init_default_scope('mmyolo')
     model = MODELS.build(cfg.model).eval()

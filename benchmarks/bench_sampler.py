@@ -33,8 +33,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import parkdet_mm  # noqa: F401  (registers the sampler and the hook)
-from parkdet_mm.datasets import (EpochPartSampler, class_count_matrix,
-                                 image_weights)
+from parkdet_mm.datasets import EpochPartSampler, class_count_matrix, image_weights
 from parkdet_mm.engine.hooks import ClassBalanceHook
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))

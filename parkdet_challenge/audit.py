@@ -21,7 +21,7 @@ box). :func:`examples_png` draws a page of examples.
 import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, Sequence
 
 import numpy as np
 

@@ -56,7 +56,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -64,10 +64,11 @@ from .atomic import PathLike, write_files_atomic
 from .audit import AuditThresholds, audit_boxes, examples_png, findings
 from .classes import coco_categories
 from .cli import InputError
-from .imagefiles import ImageFolder, read_image_sizes
 from .formats import CompetitionFormat, DataLayout, format_of_file, get_format
 from .formats.base import CHALLENGE_LAYOUT
+from .imagefiles import ImageFolder, read_image_sizes
 from .labels import ImageList, LabelSet, json_safe, load_json, read_image_list
+
 # What counts as an image when a test folder is listed (2021 data without test info).
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
 

@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .atomic import PathLike, write_json_atomic
-from .classes import CLASS_NAMES_KO, CLASSES, NUM_CLASSES, coco_categories
+from .classes import CLASS_NAMES_KO, CLASSES, coco_categories
 from .cli import InputError
 from .formats.inattention2021 import CLASSES as INATTENTION_CLASSES
 

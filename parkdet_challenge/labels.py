@@ -9,7 +9,6 @@ for the challenges' formats: it is kept here, marked, and rejected later with a
 report line. Box values are not checked here (see :mod:`.convert`).
 """
 import json
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple

@@ -13,8 +13,17 @@ import warnings
 warnings.filterwarnings(
     'ignore', message='pkg_resources is deprecated', category=UserWarning)
 
-from . import (config, datasets, deploy, engine, evaluation,  # noqa: E402,F401
-               models, utils, visualization)  # (registers modules)
-from .version import __version__
+# (registers modules)
+from . import (  # noqa: E402,F401
+    config,
+    datasets,
+    deploy,
+    engine,
+    evaluation,
+    models,
+    utils,
+    visualization,
+)
+from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

@@ -1,4 +1,6 @@
-"""Shared fixtures: a tiny COCO data set the tests draw themselves, and tool runners."""
+"""Shared fixtures: a tiny COCO data set the tests draw themselves, and tool runners;
+the ``tools`` mark on every test that starts a tool or a training."""
+import inspect
 import json
 import os
 import subprocess
@@ -20,6 +22,28 @@ if os.environ.get('PYTEST_XDIST_WORKER'):
     import torch
     os.environ['OMP_NUM_THREADS'] = '1'
     torch.set_num_threads(1)
+
+# What starts a tool, a training or a test run (the ``tools`` mark; make test-quick
+# runs the rest).
+_SLOW_CALLS = ('run_tool(', 'subprocess', 'Popen', '.train()', 'Runner.from_cfg',
+               'predict_with_checkpoint(')
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark ``tools`` each test whose code, or a fixture's it uses, starts one."""
+    for item in items:
+        functions = [item.function] + [
+            defs[-1].func
+            for defs in item._fixtureinfo.name2fixturedefs.values()]
+        sources = []
+        for function in functions:
+            try:
+                sources.append(inspect.getsource(function))
+            except (OSError, TypeError):
+                continue
+        if any(call in source for source in sources for call in _SLOW_CALLS):
+            item.add_marker('tools')
+
 
 CLASSES = ('sedan', 'SUV', 'van', 'bus', 'school bus', 'truck', 'taxi',
            'adult', 'child', 'motorcycle', 'kickboard', 'bicycle', 'stroller',

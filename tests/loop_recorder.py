@@ -14,8 +14,7 @@ from pathlib import Path
 import torch
 from mmengine.dist import get_rank
 from mmengine.hooks import EMAHook, Hook
-from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import \
-    allreduce_hook
+from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
 
 from mmyolo.registry import HOOKS
 

@@ -3,8 +3,8 @@ duplicate boxes, and nothing in a clean set; --drop-suspicious leaves them out."
 import json
 
 import numpy as np
-
 from conftest import run_tool
+
 from parkdet_challenge.audit import AuditThresholds, audit_boxes
 
 

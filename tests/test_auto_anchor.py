@@ -7,12 +7,16 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import CLASSES, REPO, run_tool, write_tiny_config
 from PIL import Image, ImageDraw
 
-from conftest import CLASSES, REPO, run_tool, write_tiny_config
-from parkdet_mm.utils.anchors import (anchor_fit, box_sizes_per_image,
-                                      check_anchors, model_anchors,
-                                      set_model_anchors)
+from parkdet_mm.utils.anchors import (
+    anchor_fit,
+    box_sizes_per_image,
+    check_anchors,
+    model_anchors,
+    set_model_anchors,
+)
 
 
 def test_anchor_fit_is_yolov5s_metric():
@@ -121,6 +125,7 @@ def test_training_evolves_saves_and_reuses_the_anchors(bar_coco, tmp_path,
     assert np.shape(anchors) == (4, 3, 2) and anchors != stock
 
     from mmengine.registry import init_default_scope
+
     from mmyolo.registry import DATASETS
     init_default_scope('mmyolo')
     sizes = np.concatenate(box_sizes_per_image(
@@ -154,10 +159,10 @@ def test_training_evolves_saves_and_reuses_the_anchors(bar_coco, tmp_path,
 
 
 def test_set_model_anchors_moves_the_priors(tiny_coco, tmp_path):
-    import parkdet_mm  # noqa: F401
     from mmengine.registry import init_default_scope
-    from mmyolo.registry import MODELS
 
+    import parkdet_mm  # noqa: F401
+    from mmyolo.registry import MODELS
     from parkdet_mm.config import load_config
     cfg = load_config(str(write_tiny_config(tmp_path / 't.py', tiny_coco)))
     init_default_scope('mmyolo')

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
-
 from conftest import REPO, assert_one_line_error, run_tool
+from PIL import Image, ImageDraw
 
 CATEGORIES = [(17, 'kettle'), (3, 'lamp'), (90, 'owl'), (41, 'canoe'), (8, 'ferret')]
 

@@ -3,8 +3,7 @@ import pytest
 from mmengine.config import Config
 
 from parkdet_challenge.cli import InputError
-from parkdet_mm.config import (check_primaries, find_formulas, load_config,
-                               read_hyp_file, resolve)
+from parkdet_mm.config import check_primaries, find_formulas, load_config, read_hyp_file, resolve
 
 
 def write(path, text: str) -> str:

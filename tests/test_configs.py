@@ -1,8 +1,8 @@
 """Every SPEC section 4-8 value, read back from the configs users run."""
 import pytest
+from conftest import REPO
 from mmengine.config import Config
 
-from conftest import REPO
 from parkdet_challenge.classes import CLASSES
 from parkdet_mm.config import final_checkpoint, load_config
 
@@ -42,8 +42,9 @@ def transform(cfg: Config, type_name: str):
 
 def built_head(cfg: Config):
     """The config's detection head as it is built (its loss weights set)."""
-    import parkdet_mm  # noqa: F401
     from mmengine.registry import init_default_scope
+
+    import parkdet_mm  # noqa: F401
     from mmyolo.registry import MODELS
     init_default_scope('mmyolo')
     return MODELS.build(cfg.model.bbox_head)
@@ -145,8 +146,9 @@ def test_model_is_yolov5x6_p6_for_the_14_classes():
     assert cfg.model.backbone.deepen_factor == 1.33
     assert cfg.model.backbone.widen_factor == 1.25
 
-    import parkdet_mm  # noqa: F401
     from mmengine.registry import init_default_scope
+
+    import parkdet_mm  # noqa: F401
     from mmyolo.registry import MODELS
     init_default_scope('mmyolo')
     model = MODELS.build(cfg.model)

@@ -2,12 +2,12 @@
 from typing import Optional
 
 import pytest
-from mmengine.config import Config
-
 from conftest import REPO
+from mmengine.config import Config
+from test_configs import read_hyps
+
 from parkdet_challenge.formats.inattention2021 import CLASSES as CLASSES_2021
 from parkdet_mm.config import load_config
-from test_configs import read_hyps
 
 # SPEC section 9 in YOLOv5's names: hyp.scratch-p6 as the team shipped it, and
 # hyp.finetune-simple (2022's hyp.finetune with hsv_v, scale and mosaic 0).

@@ -513,8 +513,9 @@ def test_diet_needs_2021_data(clean_set: Path) -> None:
 # ------------------------------------------------------------------ consumers
 
 def test_demo_data_loads_in_pycocotools_and_mmyolo(tmp_path: Path) -> None:
-    from parkdet_challenge.demo import make_demo_data
     from pycocotools.coco import COCO
+
+    from parkdet_challenge.demo import make_demo_data
 
     data, out = tmp_path / 'demo', tmp_path / 'out'
     make_demo_data(data, n_train=24, n_test=4, seed=1)
@@ -528,6 +529,7 @@ def test_demo_data_loads_in_pycocotools_and_mmyolo(tmp_path: Path) -> None:
         sum(a['bbox'][2] * a['bbox'][3] for a in coco.loadAnns(coco.getAnnIds())))
 
     from mmengine.registry import init_default_scope
+
     from mmyolo.datasets import YOLOv5CocoDataset
     init_default_scope('mmyolo')
     dataset = YOLOv5CocoDataset(

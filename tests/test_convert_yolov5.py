@@ -5,30 +5,34 @@ from an MMYOLO model's weights; after conversion they must load strictly into th
 same MMYOLO architecture and give the same outputs.
 """
 import copy
-import pickle
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
-import numpy as np
 import pytest
 import torch
+from conftest import REPO, assert_one_line_error, run_tool, write_tiny_config
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import CheckpointLoader
+from yolov5_pickle_layout import (
+    YAML_V6_P5,
+    YAML_V6_P6,
+    YAML_V50_P6,
+    build_yolov5,
+    fill_from_mmyolo,
+    save_yolov5_checkpoint,
+    yolov5_modules,
+)
 
 import parkdet_mm  # noqa: F401  (registers modules and the checkpoint loader)
 from mmyolo.registry import MODELS
-from parkdet_mm.utils.yolov5_checkpoint import (YOLOv5CheckpointError,
-                                                config_differences,
-                                                config_values,
-                                                convert_yolov5_checkpoint)
-
-from conftest import REPO, assert_one_line_error, run_tool, write_tiny_config
-from yolov5_pickle_layout import (YAML_V6_P5, YAML_V6_P6, YAML_V50_P6,
-                                  build_yolov5, fill_from_mmyolo,
-                                  save_yolov5_checkpoint, yolov5_modules)
+from parkdet_mm.utils.yolov5_checkpoint import (
+    YOLOv5CheckpointError,
+    config_differences,
+    config_values,
+    convert_yolov5_checkpoint,
+)
 
 DEPTH, WIDTH, NC = 0.33, 0.25, 3
 

@@ -6,7 +6,6 @@ import sys
 
 import pytest
 import torch
-
 from conftest import REPO, draw_tiny_coco, run_tool, write_tiny_config
 
 from parkdet_mm.datasets import BatchShareSampler
@@ -21,8 +20,8 @@ test_dataloader = dict(dataset=dict(batch_shapes_cfg=dict(
 def _random_checkpoint(config, path, seed=0):
     """A checkpoint of the config's model with random weights."""
     from mmengine.registry import init_default_scope
-    from mmyolo.registry import MODELS
 
+    from mmyolo.registry import MODELS
     from parkdet_mm.config import load_config
     init_default_scope('mmyolo')
     torch.manual_seed(seed)

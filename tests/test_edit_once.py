@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO, assert_one_line_error, draw_tiny_splits, run_tool, write_tiny_config
 
-from conftest import (REPO, assert_one_line_error, draw_tiny_splits, run_tool,
-                      write_tiny_config)
 from parkdet_mm.config import final_checkpoint, load_config
 
 DEMO = str(REPO / 'configs/demo/baseline.py')

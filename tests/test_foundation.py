@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import REPO, assert_one_line_error, run_tool, write_tiny_config
 
 

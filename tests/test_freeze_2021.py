@@ -4,15 +4,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import write_tiny_config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import parkdet_mm  # noqa: F401
-from conftest import write_tiny_config
 from parkdet_challenge.convert import prepare_data
 from parkdet_challenge.demo import make_demo_data
-from parkdet_mm.engine.hooks import yolov5_backbone_layers
 from parkdet_mm.config import load_config
+from parkdet_mm.engine.hooks import yolov5_backbone_layers
 
 FROZEN = [1, 2, 3, 4, 5, 8, 9, 10, 11]  # 67 names no layer
 TRAINED = [0, 6, 7]  # the stem, stage 3's C3 and stage 4's Conv

@@ -1,18 +1,16 @@
 """FreezeLayersHook: YOLOv5-numbered backbone layers stay fixed through real training."""
-import pytest
 import torch
+from conftest import run_tool, write_tiny_config
 from mmcv.cnn import ConvModule
 from mmdet.models.backbones.csp_darknet import CSPLayer
+from test_convert_yolov5 import expected_values, mmyolo_detector, randomise
+from yolov5_pickle_layout import YAML_V50_P6, build_yolov5, fill_from_mmyolo, save_yolov5_checkpoint
 
 import parkdet_mm  # noqa: F401
 from mmyolo.models.layers import SPPFBottleneck
 from mmyolo.registry import MODELS
 from parkdet_mm.engine.hooks import yolov5_backbone_layers
 from parkdet_mm.utils import load_local_checkpoint
-
-from conftest import run_tool, write_tiny_config
-from test_convert_yolov5 import expected_values, mmyolo_detector, randomise
-from yolov5_pickle_layout import YAML_V50_P6, build_yolov5, fill_from_mmyolo, save_yolov5_checkpoint
 
 # The 2021 reference's list, quirk included: '6' '7' is the string '67'.
 REFERENCE_FREEZE = [1, 2, 3, 4, 5, 67, 8, 9, 10, 11]

@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, assert_one_line_error
 
 SEES_A_GPU = '''import torch

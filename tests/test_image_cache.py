@@ -16,8 +16,7 @@ from mmyolo.datasets.transforms import YOLOv5RandomAffine
 from mmyolo.registry import DATASETS
 from parkdet_challenge.cli import InputError
 from parkdet_mm.config import load_config
-from parkdet_mm.datasets.image_cache import (ImageCache, disk_cache_file,
-                                             mosaic_size)
+from parkdet_mm.datasets.image_cache import ImageCache, disk_cache_file, mosaic_size
 from parkdet_mm.datasets.transforms import YOLOv5RandomAffineWarp
 from parkdet_mm.engine.hooks.image_cache_hook import attach_image_cache
 

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 from mmengine.dataset import BaseDataset, ConcatDataset, RepeatDataset
 
-from parkdet_mm.datasets import (class_count_matrix, expected_class_share,
-                                 image_weights)
+from parkdet_mm.datasets import class_count_matrix, expected_class_share, image_weights
 
 
 def loop_image_weights(counts, maps):

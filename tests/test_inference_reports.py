@@ -5,8 +5,7 @@ import pickle
 
 import pytest
 import torch
-
-from conftest import REPO, assert_one_line_error, run_tool
+from conftest import assert_one_line_error, run_tool
 
 TEST_ON_VAL = ['--cfg-options', 'test_ann_file=annotations/val.json']
 

@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from conftest import CLASSES, assert_one_line_error, run_tool
 
 
@@ -209,8 +208,8 @@ def test_export_onnx_matches_pytorch(tiny_model, tmp_path):
     from mmdet.structures import DetDataSample
 
     from parkdet_mm.apis import load_detector
-    from parkdet_mm.deploy import YOLOv5ONNXModel
     from parkdet_mm.config import load_config
+    from parkdet_mm.deploy import YOLOv5ONNXModel
     config, checkpoint = tiny_model
     raw, with_nms = tmp_path / 'raw.onnx', tmp_path / 'nms.onnx'
     run_tool(['tools/export_onnx.py', str(config), str(checkpoint), str(raw),

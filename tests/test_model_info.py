@@ -9,8 +9,8 @@ scaled by (size / 64) ** 2. YOLOv5 prints them rounded: n6 3119428 parameters,
 4.4 GFLOPs at 640; x6 140160388 parameters, 209.0 GFLOPs at 640.
 """
 import pytest
-
 from conftest import REPO, run_tool
+
 from parkdet_mm.config import load_config
 from parkdet_mm.models.summary import model_summary
 

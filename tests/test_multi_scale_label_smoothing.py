@@ -6,9 +6,9 @@ import random
 
 import pytest
 import torch
+from conftest import REPO
 from torch import nn
 
-from conftest import REPO
 from parkdet_mm.config import load_config
 from parkdet_mm.models import SmoothedCrossEntropyLoss, YOLOv5MultiScale
 

@@ -4,15 +4,15 @@ import copy
 
 import pytest
 import torch
+from conftest import write_tiny_config
 from mmcv.ops import batched_nms
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import parkdet_mm  # noqa: F401
-from conftest import write_tiny_config
 from mmyolo.registry import MODELS
-from parkdet_mm.config import load_config
 from parkdet_mm.apis.ensemble import ensemble_test_step
+from parkdet_mm.config import load_config
 from parkdet_mm.models.tta import decoded_predictions
 
 SCORE_THR = 0.002

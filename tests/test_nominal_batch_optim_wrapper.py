@@ -13,9 +13,11 @@ import torch
 import torch.nn as nn
 from mmengine.optim.optimizer import amp_optimizer_wrapper
 
-from parkdet_mm.engine.optimizers import (NominalBatchAmpOptimWrapper,
-                                          NominalBatchOptimWrapper,
-                                          amp_variant)
+from parkdet_mm.engine.optimizers import (
+    NominalBatchAmpOptimWrapper,
+    NominalBatchOptimWrapper,
+    amp_variant,
+)
 
 WEIGHT_DECAY = 0.0005
 LR = 0.05

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 from conftest import REPO, run_tool, write_tiny_config
+
 from parkdet_challenge.convert import prepare_data
 from parkdet_challenge.demo import make_demo_data
 

@@ -3,16 +3,15 @@ import json
 import shutil
 
 import torch
-
 from conftest import assert_one_line_error, run_tool, write_tiny_config
 
 
 def _random_checkpoint(config, path, num_classes=None):
     """A checkpoint of the config's model with random weights (no training needed)."""
-    import parkdet_mm  # noqa: F401
     from mmengine.registry import init_default_scope
-    from mmyolo.registry import MODELS
 
+    import parkdet_mm  # noqa: F401
+    from mmyolo.registry import MODELS
     from parkdet_mm.config import load_config
     cfg = load_config(str(config))
     if num_classes is not None:

@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import REPO, assert_one_line_error, run_tool, write_tiny_config
 from test_distributed_inference import _random_checkpoint
 
-from parkdet_mm.utils import (CheckpointFileError, check_checkpoint_file,
-                              load_local_checkpoint, save_checkpoint_atomic)
+from parkdet_mm.utils import (
+    CheckpointFileError,
+    check_checkpoint_file,
+    load_local_checkpoint,
+    save_checkpoint_atomic,
+)
 
 FAULT_CONFIG = '''
 _base_ = './tiny.py'

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import REPO, write_tiny_config
 
 from parkdet_mm.utils import load_local_checkpoint

@@ -14,7 +14,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO, write_tiny_config
 from test_distributed_inference import _random_checkpoint
 

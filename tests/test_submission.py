@@ -12,9 +12,17 @@ import numpy as np
 import pytest
 
 from parkdet_challenge import submission as sub
-from parkdet_challenge.submission import (CapResult, SubmissionError, cap_records,
-                                          check_records, image_records, make_record,
-                                          recap_file, serialize, write_submission)
+from parkdet_challenge.submission import (
+    CapResult,
+    SubmissionError,
+    cap_records,
+    check_records,
+    image_records,
+    make_record,
+    recap_file,
+    serialize,
+    write_submission,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = REPO / 'tools' / 'cap_submission.py'

@@ -11,8 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from conftest import REPO, run_tool, write_tiny_config
+from conftest import run_tool, write_tiny_config
 
 PATIENCE = 2
 # Moves the weights off the pseudo-labels within a few epochs (no warmup).
@@ -165,8 +164,7 @@ def test_every_logger_reads_back_with_its_own_reader(stopped_run):
                 'results.png'}
 
     # TensorBoard's event reader
-    from tensorboard.backend.event_processing.event_accumulator import (
-        EventAccumulator)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     events = EventAccumulator(str(vis_data), size_guidance={'images': 0})
     events.Reload()
     tags = events.Tags()

@@ -4,12 +4,11 @@ test_data_root's training run)."""
 import json
 
 import pytest
+from conftest import assert_one_line_error, run_tool
 from PIL import Image
 
-from conftest import assert_one_line_error, run_tool
 from parkdet_challenge.cli import InputError
-from parkdet_mm.visualization.training_curves import (plot_training_curves,
-                                                      read_scalars)
+from parkdet_mm.visualization.training_curves import plot_training_curves, read_scalars
 
 ITERS_PER_EPOCH = 3
 

@@ -4,12 +4,16 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import CLASSES, write_tiny_config
 from PIL import Image
 
-from conftest import CLASSES, write_tiny_config
-from parkdet_mm.datasets import (EpochPartSampler, MosaicIndex,
-                                 class_count_matrix, expected_class_share,
-                                 image_weights)
+from parkdet_mm.datasets import (
+    EpochPartSampler,
+    MosaicIndex,
+    class_count_matrix,
+    expected_class_share,
+    image_weights,
+)
 from parkdet_mm.datasets import epoch_part_sampler as sampler_module
 
 NUM_COMMON, NUM_RARE = 100, 20  # images of class 0 and of class 1, one box each
@@ -39,10 +43,10 @@ def two_class_coco(tmp_path_factory):
 
 
 def _train_loader(config_path, data_root):
-    import parkdet_mm  # noqa: F401
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
 
+    import parkdet_mm  # noqa: F401
     from parkdet_mm.config import load_config
     write_tiny_config(config_path, data_root)
     cfg = load_config(str(config_path))

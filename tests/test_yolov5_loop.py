@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import REPO, write_tiny_config
 
 EPOCHS = 4

@@ -10,9 +10,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from mmcv.ops import nms
-
 from conftest import write_tiny_config
+from mmcv.ops import nms
 
 GREY = 114 / 255  # YOLOv5 pads with 0.447 in its [0, 1] input space
 
@@ -117,11 +116,11 @@ def yolov5_nms(prediction, conf_thres=0.01, iou_thres=0.7, max_det=50):
 def tiny_detector_and_batch(tiny_coco, tmp_path_factory):
     """A tiny P6 YOLOv5 with confident random outputs, and a letterboxed test batch
     (96x64 images at 64 px: a 64x64 batch, one view padded)."""
-    import parkdet_mm  # noqa: F401
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
-    from mmyolo.registry import MODELS
 
+    import parkdet_mm  # noqa: F401
+    from mmyolo.registry import MODELS
     from parkdet_mm.config import load_config
     config = write_tiny_config(tmp_path_factory.mktemp('tta') / 'tiny.py',
                                tiny_coco)
@@ -209,11 +208,11 @@ def test_predict_runs_with_tta_on_rectangular_batches(tiny_coco, tmp_path):
     """tools/predict.py --tta end to end (tools/test.py --tta: test_auto_anchor)."""
     import json
 
-    import parkdet_mm  # noqa: F401
-    from mmengine.registry import init_default_scope
-    from mmyolo.registry import MODELS
-
     from conftest import run_tool
+    from mmengine.registry import init_default_scope
+
+    import parkdet_mm  # noqa: F401
+    from mmyolo.registry import MODELS
     from parkdet_mm.config import load_config
     config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco)
     with open(config, 'a') as f:

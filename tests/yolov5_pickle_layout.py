@@ -14,9 +14,8 @@ import contextlib
 import math
 import sys
 import types
-from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, Optional
 
 import numpy as np
 import torch

@@ -69,6 +69,7 @@ def versions(device: str) -> str:
     import mmcv
     import mmdet
     import mmengine
+
     import mmyolo
     if device.startswith('cuda'):
         name = (f'{torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda}, '

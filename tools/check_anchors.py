@@ -20,12 +20,19 @@ from mmengine.config import DictAction
 import parkdet_mm  # noqa: F401  (registers modules)
 from parkdet_challenge.cli import run_cli
 from parkdet_mm.config import load_config
-from parkdet_mm.utils import (add_data_args, apply_checkpoint_anchors,
-                              check_config_inputs, data_primaries,
-                              load_local_checkpoint)
-from parkdet_mm.utils.anchors import (anchors_config_lines,
-                                      box_sizes_per_image, check_anchors,
-                                      train_img_size)
+from parkdet_mm.utils import (
+    add_data_args,
+    apply_checkpoint_anchors,
+    check_config_inputs,
+    data_primaries,
+    load_local_checkpoint,
+)
+from parkdet_mm.utils.anchors import (
+    anchors_config_lines,
+    box_sizes_per_image,
+    check_anchors,
+    train_img_size,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -54,6 +61,7 @@ def main() -> None:
         if found is not None:
             print(f'anchors from load_from {load_from}, as training takes them')
     from mmengine.registry import init_default_scope
+
     from mmyolo.registry import DATASETS
     init_default_scope(cfg.get('default_scope', 'mmyolo'))
     dataset = DATASETS.build(cfg.train_dataloader.dataset)

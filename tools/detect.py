@@ -18,12 +18,13 @@ YOLOv5 detect.py's options, with its semantics: --iou-thres and --max-det set th
 NMS IoU (nms_iou_thr) and the boxes kept per image (max_per_img), --agnostic-nms
 runs NMS across classes (agnostic_nms), --classes keeps those class indices (after
 NMS and --max-det, where YOLOv5 filters before them: with --agnostic-nms a box of
-another class can suppress one, and other classes' boxes count against the cap), --save-txt writes labels/STEM.txt per image (STEM_FRAME.txt
-per video frame), one line ``class cx cy w h`` normalized by the image size
-(--save-conf appends the score), --save-crop saves each box, grown as YOLOv5's
-save_one_box (x 1.02 + 10 px), as crops/CLASS/STEM.jpg (STEM2.jpg, ... for more),
---line-thickness sets the box lines, --hide-labels and --hide-conf leave the class
-names or the scores off the pictures.
+another class can suppress one, and other classes' boxes count against the cap),
+--save-txt writes labels/STEM.txt per image (STEM_FRAME.txt per video frame), one
+line ``class cx cy w h`` normalized by the image size (--save-conf appends the
+score), --save-crop saves each box, grown as YOLOv5's save_one_box (x 1.02 + 10 px),
+as crops/CLASS/STEM.jpg (STEM2.jpg, ... for more), --line-thickness sets the box
+lines, --hide-labels and --hide-conf leave the class names or the scores off the
+pictures.
 """
 import argparse
 import glob

@@ -23,8 +23,8 @@ from mmengine.config import DictAction
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import InputError, run_cli
 from parkdet_mm.apis import load_detector
-from parkdet_mm.deploy import YOLOv5ONNXModel
 from parkdet_mm.config import load_config
+from parkdet_mm.deploy import YOLOv5ONNXModel
 from parkdet_mm.utils import check_checkpoint_file
 
 STRIDE = 64

@@ -30,16 +30,27 @@ import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from mmyolo.registry import METRICS, VISUALIZERS
 from parkdet_challenge.atomic import write_json_atomic
 from parkdet_challenge.cli import run_cli
-from parkdet_mm.apis import (check_test_images, fuse_models,
-                             gather_predictions, predict_nms_ensemble,
-                             predict_with_checkpoint, share_test_batches)
+from parkdet_mm.apis import (
+    check_test_images,
+    fuse_models,
+    gather_predictions,
+    predict_nms_ensemble,
+    predict_with_checkpoint,
+    share_test_batches,
+)
 from parkdet_mm.config import final_checkpoint, load_config
 from parkdet_mm.engine.inference_timer import InferenceTimer
-from parkdet_mm.utils import (add_inference_args, add_runner_args,
-                              check_checkpoint_file, check_cuda_ops,
-                              data_primaries, flush_denormals_on_cpu,
-                              inference_primaries, init_process_group,
-                              parse_runner_args)
+from parkdet_mm.utils import (
+    add_inference_args,
+    add_runner_args,
+    check_checkpoint_file,
+    check_cuda_ops,
+    data_primaries,
+    flush_denormals_on_cpu,
+    inference_primaries,
+    init_process_group,
+    parse_runner_args,
+)
 
 DEFAULT_CONFIG = 'configs/finetune.py'
 

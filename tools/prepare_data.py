@@ -19,11 +19,12 @@ OUT/annotations/fold{0..K-1}/{train,val}.json, OUT/report.json and
 OUT/class_distribution.png. The ground-truth audit lists suspicious boxes in
 report.json ("suspicious": nearly the whole image, extreme aspect ratios, areas far
 from their class's, duplicates; thresholds --audit-*), draws examples in
-OUT/suspicious_boxes.png, and --drop-suspicious leaves them out. Bad boxes and images of the challenges' files are
-dropped and listed in the report; input that cannot be used at all (and any broken
-annotation of a COCO file) stops with one line, and nothing is written. Every
-image's data is read and checked (--workers processes), so a file cut short or
-garbled is rejected with its boxes; --no-verify reads headers only.
+OUT/suspicious_boxes.png, and --drop-suspicious leaves them out. Bad boxes and
+images of the challenges' files are dropped and listed in the report; input that
+cannot be used at all (and any broken annotation of a COCO file) stops with one
+line, and nothing is written. Every image's data is read and checked (--workers
+processes), so a file cut short or garbled is rejected with its boxes; --no-verify
+reads headers only.
 """
 import argparse
 import os

@@ -68,9 +68,9 @@ def step(title: str, args) -> None:
 
 def evaluate_on_val(config: str, checkpoint: str) -> dict:
     """COCO mAP of ``checkpoint`` on the val split, through the test loop."""
-    import parkdet_mm  # noqa: F401
     from mmengine.runner import Runner
 
+    import parkdet_mm  # noqa: F401
     from parkdet_mm.config import load_config
     from parkdet_mm.utils import flush_denormals_on_cpu
     flush_denormals_on_cpu()

@@ -27,9 +27,15 @@ import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
 from parkdet_mm.config import read_hyp_file
 from parkdet_mm.engine.optimizers import amp_variant
-from parkdet_mm.utils import (add_data_args, add_runner_args, build_runner,
-                              check_config_inputs, check_cuda_ops,
-                              config_from_args, parse_runner_args)
+from parkdet_mm.utils import (
+    add_data_args,
+    add_runner_args,
+    build_runner,
+    check_config_inputs,
+    check_cuda_ops,
+    config_from_args,
+    parse_runner_args,
+)
 
 
 def parse_args() -> argparse.Namespace:

@@ -7,8 +7,7 @@ import numpy as np
 
 from ..cli import InputError
 from ..labels import ImageList, LabelSet
-from ..submission import CapResult, Record, image_records, write_predictions, \
-    write_submission
+from ..submission import CapResult, Record, image_records, write_predictions, write_submission
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,9 @@ class CompetitionFormat:
     the defaults of a COCO-like competition."""
     #: The name it is registered and chosen by (``--format``, ``data_format``).
     name: str = ''
+    #: A label file's shape is matched against the formats in this order (lowest
+    #: first): a specific format before a general one.
+    match_order: int = 50
     #: Validation images when ``--val-size`` is not given; None: a tenth.
     default_val_size: Optional[int] = None
     #: The submission's size cap in bytes; None: uncapped.
@@ -107,12 +109,13 @@ def get_format(name: str) -> CompetitionFormat:
 
 
 def format_of_file(data: Any, path: Path) -> CompetitionFormat:
-    """The format whose shape a parsed label file has, the challenges' first (a
-    COCO file with the 2022 classes is the 2022 challenge's)."""
+    """The format whose shape a parsed label file has, by ``match_order``: the
+    challenges' before COCO (a COCO file with the 2022 classes is the 2022
+    challenge's)."""
     if not isinstance(data, dict):
         raise InputError(f'{path}: top level is a {type(data).__name__}, expected '
                          'an object')
-    for fmt in FORMATS.values():
+    for fmt in sorted(FORMATS.values(), key=lambda f: f.match_order):
         if fmt.matches(data):
             return fmt
     raise InputError(

@@ -24,6 +24,7 @@ from .parking2022 import annotation_columns
 @register_format
 class Coco(CompetitionFormat):
     name = 'coco'
+    match_order = 90
 
     def matches(self, data: Dict[str, Any]) -> bool:
         return 'images' in data and isinstance(data.get('categories'), list)

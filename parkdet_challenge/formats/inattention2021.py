@@ -15,10 +15,9 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from ..atomic import PathLike
 from ..cli import InputError
 from ..labels import ImageList, LabelSet
-from ..submission import MAX_BYTES, CapResult, ENCODER, write_text
+from ..submission import ENCODER, MAX_BYTES, CapResult, write_text
 from .base import CompetitionFormat, register_format
 
 CLASSES: Tuple[str, ...] = (
@@ -35,6 +34,7 @@ _FILE_TAIL = ']}'
 @register_format
 class Inattention2021(CompetitionFormat):
     name = 'inattention2021'
+    match_order = 20
     default_val_size = 20000
     max_bytes = MAX_BYTES
     extra_subset_names = ('train_diet', )

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-from ..classes import CLASSES
+from ..classes import CLASS_NAMES_KO, CLASSES
 from ..cli import InputError
 from ..labels import LabelSet, image_list
 from ..submission import MAX_BYTES, image_records
@@ -47,6 +47,7 @@ def annotation_columns(anns: List[Any], path: Path) -> Tuple[Any, ...]:
 @register_format
 class Parking2022(CompetitionFormat):
     name = 'parking2022'
+    match_order = 10
     default_val_size = 3000
     max_bytes = MAX_BYTES
     test_info_required = True
@@ -57,8 +58,9 @@ class Parking2022(CompetitionFormat):
         categories = data.get('categories')
         if not isinstance(categories, list) or not categories:
             return True  # the challenge's files name no categories
-        names = [c.get('name') for c in categories if isinstance(c, dict)]
-        return tuple(names) == CLASSES
+        names = tuple(c.get('name') for c in categories if isinstance(c, dict))
+        # the challenge's own file names them in Korean (SPEC section 2)
+        return names in (CLASSES, tuple(ko for _, ko in CLASS_NAMES_KO))
 
     def read_labels(self, data: Dict[str, Any], path: Path) -> LabelSet:
         if not isinstance(data.get('images'), list):

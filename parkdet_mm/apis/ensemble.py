@@ -20,8 +20,13 @@ from torch import nn
 from tqdm import tqdm
 
 from parkdet_mm.engine.inference_timer import InferenceTimer
-from parkdet_mm.models.tta import (DecodedPredictions, cat_predictions,
-                                   decoded_predictions, nms_predictions)
+from parkdet_mm.models.tta import (
+    DecodedPredictions,
+    cat_predictions,
+    decoded_predictions,
+    nms_predictions,
+)
+
 from .predict import Predictions, load_detector
 
 

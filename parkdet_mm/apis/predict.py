@@ -21,9 +21,9 @@ from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.structures import InstanceData
-from mmyolo.registry import MODELS
 from tqdm import tqdm
 
+from mmyolo.registry import MODELS
 from parkdet_challenge.cli import InputError
 from parkdet_mm.datasets import BatchShareSampler
 from parkdet_mm.engine.inference_timer import InferenceTimer

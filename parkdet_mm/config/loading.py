@@ -16,6 +16,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from parkdet_challenge.cli import InputError
+
 from .formulas import formula_function, resolve
 from .primaries import check_primaries
 

@@ -14,6 +14,7 @@ import torch
 from mmengine.config import Config
 
 from parkdet_challenge.cli import InputError
+
 from .checkpoint import check_checkpoint_file
 
 

@@ -15,7 +15,6 @@ import mmcv
 from mmengine.visualization import MLflowVisBackend, Visualizer
 
 from mmyolo.registry import VISBACKENDS
-
 from parkdet_challenge.cli import InputError
 from parkdet_mm.config import formula_function
 
@@ -67,9 +66,9 @@ def logger_backends(loggers: Sequence[str]) -> List[dict]:
 
 def send_pictures(visualizer: Visualizer, loggers: Sequence[str],
                   pictures: Sequence[str], step: int = 0) -> None:
-    """Send the PNG files ``pictures`` (named by their file names: MLflow keeps each under that name) to the
-    visualizer's ``loggers`` backends; the local backend is left out, the files
-    being on disk already."""
+    """Send the PNG files ``pictures`` to the visualizer's ``loggers`` backends,
+    named by their file names (MLflow keeps each under that name); the local
+    backend is left out, the files being on disk already."""
     if not loggers:
         return
     images = {osp.basename(path):

@@ -10,6 +10,7 @@ from mmengine import fileio
 from mmengine.logging import print_log
 
 from mmyolo.registry import TRANSFORMS
+
 from ..image_cache import ImageCache
 
 

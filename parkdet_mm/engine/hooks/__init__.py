@@ -1,9 +1,9 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
+from .auto_anchor_hook import AutoAnchorHook
 from .class_balance_hook import ClassBalanceHook
 from .diagnostics_visualization_hook import DiagnosticsVisualizationHook
 from .early_stopping_hook import YOLOv5EarlyStoppingHook
 from .freeze_layers_hook import FreezeLayersHook, yolov5_backbone_layers
-from .auto_anchor_hook import AutoAnchorHook
 from .image_cache_hook import ImageCacheHook
 from .inference_speed_hook import InferenceSpeedHook
 from .non_finite_loss_hook import NonFiniteLossHook

@@ -6,10 +6,16 @@ from mmengine.dist import broadcast_object_list, is_main_process
 from mmengine.hooks import Hook
 
 from mmyolo.registry import HOOKS
-from parkdet_mm.utils.anchors import (CHECKPOINT_KEY, apply_checkpoint_anchors,
-                                      box_sizes_per_image, check_anchors,
-                                      model_anchors, set_model_anchors,
-                                      train_img_size, unwrap_detector)
+from parkdet_mm.utils.anchors import (
+    CHECKPOINT_KEY,
+    apply_checkpoint_anchors,
+    box_sizes_per_image,
+    check_anchors,
+    model_anchors,
+    set_model_anchors,
+    train_img_size,
+    unwrap_detector,
+)
 
 
 @HOOKS.register_module()

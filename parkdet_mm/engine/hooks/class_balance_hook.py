@@ -6,8 +6,12 @@ import numpy as np
 from mmengine.hooks import Hook
 
 from mmyolo.registry import HOOKS
-from parkdet_mm.datasets import (EpochPartSampler, class_count_matrix,
-                                 expected_class_share, image_weights)
+from parkdet_mm.datasets import (
+    EpochPartSampler,
+    class_count_matrix,
+    expected_class_share,
+    image_weights,
+)
 
 # Where the latest per-class mAPs travel in a checkpoint's meta, so a resumed run
 # draws with the same weights as the run it continues.

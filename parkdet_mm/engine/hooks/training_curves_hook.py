@@ -3,8 +3,8 @@ from typing import Sequence
 
 from mmengine.dist import master_only
 from mmengine.hooks import Hook
-from mmyolo.registry import HOOKS
 
+from mmyolo.registry import HOOKS
 from parkdet_challenge.cli import InputError
 from parkdet_mm.visualization.loggers import send_pictures
 
@@ -30,8 +30,7 @@ class TrainingCurvesHook(Hook):
 
     @master_only
     def after_train(self, runner) -> None:
-        from parkdet_mm.visualization.training_curves import \
-            plot_training_curves
+        from parkdet_mm.visualization.training_curves import plot_training_curves
         try:
             path = plot_training_curves(runner.work_dir,
                                         f'{runner.work_dir}/{self.file_name}')

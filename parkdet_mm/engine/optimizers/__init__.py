@@ -1,7 +1,9 @@
-from .nominal_batch_optim_wrapper import (NominalBatchAmpOptimWrapper,
+from .nominal_batch_optim_wrapper import (
+                                          NominalBatchAmpOptimWrapper,
                                           NominalBatchMixin,
                                           NominalBatchOptimWrapper,
-                                          amp_variant)
+                                          amp_variant,
+)
 
 __all__ = [
     'NominalBatchMixin', 'NominalBatchOptimWrapper',

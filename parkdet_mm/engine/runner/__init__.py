@@ -1,6 +1,5 @@
 from .formula_runner import FormulaRunner
-from .interruptible_loop import (INTERRUPT_KEY, InterruptibleEpochBasedTrainLoop,
-                                 batches_from)
+from .interruptible_loop import INTERRUPT_KEY, InterruptibleEpochBasedTrainLoop, batches_from
 
 __all__ = [
     'FormulaRunner', 'INTERRUPT_KEY', 'InterruptibleEpochBasedTrainLoop',

@@ -19,9 +19,9 @@ import numpy as np
 from mmdet.datasets.api_wrappers import COCO, COCOeval
 from mmdet.evaluation.metrics import CocoMetric
 from mmengine.logging import MMLogger
-from mmyolo.registry import METRICS
 from terminaltables import AsciiTable
 
+from mmyolo.registry import METRICS
 from parkdet_challenge.formats import FORMATS
 from parkdet_challenge.submission import Record, image_records
 from parkdet_mm.evaluation import diagnostics

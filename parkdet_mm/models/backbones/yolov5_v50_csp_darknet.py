@@ -4,6 +4,7 @@ from typing import List, Optional, Sequence
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmdet.models.backbones.csp_darknet import CSPLayer, Focus
+
 from mmyolo.models.backbones import YOLOv5CSPDarknet
 from mmyolo.models.layers import SPPFBottleneck
 from mmyolo.models.utils import make_divisible, make_round

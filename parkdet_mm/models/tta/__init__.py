@@ -1,6 +1,11 @@
-from .yolov5_tta_model import (DecodedPredictions, YOLOv5TTAModel,
-                               cat_predictions, decode_levels,
-                               decoded_predictions, nms_predictions)
+from .yolov5_tta_model import (
+                               DecodedPredictions,
+                               YOLOv5TTAModel,
+                               cat_predictions,
+                               decode_levels,
+                               decoded_predictions,
+                               nms_predictions,
+)
 
 __all__ = [
     'DecodedPredictions', 'YOLOv5TTAModel', 'cat_predictions', 'decode_levels',
