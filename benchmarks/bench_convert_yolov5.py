@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO / 'tests'))
 
 from yolov5_pickle_layout import YAML_V6_P6, build_yolov5, save_yolov5_checkpoint  # noqa: E402
 
-from parkdet_mm.utils.yolov5_checkpoint import convert_yolov5_checkpoint  # noqa: E402
+from parkdet_mm.converters.yolov5_checkpoint import convert_yolov5_checkpoint  # noqa: E402
 
 
 def main() -> None:

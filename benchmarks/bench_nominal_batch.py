@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_train_speed import IterationClock, ensure_demo_data  # noqa: E402
 
 import parkdet_mm  # noqa: F401,E402
+from parkdet_mm.apis.run_setup import flush_denormals_on_cpu  # noqa: E402
 from parkdet_mm.config import load_config  # noqa: E402
-from parkdet_mm.utils import flush_denormals_on_cpu  # noqa: E402
 
 SKIP = 4  # first iterations of each run (allocations, first step) not timed
 

@@ -23,8 +23,8 @@ import torch
 import parkdet_mm  # noqa: F401
 from parkdet_challenge.submission import image_records
 from parkdet_mm.apis import predict_with_checkpoint
+from parkdet_mm.apis.run_setup import flush_denormals_on_cpu
 from parkdet_mm.config import final_checkpoint, load_config
-from parkdet_mm.utils import flush_denormals_on_cpu
 
 DEMO_CONFIG = 'configs/demo/finetune.py'
 

@@ -19,9 +19,9 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import parkdet_mm  # noqa: F401
+from parkdet_mm.apis.run_setup import flush_denormals_on_cpu
 from parkdet_mm.config import load_config
 from parkdet_mm.engine.optimizers import amp_variant
-from parkdet_mm.utils import flush_denormals_on_cpu
 
 
 class IterationClock(Hook):

@@ -15,13 +15,14 @@ warnings.filterwarnings(
 
 # (registers modules)
 from . import (  # noqa: E402,F401
+    apis,
     config,
+    converters,
     datasets,
     deploy,
     engine,
     evaluation,
     models,
-    utils,
     visualization,
 )
 from .version import __version__  # noqa: E402

@@ -10,7 +10,7 @@ import torch
 from conftest import CLASSES, REPO, run_tool, write_tiny_config
 from PIL import Image, ImageDraw
 
-from parkdet_mm.utils.anchors import (
+from parkdet_mm.models.anchors import (
     anchor_fit,
     box_sizes_per_image,
     check_anchors,
@@ -100,7 +100,7 @@ def test_training_evolves_saves_and_reuses_the_anchors(bar_coco, tmp_path,
     import parkdet_mm  # noqa: F401
     from parkdet_mm.apis import load_detector
     from parkdet_mm.config import load_config
-    from parkdet_mm.utils import load_local_checkpoint
+    from parkdet_mm.engine.checkpoint import load_local_checkpoint
     config = write_tiny_config(tmp_path / 'tiny.py', bar_coco, epochs=1)
     with config.open('a') as f:  # the demo's anchors (at 256 px): none fits a bar
         f.write("anchors = '${[[(round(w / 5), round(h / 5)) for w, h in level] "

@@ -27,7 +27,7 @@ from yolov5_pickle_layout import (
 
 import parkdet_mm  # noqa: F401  (registers modules and the checkpoint loader)
 from mmyolo.registry import MODELS
-from parkdet_mm.utils.yolov5_checkpoint import (
+from parkdet_mm.converters.yolov5_checkpoint import (
     YOLOv5CheckpointError,
     config_differences,
     config_values,

@@ -10,8 +10,8 @@ from conftest import REPO, assert_one_line_error, run_tool, write_tiny_config
 from test_eval_diagnostics import PICTURES
 
 from parkdet_challenge.cli import InputError
+from parkdet_mm.apis.run_setup import data_primaries
 from parkdet_mm.config import load_config
-from parkdet_mm.utils import data_primaries
 
 
 def _paths(cfg):

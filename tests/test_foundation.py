@@ -61,7 +61,7 @@ def test_weights_only_needs_the_allow_list(tmp_path):
         capture_output=True, text=True)
     assert refused.returncode != 0 and 'Unsupported global' in refused.stderr
 
-    from parkdet_mm.utils import load_local_checkpoint
+    from parkdet_mm.engine.checkpoint import load_local_checkpoint
     loaded = load_local_checkpoint(str(path))
     assert loaded['meta']['epoch'] == 3
     assert loaded['message_hub']['log_scalars']['train/loss'].current() == 0.5
@@ -75,7 +75,7 @@ class Smuggled:
 def test_checkpoint_with_other_objects_is_refused(tmp_path):
     from mmengine.runner import CheckpointLoader
 
-    from parkdet_mm.utils import UnsafeCheckpointError
+    from parkdet_mm.engine.checkpoint import UnsafeCheckpointError
     path = tmp_path / 'bad.pth'
     _mmengine_like_checkpoint(path, extra=Smuggled())
     with pytest.raises(UnsafeCheckpointError, match='Smuggled'):
@@ -94,7 +94,7 @@ def test_train_resume_load_from_and_test(tiny_coco, tmp_path):
                      '--resume', '--cfg-options', 'train_cfg.max_epochs=3',
                      'default_hooks.param_scheduler.max_epochs=3'])
     assert 'resumed epoch: 2' in proc.stdout + proc.stderr
-    from parkdet_mm.utils import load_local_checkpoint
+    from parkdet_mm.engine.checkpoint import load_local_checkpoint
     assert load_local_checkpoint(str(work / 'epoch_3.pth'))['meta']['epoch'] == 3
 
     # load_from starts a new run from the weights only.
@@ -145,7 +145,7 @@ def test_default_work_dir_mirrors_the_config_path():
 def test_getattr_in_a_checkpoint_reaches_history_buffer_statistics_only(tmp_path):
     import pickle as std_pickle
 
-    from parkdet_mm.utils import UnsafeCheckpointError, load_local_checkpoint
+    from parkdet_mm.engine.checkpoint import UnsafeCheckpointError, load_local_checkpoint
 
     class WritesFiles:
         def __reduce__(self):

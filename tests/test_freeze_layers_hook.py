@@ -9,8 +9,8 @@ from yolov5_pickle_layout import YAML_V50_P6, build_yolov5, fill_from_mmyolo, sa
 import parkdet_mm  # noqa: F401
 from mmyolo.models.layers import SPPFBottleneck
 from mmyolo.registry import MODELS
+from parkdet_mm.engine.checkpoint import load_local_checkpoint
 from parkdet_mm.engine.hooks import yolov5_backbone_layers
-from parkdet_mm.utils import load_local_checkpoint
 
 # The 2021 reference's list, quirk included: '6' '7' is the string '67'.
 REFERENCE_FREEZE = [1, 2, 3, 4, 5, 67, 8, 9, 10, 11]

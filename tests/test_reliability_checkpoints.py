@@ -19,7 +19,7 @@ import torch
 from conftest import REPO, assert_one_line_error, run_tool, write_tiny_config
 from test_distributed_inference import _random_checkpoint
 
-from parkdet_mm.utils import (
+from parkdet_mm.engine.checkpoint import (
     CheckpointFileError,
     check_checkpoint_file,
     load_local_checkpoint,

@@ -16,7 +16,7 @@ import pytest
 import torch
 from conftest import REPO, write_tiny_config
 
-from parkdet_mm.utils import load_local_checkpoint
+from parkdet_mm.engine.checkpoint import load_local_checkpoint
 
 EPOCHS = 3
 ITERS_PER_EPOCH = 4

@@ -103,7 +103,7 @@ def test_patience_stops_where_yolov5s_early_stopping_does(stopped_run):
 
 
 def test_best_pth_holds_the_best_epochs_weights(stopped_run):
-    from parkdet_mm.utils import load_local_checkpoint
+    from parkdet_mm.engine.checkpoint import load_local_checkpoint
     work = stopped_run['work']
     stopped = json.loads((work / 'stopped_early.json').read_text())
     best = load_local_checkpoint(str(work / 'best.pth'))
@@ -121,7 +121,7 @@ def test_best_pth_holds_the_best_epochs_weights(stopped_run):
 
 
 def test_resume_keeps_the_best_and_the_patience_count(stopped_run, tmp_path):
-    from parkdet_mm.utils import load_local_checkpoint
+    from parkdet_mm.engine.checkpoint import load_local_checkpoint
     stopped = json.loads((stopped_run['work'] / 'stopped_early.json').read_text())
     stop = stopped['epoch']
     # A copy of the run as it was when killed after epoch stop - 1's checkpoint.

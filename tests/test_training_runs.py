@@ -27,7 +27,7 @@ def test_killed_run_resumes_to_the_same_final_epoch(tiny_coco, tmp_path):
     assert proc.wait() == -signal.SIGKILL
     assert not (work / f'epoch_{epochs}.pth').exists()
 
-    from parkdet_mm.utils import load_local_checkpoint
+    from parkdet_mm.engine.checkpoint import load_local_checkpoint
     latest = (work / 'last_checkpoint').read_text().strip()
     resumed_from = load_local_checkpoint(latest)['meta']['epoch']
     result = run_tool(['tools/train.py', str(config), '--work-dir', str(work),

@@ -35,9 +35,10 @@ from mmengine.dataset import Compose, pseudo_collate
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import InputError, run_cli
+from parkdet_mm.apis.run_setup import flush_denormals_on_cpu
 from parkdet_mm.config import load_config
+from parkdet_mm.engine.checkpoint import check_checkpoint_file
 from parkdet_mm.engine.inference_timer import InferenceTimer
-from parkdet_mm.utils import check_checkpoint_file, flush_denormals_on_cpu
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
 

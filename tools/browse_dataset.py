@@ -22,8 +22,9 @@ from tqdm import tqdm
 import parkdet_mm  # noqa: F401  (registers modules)
 from mmyolo.registry import DATASETS, VISUALIZERS
 from parkdet_challenge.cli import InputError, run_cli
+from parkdet_mm.apis.run_setup import add_data_args, data_primaries
 from parkdet_mm.config import load_config
-from parkdet_mm.utils import add_data_args, check_config_inputs, data_primaries
+from parkdet_mm.engine.preflight import check_config_inputs
 from parkdet_mm.visualization.batch_grid import draw_samples, write_png
 
 # mmengine warns for every label drawn near a tile's edge; nothing to act on.

@@ -19,16 +19,13 @@ from mmengine.config import DictAction
 
 import parkdet_mm  # noqa: F401  (registers modules)
 from parkdet_challenge.cli import run_cli
+from parkdet_mm.apis.run_setup import add_data_args, data_primaries
 from parkdet_mm.config import load_config
-from parkdet_mm.utils import (
-    add_data_args,
-    apply_checkpoint_anchors,
-    check_config_inputs,
-    data_primaries,
-    load_local_checkpoint,
-)
-from parkdet_mm.utils.anchors import (
+from parkdet_mm.engine.checkpoint import load_local_checkpoint
+from parkdet_mm.engine.preflight import check_config_inputs
+from parkdet_mm.models.anchors import (
     anchors_config_lines,
+    apply_checkpoint_anchors,
     box_sizes_per_image,
     check_anchors,
     train_img_size,

@@ -34,8 +34,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    from parkdet_mm.utils import yolov5_checkpoint as y5  # after parsing: --help stays fast
-    from parkdet_mm.utils.checkpoint import check_checkpoint_file
+    from parkdet_mm.converters import yolov5_checkpoint as y5  # after parsing: --help stays fast
+    from parkdet_mm.engine.checkpoint import check_checkpoint_file
     check_checkpoint_file(args.src)
     start = time.perf_counter()
     ckpt = y5.convert_yolov5_checkpoint(args.src, weights=args.weights)

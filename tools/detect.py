@@ -51,8 +51,9 @@ from mmyolo.registry import VISUALIZERS
 from parkdet_challenge.atomic import write_bytes_atomic
 from parkdet_challenge.cli import InputError, run_cli
 from parkdet_mm.apis import load_detector
+from parkdet_mm.apis.run_setup import flush_denormals_on_cpu
 from parkdet_mm.config import load_config
-from parkdet_mm.utils import check_checkpoint_file, flush_denormals_on_cpu
+from parkdet_mm.engine.checkpoint import check_checkpoint_file
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'}
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.m4v', '.mpg', '.mpeg',

@@ -25,7 +25,7 @@ from parkdet_challenge.cli import InputError, run_cli
 from parkdet_mm.apis import load_detector
 from parkdet_mm.config import load_config
 from parkdet_mm.deploy import YOLOv5ONNXModel
-from parkdet_mm.utils import check_checkpoint_file
+from parkdet_mm.engine.checkpoint import check_checkpoint_file
 
 STRIDE = 64
 OPSET = 17

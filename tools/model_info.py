@@ -18,8 +18,8 @@ from mmengine.config import DictAction
 import parkdet_mm  # noqa: F401  (registers modules)
 from parkdet_challenge.cli import InputError, run_cli
 from parkdet_mm.config import load_config
+from parkdet_mm.engine.checkpoint import check_checkpoint_file
 from parkdet_mm.models.summary import model_summary
-from parkdet_mm.utils import check_checkpoint_file
 
 
 def parse_args() -> argparse.Namespace:

@@ -38,19 +38,19 @@ from parkdet_mm.apis import (
     predict_with_checkpoint,
     share_test_batches,
 )
-from parkdet_mm.config import final_checkpoint, load_config
-from parkdet_mm.engine.inference_timer import InferenceTimer
-from parkdet_mm.utils import (
+from parkdet_mm.apis.run_setup import (
     add_inference_args,
     add_runner_args,
-    check_checkpoint_file,
-    check_cuda_ops,
     data_primaries,
     flush_denormals_on_cpu,
     inference_primaries,
     init_process_group,
     parse_runner_args,
 )
+from parkdet_mm.config import final_checkpoint, load_config
+from parkdet_mm.engine.checkpoint import check_checkpoint_file
+from parkdet_mm.engine.inference_timer import InferenceTimer
+from parkdet_mm.engine.preflight import check_cuda_ops
 
 DEFAULT_CONFIG = 'configs/finetune.py'
 

@@ -71,8 +71,8 @@ def evaluate_on_val(config: str, checkpoint: str) -> dict:
     from mmengine.runner import Runner
 
     import parkdet_mm  # noqa: F401
+    from parkdet_mm.apis.run_setup import flush_denormals_on_cpu
     from parkdet_mm.config import load_config
-    from parkdet_mm.utils import flush_denormals_on_cpu
     flush_denormals_on_cpu()
     cfg = load_config(config)
     cfg.work_dir = osp.join(WORK, 'val')

@@ -14,7 +14,7 @@ import sys
 
 from parkdet_challenge.cli import run_cli
 from parkdet_mm.config import final_checkpoint, load_config
-from parkdet_mm.utils.checkpoint import CheckpointFileError, check_checkpoint_file
+from parkdet_mm.engine.checkpoint import CheckpointFileError, check_checkpoint_file
 
 
 def main() -> None:

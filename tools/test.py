@@ -12,17 +12,16 @@ import argparse
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import InputError, run_cli
-from parkdet_mm.utils import (
+from parkdet_mm.apis.run_setup import (
     add_data_args,
     add_inference_args,
     add_runner_args,
     build_runner,
-    check_config_inputs,
-    check_cuda_ops,
     config_from_args,
     inference_primaries,
     parse_runner_args,
 )
+from parkdet_mm.engine.preflight import check_config_inputs, check_cuda_ops
 
 
 def parse_args() -> argparse.Namespace:

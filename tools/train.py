@@ -25,17 +25,16 @@ from mmengine.runner import find_latest_checkpoint
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
-from parkdet_mm.config import read_hyp_file
-from parkdet_mm.engine.optimizers import amp_variant
-from parkdet_mm.utils import (
+from parkdet_mm.apis.run_setup import (
     add_data_args,
     add_runner_args,
     build_runner,
-    check_config_inputs,
-    check_cuda_ops,
     config_from_args,
     parse_runner_args,
 )
+from parkdet_mm.config import read_hyp_file
+from parkdet_mm.engine.optimizers import amp_variant
+from parkdet_mm.engine.preflight import check_config_inputs, check_cuda_ops
 
 
 def parse_args() -> argparse.Namespace:

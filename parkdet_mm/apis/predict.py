@@ -26,9 +26,9 @@ from tqdm import tqdm
 from mmyolo.registry import MODELS
 from parkdet_challenge.cli import InputError
 from parkdet_mm.datasets import BatchShareSampler
+from parkdet_mm.engine.checkpoint import load_local_checkpoint
 from parkdet_mm.engine.inference_timer import InferenceTimer
-from parkdet_mm.utils.anchors import apply_checkpoint_anchors
-from parkdet_mm.utils.checkpoint import load_local_checkpoint
+from parkdet_mm.models.anchors import apply_checkpoint_anchors
 
 Predictions = Dict[int, InstanceData]  # img_id -> bboxes (xyxy, pixels), scores, labels
 

@@ -10,8 +10,8 @@ from mmengine.hooks import CheckpointHook
 from mmyolo.registry import HOOKS
 from parkdet_challenge.atomic import write_bytes_atomic
 from parkdet_mm.config.loading import BEST_CHECKPOINT_FILE, STOPPED_EARLY_FILE
+from parkdet_mm.engine.checkpoint import ATOMIC_BACKEND_ARGS
 from parkdet_mm.engine.errors import CheckpointWriteError, resume_hint
-from parkdet_mm.utils.checkpoint import ATOMIC_BACKEND_ARGS
 
 # parkdet_challenge.atomic's temporary names for a checkpoint NAME.pth:
 # .NAME.pth.PID.8HEX.tmp
@@ -24,7 +24,7 @@ class AtomicCheckpointHook(CheckpointHook):
     moment leaves the previous good checkpoint, named in ``last_checkpoint``.
 
     - Checkpoints go through the ``atomic_local`` file backend (a temporary file in
-      the same folder, flushed, renamed; :mod:`parkdet_mm.utils.checkpoint`) unless
+      the same folder, flushed, renamed; :mod:`parkdet_mm.engine.checkpoint`) unless
       ``backend_args`` or ``file_client_args`` name another or ``out_dir`` is not
       a local folder.
     - ``last_checkpoint`` is replaced atomically, and only once the checkpoint it

@@ -6,7 +6,7 @@ from mmengine.dist import broadcast_object_list, is_main_process
 from mmengine.hooks import Hook
 
 from mmyolo.registry import HOOKS
-from parkdet_mm.utils.anchors import (
+from parkdet_mm.models.anchors import (
     CHECKPOINT_KEY,
     apply_checkpoint_anchors,
     box_sizes_per_image,
@@ -27,7 +27,7 @@ class AutoAnchorHook(Hook):
     training size (each image randomly rescaled by 0.9-1.1) and the head's
     ``prior_match_thr``, logged as YOLOv5's line; at or below 0.98 BPR, anchors
     evolved by k-means and a genetic algorithm, put on the model when their BPR is
-    higher (:func:`parkdet_mm.utils.anchors.check_anchors`). Rank 0 computes and
+    higher (:func:`parkdet_mm.models.anchors.check_anchors`). Rank 0 computes and
     broadcasts, so every process uses the same anchors.
 
     Every checkpoint saved carries the model's anchors as ``meta['anchors']``, and

@@ -19,13 +19,13 @@ from torch.utils.data import BatchSampler, DataLoader, Sampler
 from mmyolo.registry import LOOPS
 from parkdet_challenge.atomic import write_bytes_atomic
 from parkdet_challenge.cli import InputError, RunStopped
+from parkdet_mm.engine.checkpoint import ATOMIC_BACKEND_ARGS
 from parkdet_mm.engine.errors import (
     CheckpointWriteError,
     TrainingInterrupted,
     last_good_checkpoint,
     resume_hint,
 )
-from parkdet_mm.utils.checkpoint import ATOMIC_BACKEND_ARGS
 
 #: The message hub's runtime info (saved in checkpoints, restored by ``resume``)
 #: that says where an interrupted epoch stopped.

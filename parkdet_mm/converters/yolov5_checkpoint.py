@@ -519,7 +519,7 @@ def convert_yolov5_checkpoint(path: str,
         state_dict = layout.state_dict()
         meta = dict(
             source=str(path),
-            converted_by='parkdet_mm.utils.yolov5_checkpoint',
+            converted_by='parkdet_mm.converters.yolov5_checkpoint',
             yolov5_version=layout.version(),
             yolov5_class=record.qualname,
             weights=weights,

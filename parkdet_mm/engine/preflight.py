@@ -59,7 +59,7 @@ def check_config_inputs(cfg: Config,
                         checkpoint: Optional[str] = None) -> None:
     """Raise :class:`InputError` naming the first missing input file, or the
     checkpoint when it is missing, cut short or not a checkpoint
-    (:func:`~parkdet_mm.utils.checkpoint.check_checkpoint_file`).
+    (:func:`~parkdet_mm.engine.checkpoint.check_checkpoint_file`).
 
     ``checkpoint`` is the checkpoint the run will load (``load_from``, the resume
     file, or the one given to the test tool); ``None`` means none, and one with a

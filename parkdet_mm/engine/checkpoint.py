@@ -12,7 +12,7 @@ for local paths) turns a refusal into one clear :class:`UnsafeCheckpointError`.
 
 The same loader recognises an ultralytics YOLOv5 checkpoint (``.pt``, which holds
 pickled YOLOv5 modules) and converts it in memory with
-:func:`~parkdet_mm.utils.yolov5_checkpoint.convert_yolov5_checkpoint`, so
+:func:`~parkdet_mm.converters.yolov5_checkpoint.convert_yolov5_checkpoint`, so
 ``load_from``, ``tools/test.py`` and ``tools/predict.py`` take it directly.
 
 A file that is missing, cut short, damaged or not a checkpoint at all is one
@@ -40,8 +40,10 @@ from mmengine.runner import CheckpointLoader, save_checkpoint
 
 from parkdet_challenge.atomic import write_bytes_atomic
 from parkdet_challenge.cli import InputError
-
-from .yolov5_checkpoint import convert_yolov5_checkpoint, looks_like_yolov5_checkpoint
+from parkdet_mm.converters.yolov5_checkpoint import (
+    convert_yolov5_checkpoint,
+    looks_like_yolov5_checkpoint,
+)
 
 #: The name of :class:`AtomicLocalBackend` among mmengine's file backends.
 ATOMIC_BACKEND = 'atomic_local'
