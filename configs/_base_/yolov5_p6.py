@@ -320,7 +320,10 @@ val_evaluator = dict(
     ann_file='${join(data_root, val_ann_file)}',
     out_dir=None,
     confusion_score_thr='${score_thr}',
-    data_format='${data_format}')
+    data_format='${data_format}',
+    # several processes hand their results to rank 0 through this folder, in the
+    # work dir (a file system every rank sees), removed once read
+    collect_dir='${join(work_dir, ".collect_results")}')
 test_evaluator = dict(val_evaluator, ann_file='${join(data_root, test_ann_file)}')
 
 tta_model = dict(

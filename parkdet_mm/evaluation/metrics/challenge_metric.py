@@ -43,6 +43,10 @@ class ChallengeSubmissionMetric(CocoMetric):
             None: the format's cap (the challenges' 20 MB; COCO: none).
         backend_args: Passed to mmengine's file backend to read ``ann_file``.
         collect_device: 'cpu' or 'gpu', how ranks send results to rank 0.
+        collect_dir: With 'cpu' and several processes, the folder (on a file
+            system every rank sees) through which they do, removed afterwards;
+            None: MMEngine's, a ``.dist_test`` folder in the current directory
+            that stays behind (the configs name one in the work dir).
         prefix: Metric name prefix; defaults to 'challenge'.
         diagnostics: On labelled data, also compute P and R and draw the pictures
             (False: AP only).
@@ -75,6 +79,7 @@ class ChallengeSubmissionMetric(CocoMetric):
                  max_bytes: Optional[int] = None,
                  backend_args: Optional[dict] = None,
                  collect_device: str = 'cpu',
+                 collect_dir: Optional[str] = None,
                  prefix: Optional[str] = None,
                  diagnostics: bool = True,
                  confusion_score_thr: float = 0.25,
@@ -87,6 +92,8 @@ class ChallengeSubmissionMetric(CocoMetric):
                              'challenge category ids and image ids')
         super().__init__(ann_file=ann_file, metric='bbox', backend_args=backend_args,
                          collect_device=collect_device, prefix=prefix)
+        # mmdet's CocoMetric does not pass collect_dir on to MMEngine's BaseMetric
+        self.collect_dir = collect_dir
         self.out_dir = out_dir
         self.format = FORMATS[data_format]
         self.max_bytes = self.format.max_bytes if max_bytes is None else int(max_bytes)
