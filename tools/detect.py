@@ -53,6 +53,7 @@ from parkdet_challenge.cli import InputError, run_cli
 from parkdet_mm.apis import load_detector
 from parkdet_mm.apis.run_setup import flush_denormals_on_cpu
 from parkdet_mm.config import load_config
+from parkdet_mm.datasets.pipelines import replace_transforms
 from parkdet_mm.engine.checkpoint import check_checkpoint_file
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'}
@@ -127,12 +128,6 @@ def find_images(source: str) -> Tuple[List[Path], Path]:
     raise InputError(f'source {source} does not exist')
 
 
-def kind(transform: dict) -> str:
-    """A transform's type without its scope: ``mmdet.LoadAnnotations`` ->
-    ``LoadAnnotations``."""
-    return transform['type'].split('.')[-1]
-
-
 @dataclass
 class Outputs:
     """What to write besides the drawn pictures and detections.json (YOLOv5's
@@ -201,13 +196,10 @@ class Detector:
                  hide_conf: bool = False) -> None:
         self.model = load_detector(cfg, checkpoint, tta, device)
         # The loader reads arrays, so images and video frames take one path.
-        pipeline = [
-            dict(type='mmdet.LoadImageFromNDArray')
-            if kind(t).startswith('LoadImageFrom') else t
-            for t in cfg.test_dataloader.dataset.pipeline
-            if kind(t) != 'LoadAnnotations'
-        ]
-        self.pipeline = Compose(pipeline)
+        pipeline = replace_transforms(cfg.test_dataloader.dataset.pipeline,
+                                      'LoadImageFrom',
+                                      dict(type='mmdet.LoadImageFromNDArray'))
+        self.pipeline = Compose(replace_transforms(pipeline, 'LoadAnnotations', None))
         self.classes = cfg.metainfo['classes']
         self.score_thr = score_thr
         self.keep_classes = None if classes is None else list(classes)

@@ -18,6 +18,7 @@ from mmengine.config import Config, ConfigDict
 from tqdm import tqdm
 
 from parkdet_challenge.cli import InputError
+from parkdet_mm.datasets.pipelines import iter_transforms
 
 CHECKPOINT_KEY = 'anchors'
 # YOLOv5 re-evolves the anchors when the best possible recall is at or below this.
@@ -105,7 +106,7 @@ def train_img_size(pipeline) -> int:
 
     ``pipeline``: a list of transform configs or a built ``Compose``.
     """
-    for transform in getattr(pipeline, 'transforms', pipeline):
+    for transform in iter_transforms(pipeline):
         scale = (transform.get('img_scale') if isinstance(transform, dict) else
                  getattr(transform, 'img_scale', None))
         if scale is not None:

@@ -12,6 +12,7 @@ from mmyolo.datasets.transforms import Mosaic
 from mmyolo.registry import HOOKS
 from parkdet_challenge.cli import InputError
 from parkdet_mm.datasets.image_cache import CACHE_MODES, ImageCache
+from parkdet_mm.datasets.pipelines import iter_transforms
 from parkdet_mm.datasets.transforms import LoadImageFromFileOrCache
 
 
@@ -26,26 +27,19 @@ def _leaf_datasets(dataset) -> Iterator:
         yield dataset
 
 
-def _transforms(pipeline) -> Iterator:
-    """Every transform of a Compose, those inside mix transforms' pre_transform too."""
-    for transform in getattr(pipeline, 'transforms', []):
-        yield transform
-        yield from _transforms(getattr(transform, 'pre_transform', None))
-
-
 def cache_scale(pipeline) -> Optional[Tuple[int, int]]:
     """The (w, h) every training image is resized to first: the img_scale of a
     Mosaic that always runs; None when there is none (images keep their size)."""
-    for transform in _transforms(pipeline):
+    for transform in iter_transforms(pipeline):
         if isinstance(transform, Mosaic):
             return tuple(transform.img_scale) if transform.prob >= 1 else None
     return None
 
 
-def loading_transforms(dataset) -> List[LoadImageFromFileOrCache]:
+def loadingiter_transforms(dataset) -> List[LoadImageFromFileOrCache]:
     """The :class:`LoadImageFromFileOrCache` transforms of ``dataset``'s pipeline."""
     return [
-        t for t in _transforms(getattr(dataset, 'pipeline', None))
+        t for t in iter_transforms(getattr(dataset, 'pipeline', None))
         if isinstance(t, LoadImageFromFileOrCache)
     ]
 
@@ -57,7 +51,7 @@ def attach_image_cache(dataset, mode: str) -> ImageCache:
     Distributed, rank 0 writes a disk cache first and the other ranks then find it
     current; each rank builds its own RAM cache, as YOLOv5's ranks do.
     """
-    transforms = loading_transforms(dataset)
+    transforms = loadingiter_transforms(dataset)
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     paths = [info['img_path'] for info in infos]
     sizes = [(info['width'], info['height']) for info in infos]
@@ -105,7 +99,7 @@ class ImageCacheHook(Hook):
             return
         datasets = [
             d for d in _leaf_datasets(runner.train_dataloader.dataset)
-            if loading_transforms(d)
+            if loadingiter_transforms(d)
         ]
         if not datasets:
             raise InputError(
@@ -123,7 +117,7 @@ class ImageCacheHook(Hook):
     def after_train_epoch(self, runner: Runner) -> None:
         skipped = sum(
             t.skipped for d in _leaf_datasets(runner.train_dataloader.dataset)
-            for t in loading_transforms(d))
+            for t in loadingiter_transforms(d))
         if skipped > self._skipped_before:
             print_log(
                 f'epoch {runner.epoch + 1}: skipped '
