@@ -209,7 +209,8 @@ def _make_coco(root: Path, rng: np.random.Generator, n_train: int,
         boxes = _render_all(rng, root / 'images' / split, names, sizes, objects)
         images = [{'id': 1 + i, 'file_name': f'{split}/{name}', 'width': w,
                    'height': h} for i, (name, (w, h)) in enumerate(zip(names, sizes))]
-        annotations = [dict(a, category_id=ids[a['category_id'] - 1])
+        annotations = [dict(a, category_id=ids[a['category_id'] - 1],
+                            area=a['bbox'][2] * a['bbox'][3], iscrowd=0)
                        for a in _annotations(boxes)]
         write_json_atomic(root / 'annotations' / f'instances_{split}.json',
                           {'images': images, 'annotations': annotations,
