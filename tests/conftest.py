@@ -23,25 +23,43 @@ if os.environ.get('PYTEST_XDIST_WORKER'):
     os.environ['OMP_NUM_THREADS'] = '1'
     torch.set_num_threads(1)
 
-# What starts a tool, a training or a test run (the ``tools`` mark; make test-quick
-# runs the rest).
+# What starts a tool, a training, a test run or more processes (the ``tools`` mark;
+# make test-quick runs the rest).
 _SLOW_CALLS = ('run_tool(', 'subprocess', 'Popen', '.train()', 'Runner.from_cfg',
-               'predict_with_checkpoint(')
+               'predict_with_checkpoint(', 'mp.spawn', 'multiprocessing',
+               'start_processes')
+_TESTS = Path(__file__).resolve().parent
+
+
+def _sources(function) -> List[str]:
+    """The source of ``function`` and of the helpers it names: functions of its
+    module and the tests' own helper modules."""
+    sources = []
+    try:
+        sources.append(inspect.getsource(function))
+    except (OSError, TypeError):
+        return sources
+    for name in getattr(function, '__code__', None) and function.__code__.co_names or ():
+        helper = function.__globals__.get(name)
+        if inspect.isfunction(helper) or (
+                inspect.ismodule(helper)
+                and Path(getattr(helper, '__file__', '/')).parent == _TESTS):
+            try:
+                sources.append(inspect.getsource(helper))
+            except (OSError, TypeError):
+                continue
+    return sources
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Mark ``tools`` each test whose code, or a fixture's it uses, starts one."""
+    """Mark ``tools`` each test whose code, a helper it calls or a fixture's it
+    uses starts one."""
     for item in items:
         functions = [item.function] + [
             defs[-1].func
             for defs in item._fixtureinfo.name2fixturedefs.values()]
-        sources = []
-        for function in functions:
-            try:
-                sources.append(inspect.getsource(function))
-            except (OSError, TypeError):
-                continue
-        if any(call in source for source in sources for call in _SLOW_CALLS):
+        if any(call in source for function in functions
+               for source in _sources(function) for call in _SLOW_CALLS):
             item.add_marker('tools')
 
 
