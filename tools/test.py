@@ -38,7 +38,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--out', metavar='RESULTS.pkl',
         help="also dump every image's predictions in MMDetection's format "
-        "(DumpDetResults) for its analysis tools")
+        "(DumpDetResults, written atomically) for its analysis tools")
     add_inference_args(parser)
     add_data_args(parser)
     add_runner_args(parser)
@@ -62,7 +62,7 @@ def main() -> None:
                       if isinstance(cfg.test_evaluator, (list, tuple))
                       else [cfg.test_evaluator])
         cfg.test_evaluator = evaluators + [
-            dict(type='mmdet.DumpDetResults', out_file_path=args.out)]
+            dict(type='AtomicDumpDetResults', out_file_path=args.out)]
     check_config_inputs(cfg, ('test', ), checkpoint=args.checkpoint)
     if args.tta:
         # YOLOv5's TTA: views of the normal (letterboxed, rectangular) batch

@@ -20,7 +20,6 @@ class DataLayout:
     train_images: str
     test_info_file: Optional[str]
     test_images: str
-    test_info_required: bool = False
     recursive: bool = False
 
 

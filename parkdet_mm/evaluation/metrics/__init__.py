@@ -1,3 +1,4 @@
+from .atomic_dump_det_results import AtomicDumpDetResults
 from .challenge_metric import ChallengeSubmissionMetric
 
-__all__ = ['ChallengeSubmissionMetric']
+__all__ = ['AtomicDumpDetResults', 'ChallengeSubmissionMetric']
