@@ -1,4 +1,4 @@
-# Stage 1 (SPEC section 5): YOLOv5x6 at 1280, 50 epochs of 1/15 of the data each,
+# Stage 1 (docs/reference.md section 5): YOLOv5x6 at 1280, 50 epochs of 1/15 of the data each,
 # batch 2, class-balanced image weights, hyp.scratch-low, from COCO-pretrained
 # YOLOv5x6.
 #   python tools/train.py configs/baseline.py
@@ -15,3 +15,10 @@ image_weights = True
 #   python tools/convert_yolov5.py checkpoints/yolov5x6.pt checkpoints/yolov5x6.pth
 # (load_from may also name the .pt itself: it is then converted in memory.)
 load_from = 'checkpoints/yolov5x6.pth'
+
+# The values that follow the primaries (parkdet_mm/config/derivation.py), written out
+# so that any reader of this file (MMEngine's Config.fromfile, MMDetection's and
+# MMYOLO's tools) sees the run's values. Keep these two lines last.
+from parkdet_mm.config import derived  # noqa: E402
+
+globals().update(derived(globals()))

@@ -121,7 +121,6 @@ TINY_CONFIG = '''
 _base_ = {base!r}
 data_root = {root!r}
 img_scale = (64, 64)
-test_img_scale = '${{img_scale}}'
 max_epochs = {epochs}
 train_batch_size_per_gpu = 4
 train_num_workers = 0

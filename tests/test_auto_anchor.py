@@ -103,8 +103,8 @@ def test_training_evolves_saves_and_reuses_the_anchors(bar_coco, tmp_path,
     from parkdet_mm.engine.checkpoint import load_local_checkpoint
     config = write_tiny_config(tmp_path / 'tiny.py', bar_coco, epochs=1)
     with config.open('a') as f:  # the demo's anchors (at 256 px): none fits a bar
-        f.write("anchors = '${[[(round(w / 5), round(h / 5)) for w, h in level] "
-                "for level in yolov5_p6_anchors]}'\n")
+        f.write("anchors = [[(round(w / 5), round(h / 5)) for w, h in level]\n"
+                "           for level in _base_.yolov5_p6_anchors]\n")
     cfg = load_config(str(config))
     stock = [[list(map(float, pair)) for pair in level]
              for level in cfg.model.bbox_head.prior_generator.base_sizes]

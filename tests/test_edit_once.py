@@ -100,10 +100,10 @@ def edited_config(way: str, tmp_path: Path, data: Path, monkeypatch):
 @pytest.mark.parametrize('way', ['child config', '--cfg-options', 'flags'])
 def test_the_eleven_edits_reach_the_built_runner(way, tmp_path, data_48,
                                                 monkeypatch):
-    from parkdet_mm.engine import FormulaRunner
+    from parkdet_mm.engine import DerivingRunner
     cfg = edited_config(way, tmp_path, data_48, monkeypatch)
     cfg.work_dir = str(tmp_path / 'work')
-    runner = FormulaRunner.from_cfg(cfg)
+    runner = DerivingRunner.from_cfg(cfg)
 
     head = runner.model.bbox_head
     gains = yolov5_loss_gains(dict(box=0.04, cls=0.5, obj=0.7), nc=14, nl=4,
@@ -153,8 +153,7 @@ def test_a_real_run_follows_the_edits_made_with_flags(tmp_path, data_48):
                 "extra_hooks = [dict(type='LoopRecorderHook'), "
                 "dict(type='BatchRecorderHook')]\n"
                 "val_dataloader = dict(dataset=dict(batch_shapes_cfg=dict("
-                "type='BatchShapePolicy', batch_size=4, img_size='${img_scale[0]}', "
-                "size_divisor=64, extra_pad_ratio=0.5)))\n")
+                "type='BatchShapePolicy', extra_pad_ratio=0.5)))\n")
     work = tmp_path / 'work'
     hyp = write_hyp(tmp_path / 'hyp.yaml', EDITED_HYP)
     env_path = os.environ.get('PYTHONPATH')
@@ -237,7 +236,7 @@ def test_a_bad_primary_stops_train_before_any_work(argv, message, tmp_path,
 
 
 def test_mmyolos_own_train_tool_derives_the_values(tmp_path, tiny_coco):
-    """MMYOLO's tools/train.py builds the runner the config names (FormulaRunner),
+    """MMYOLO's tools/train.py builds the runner the config names (DerivingRunner),
     so its --cfg-options reach the derived values too."""
     import mmyolo
     mmyolo_train = Path(mmyolo.__file__).parent / '.mim/tools/train.py'
@@ -254,7 +253,7 @@ def test_deterministic_reaches_torch(tmp_path, tiny_coco, monkeypatch):
     --deterministic turns on torch's deterministic algorithms as well."""
     import torch
 
-    from parkdet_mm.engine import FormulaRunner
+    from parkdet_mm.engine import DerivingRunner
     monkeypatch.delenv('CUBLAS_WORKSPACE_CONFIG', raising=False)
     cfg = config_from_train_flags(monkeypatch, [DEMO, '--deterministic',
                                                 '--data-root', str(tiny_coco)])
@@ -262,7 +261,7 @@ def test_deterministic_reaches_torch(tmp_path, tiny_coco, monkeypatch):
     assert cfg.env_cfg.cudnn_deterministic and not cfg.env_cfg.cudnn_benchmark
     cfg.work_dir = str(tmp_path / 'work')
     try:
-        FormulaRunner.from_cfg(cfg)
+        DerivingRunner.from_cfg(cfg)
         assert torch.are_deterministic_algorithms_enabled()
         assert torch.backends.cudnn.deterministic
         assert os.environ['CUBLAS_WORKSPACE_CONFIG'] == ':4096:8'

@@ -195,7 +195,8 @@ class TruncateImage(Hook):
                 "'truncate_after_first_epoch'], allow_failed_imports=False)\n"
                 "extra_hooks = [dict(type='TruncateImage')]\n"
                 "train_num_workers = 1\n")
-    monkeypatch.setenv('PYTHONPATH', str(tmp_path))
+    monkeypatch.setenv('PYTHONPATH', os.pathsep.join(
+        filter(None, [str(tmp_path), os.environ.get('PYTHONPATH')])))
     result = run_tool(['tools/train.py', str(config), '--work-dir',
                        str(tmp_path / 'work')])
     log = result.stdout + result.stderr

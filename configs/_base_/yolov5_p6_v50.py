@@ -1,4 +1,4 @@
-# YOLOv5-P6 as YOLOv5 v5.0 built and trained it, the 2021 reference's release (SPEC
+# YOLOv5-P6 as YOLOv5 v5.0 built and trained it, the 2021 reference's release (docs/reference.md
 # section 9): v5.0's P6 backbone (Focus stem, SPP before the last C3) and its loop.
 _base_ = './yolov5_p6.py'
 

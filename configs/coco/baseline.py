@@ -13,3 +13,10 @@ epoch_parts = 1
 image_weights = True
 # COCO-pretrained YOLOv5x6, converted (see configs/baseline.py); None: from scratch.
 load_from = 'checkpoints/yolov5x6.pth'
+
+# The values that follow the primaries (parkdet_mm/config/derivation.py), written out
+# so that any reader of this file (MMEngine's Config.fromfile, MMDetection's and
+# MMYOLO's tools) sees the run's values. Keep these two lines last.
+from parkdet_mm.config import derived  # noqa: E402
+
+globals().update(derived(globals()))

@@ -9,3 +9,10 @@ _base_ = [
 data_root = 'data/demo/'
 max_epochs = 100
 image_weights = True
+
+# The values that follow the primaries (parkdet_mm/config/derivation.py), written out
+# so that any reader of this file (MMEngine's Config.fromfile, MMDetection's and
+# MMYOLO's tools) sees the run's values. Keep these two lines last.
+from parkdet_mm.config import derived  # noqa: E402
+
+globals().update(derived(globals()))

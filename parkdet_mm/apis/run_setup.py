@@ -93,7 +93,7 @@ def config_from_args(args: argparse.Namespace,
     """The config of a runner tool's ``args``: read, ``base_primaries`` (e.g. a
     ``--hyp`` file's) applied, then ``--cfg-options``, then ``--data-root``,
     ``--ann-dir``, ``--work-dir`` and ``primaries`` (the tool's own flags; None
-    values skipped), formulas evaluated (:func:`parkdet_mm.config.load_config`),
+    values skipped), derived values set (:func:`parkdet_mm.config.load_config`),
     launcher set, with denormals flushed on the CPU."""
     flush_denormals_on_cpu()
     cfg = load_config(

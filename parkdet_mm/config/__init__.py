@@ -1,17 +1,21 @@
-"""Configs as the tools read them: primaries stated once, ``${...}`` formulas derived.
+"""Configs as the tools read them: primaries stated once, everything else derived.
 
 :func:`load_config` reads a config file, applies ``--cfg-options`` and the tools'
-flags, evaluates every formula (:mod:`.formulas`) and checks the primaries
-(:mod:`.primaries`). :class:`~parkdet_mm.engine.FormulaRunner` does the same for a
-config handed to ``RUNNERS.build`` (MMYOLO's own ``tools/train.py``).
+flags, sets every value derived from the primaries (:mod:`.derivation`: what follows
+what; :mod:`.deriving`: putting it into a config) and checks the primaries
+(:mod:`.primaries`). :class:`~parkdet_mm.engine.DerivingRunner` does the same for a
+config handed to ``RUNNERS.build`` (MMYOLO's own ``tools/train.py``), and
+:func:`derived` for a config file itself, so that a plain ``Config.fromfile`` of the
+project's configs gives the run's values.
 """
 from .data_classes import CLASSES_FILE, classes_of_data
-from .formulas import find_formulas, formula_function, is_formula, resolve
+from .derivation import PRIMARIES, default_work_dir, derived_values
+from .deriving import RECORD_KEY, derive_config, derived
 from .loading import (
-                      default_work_dir,
                       final_checkpoint,
                       final_checkpoint_of,
                       finish_config,
+                      is_finished,
                       load_config,
                       read_config,
 )
@@ -24,10 +28,9 @@ from .primaries import (
 )
 
 __all__ = [
-    'CLASSES_FILE', 'classes_of_data',
-    'find_formulas', 'formula_function', 'is_formula', 'resolve',
-    'default_work_dir', 'final_checkpoint', 'final_checkpoint_of',
-    'finish_config', 'load_config', 'read_config', 'PRIMARY_CHECKS',
-    'YOLOV5_HYPS', 'YOLOV5_HYPS_WITHOUT_COUNTERPART', 'check_primaries',
-    'read_hyp_file'
+    'CLASSES_FILE', 'classes_of_data', 'PRIMARIES', 'default_work_dir',
+    'derived_values', 'RECORD_KEY', 'derive_config', 'derived', 'final_checkpoint',
+    'final_checkpoint_of', 'finish_config', 'is_finished', 'load_config',
+    'read_config', 'PRIMARY_CHECKS', 'YOLOV5_HYPS', 'YOLOV5_HYPS_WITHOUT_COUNTERPART',
+    'check_primaries', 'read_hyp_file'
 ]

@@ -1,17 +1,14 @@
-"""Configs that take their classes from the data (``classes_of_data``)."""
+"""Configs that take their classes from the data (``classes = None``)."""
 import json
 import os.path as osp
 from typing import Tuple
 
 from parkdet_challenge.cli import InputError
 
-from .formulas import formula_function
-
 #: What tools/prepare_data.py writes next to the annotation files.
 CLASSES_FILE = 'classes.json'
 
 
-@formula_function
 def classes_of_data(data_root: str, ann_dir: str) -> Tuple[str, ...]:
     """The class names tools/prepare_data.py wrote for the data set into
     ``ANN_DIR/classes.json`` (``ann_dir`` below ``data_root``), in category-id

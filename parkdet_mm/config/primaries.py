@@ -1,7 +1,7 @@
 """The primary values of the configs: what each must be, and YOLOv5's names for them.
 
 A primary is a top-level config value that users set (``img_scale``, ``max_epochs``,
-``base_lr``, ...); everything derived from it is a formula (:mod:`.formulas`).
+``base_lr``, ...); everything that follows from it is derived (:mod:`.derivation`).
 :func:`check_primaries` refuses a bad one before any work, with one line naming it.
 :data:`YOLOV5_HYPS` maps every key of a YOLOv5 hyperparameter file (``hyp.*.yaml``) to
 its primary, and :func:`read_hyp_file` reads such a file as ``tools/train.py --hyp``.
@@ -14,6 +14,8 @@ from mmengine.config import Config
 
 from parkdet_challenge.cli import InputError
 from parkdet_challenge.formats import FORMATS
+
+from .derivation import DEFAULTED
 
 
 def _is_int(value: Any) -> bool:
@@ -129,17 +131,22 @@ def image_size_problem(value: Any, stride: int) -> Optional[str]:
     return f'(width, height), two whole multiples of {stride} (the largest stride)'
 
 
-def check_primaries(cfg: Config) -> None:
-    """Raise InputError naming the first primary of ``cfg`` (resolved) that is not
-    what it must be."""
+def check_primaries(cfg: Config, before_defaults: bool = False) -> None:
+    """Raise InputError naming the first primary of ``cfg`` that is not what it
+    must be. ``before_defaults``: the primaries that may be None to follow another
+    value (:data:`~.derivation.DEFAULTED`) may still be None."""
+    def unchecked(name: str) -> bool:
+        return name not in cfg or (before_defaults and name in DEFAULTED
+                                   and cfg[name] is None)
+
     for name, check in PRIMARY_CHECKS.items():
-        if name in cfg:
+        if not unchecked(name):
             problem = check(cfg[name])
             if problem:
                 raise InputError(f'{name} = {cfg[name]!r}: must be {problem}')
     stride = max(cfg.get('strides') or [1])
     for name in IMAGE_SIZES:
-        if name in cfg:
+        if not unchecked(name):
             problem = image_size_problem(cfg[name], stride)
             if problem:
                 raise InputError(f'{name} = {cfg[name]!r}: must be {problem}')

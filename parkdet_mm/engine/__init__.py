@@ -2,6 +2,6 @@
 # checkpoint classes for torch.load(weights_only=True)
 from . import checkpoint  # noqa: F401,I001
 from . import hooks, optimizers, runner  # noqa: F401  (registers modules)
-from .runner import FormulaRunner
+from .runner import DerivingRunner
 
-__all__ = ['FormulaRunner']
+__all__ = ['DerivingRunner']

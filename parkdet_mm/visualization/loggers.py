@@ -16,7 +16,6 @@ from mmengine.visualization import MLflowVisBackend, Visualizer
 
 from mmyolo.registry import VISBACKENDS
 from parkdet_challenge.cli import InputError
-from parkdet_mm.config import formula_function
 
 # name -> (MMEngine backend config, the module it needs, its install command)
 LOGGERS: Dict[str, tuple] = {
@@ -46,7 +45,6 @@ class FileStoreMLflowVisBackend(MLflowVisBackend):
         super()._init_env()
 
 
-@formula_function
 def logger_backends(loggers: Sequence[str]) -> List[dict]:
     """The visualizer's backends: MMEngine's local one, then one per name of
     ``loggers`` (tensorboard, mlflow, wandb), each named after it. A name that is

@@ -5,7 +5,8 @@
 # own category ids (parkdet_challenge.formats.coco).
 data_root = 'data/coco/'
 ann_dir = 'annotations/'  # tools/prepare_data.py --out-dir, relative to data_root
-classes = '${classes_of_data(data_root, ann_dir)}'
+# None: the names tools/prepare_data.py wrote into ANN_DIR/classes.json
+classes = None
 
 # -----inference: YOLOv5 val.py's defaults for mAP-----
 score_thr = 0.001

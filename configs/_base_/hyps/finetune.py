@@ -1,4 +1,4 @@
-# YOLOv5's hyp.finetune.yaml (SPEC section 5), named as in ./scratch_low.py.
+# YOLOv5's hyp.finetune.yaml (docs/reference.md section 5), named as in ./scratch_low.py.
 base_lr = 0.0032  # lr0
 lr_factor = 0.12  # lrf
 momentum = 0.843  # momentum

@@ -1,4 +1,4 @@
-# hyp.finetune-simple.yaml of the 2021 team (SPEC section 9): hyp.finetune with no
+# hyp.finetune-simple.yaml of the 2021 team (docs/reference.md section 9): hyp.finetune with no
 # value gain, no scale and no mosaic.
 _base_ = './finetune.py'
 

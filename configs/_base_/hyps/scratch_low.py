@@ -1,4 +1,4 @@
-# YOLOv5's hyp.scratch-low.yaml (SPEC section 5), each value under the name of the
+# YOLOv5's hyp.scratch-low.yaml (docs/reference.md section 5), each value under the name of the
 # MMYOLO setting it drives, with YOLOv5's name beside it (README: the mapping table;
 # tools/train.py --hyp FILE reads a YOLOv5 file into these names).
 base_lr = 0.01  # lr0

@@ -1,4 +1,4 @@
-# hyp.scratch-p6.yaml as the 2021 team shipped it (SPEC section 9): the values of
+# hyp.scratch-p6.yaml as the 2021 team shipped it (docs/reference.md section 9): the values of
 # hyp.scratch-low (./scratch_low.py) but these.
 _base_ = './scratch_low.py'
 

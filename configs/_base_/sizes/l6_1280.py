@@ -1,4 +1,4 @@
-# YOLOv5l6 at 1280 px, as the 2021 reference trained it (SPEC section 9): batch 4,
+# YOLOv5l6 at 1280 px, as the 2021 reference trained it (docs/reference.md section 9): batch 4,
 # inference in batches of 4; otherwise as YOLOv5x6.
 _base_ = './x6_1280.py'
 

@@ -10,3 +10,10 @@ max_epochs = 30
 epoch_parts = 1
 train_split = 'train_diet'
 warmup_min_iters = 60  # a few hundred batches in all
+
+# The values that follow the primaries (parkdet_mm/config/derivation.py), written out
+# so that any reader of this file (MMEngine's Config.fromfile, MMDetection's and
+# MMYOLO's tools) sees the run's values. Keep these two lines last.
+from parkdet_mm.config import derived  # noqa: E402
+
+globals().update(derived(globals()))

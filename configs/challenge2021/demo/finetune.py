@@ -10,6 +10,14 @@ data_root = 'data/demo2021/'
 max_epochs = 6
 warmup_min_iters = 20
 checkpoint_interval = 3
-load_from = '${final_checkpoint_of("{{ fileDirname }}/baseline.py")}'
+# load_from: the final checkpoint the baseline's run recorded
+previous_stage = '{{ fileDirname }}/baseline.py'
 predict_with_load_from = True  # tools/predict.py's default: the NMS ensemble
 frozen_layers = [1, 2, 3, 4, 5, 67, 8, 9, 10, 11]
+
+# The values that follow the primaries (parkdet_mm/config/derivation.py), written out
+# so that any reader of this file (MMEngine's Config.fromfile, MMDetection's and
+# MMYOLO's tools) sees the run's values. Keep these two lines last.
+from parkdet_mm.config import derived  # noqa: E402
+
+globals().update(derived(globals()))

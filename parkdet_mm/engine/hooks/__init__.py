@@ -20,3 +20,22 @@ __all__ = [
     'NonFiniteLossHook', 'OptimizerStepEMAHook', 'YOLOv5ModelEMA',
     'TrainingCurvesHook', 'YOLOv5LoopSchedulerHook', 'YOLOv5EarlyStoppingHook'
 ]
+
+
+def _register_mmdet_hooks_by_name() -> None:
+    """Make MMDetection's hooks buildable by their bare names in this project's
+    scope (mmyolo), as MMDetection's configs name them: a child config's
+    ``custom_hooks = _base_.custom_hooks + [dict(type='CheckInvalidLossHook')]``.
+    MMYOLO's hook registry descends from MMEngine's, not MMDetection's, so it
+    otherwise knows them only as ``mmdet.CheckInvalidLossHook``. Names MMYOLO or
+    this project registered keep their own hook."""
+    import mmdet.engine.hooks  # noqa: F401  (registers them)
+    from mmdet.registry import HOOKS as MMDET_HOOKS
+
+    from mmyolo.registry import HOOKS
+    for name, hook in MMDET_HOOKS.module_dict.items():
+        if name not in HOOKS.module_dict:
+            HOOKS.register_module(name=name, module=hook)
+
+
+_register_mmdet_hooks_by_name()

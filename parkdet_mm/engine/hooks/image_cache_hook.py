@@ -1,8 +1,10 @@
-"""Build the training image cache before the dataloader workers start; report skipped
-unreadable images after every epoch."""
+"""Training images loaded from the cache or their files, unreadable ones skipped: the
+loading transforms made so, the cache built, before the dataloader workers start;
+skipped images reported after every epoch."""
 import logging
 from typing import Iterator, List, Optional, Tuple
 
+from mmcv.transforms import LoadImageFromFile
 from mmengine.dist import barrier, get_rank
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -12,7 +14,7 @@ from mmyolo.datasets.transforms import Mosaic
 from mmyolo.registry import HOOKS
 from parkdet_challenge.cli import InputError
 from parkdet_mm.datasets.image_cache import CACHE_MODES, ImageCache
-from parkdet_mm.datasets.pipelines import iter_transforms
+from parkdet_mm.datasets.pipelines import iter_transforms, replace_built_transforms
 from parkdet_mm.datasets.transforms import LoadImageFromFileOrCache
 
 
@@ -36,22 +38,42 @@ def cache_scale(pipeline) -> Optional[Tuple[int, int]]:
     return None
 
 
-def loadingiter_transforms(dataset) -> List[LoadImageFromFileOrCache]:
-    """The :class:`LoadImageFromFileOrCache` transforms of ``dataset``'s pipeline."""
+def loading_transforms(dataset) -> List[LoadImageFromFileOrCache]:
+    """The :class:`LoadImageFromFileOrCache` transforms of ``dataset``'s pipeline
+    that always run (not those inside a ``RandomChoice``)."""
     return [
         t for t in iter_transforms(getattr(dataset, 'pipeline', None))
         if isinstance(t, LoadImageFromFileOrCache)
     ]
 
 
+def make_loading_cache_aware(dataset) -> int:
+    """Replace every mmcv ``LoadImageFromFile`` of ``dataset``'s built pipeline by a
+    :class:`LoadImageFromFileOrCache` with the same arguments, which reads from the
+    image cache when one is attached and skips unreadable images; how many.
+
+    The configs name MMCV's ``LoadImageFromFile``, the transform OpenMMLab's tools
+    look for (MMDetection's ``get_loading_pipeline`` keeps that exact class), and
+    training runs this one, which decodes the same pixels."""
+    def swap(load: LoadImageFromFile) -> LoadImageFromFileOrCache:
+        return LoadImageFromFileOrCache(
+            to_float32=load.to_float32, color_type=load.color_type,
+            imdecode_backend=load.imdecode_backend, ignore_empty=load.ignore_empty,
+            backend_args=load.backend_args)
+    return replace_built_transforms(getattr(dataset, 'pipeline', None),
+                                    LoadImageFromFile, swap)
+
+
 def attach_image_cache(dataset, mode: str) -> ImageCache:
     """Build the image cache (``mode`` 'ram' or 'disk') of ``dataset``'s images for
-    its pipeline's Mosaic size and attach it to the pipeline's loading transforms.
+    its pipeline's Mosaic size and attach it to the pipeline's loading transforms
+    (made cache-aware first).
 
     Distributed, rank 0 writes a disk cache first and the other ranks then find it
     current; each rank builds its own RAM cache, as YOLOv5's ranks do.
     """
-    transforms = loadingiter_transforms(dataset)
+    make_loading_cache_aware(dataset)
+    transforms = loading_transforms(dataset)
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     paths = [info['img_path'] for info in infos]
     sizes = [(info['width'], info['height']) for info in infos]
@@ -72,16 +94,18 @@ def attach_image_cache(dataset, mode: str) -> ImageCache:
 
 @HOOKS.register_module()
 class ImageCacheHook(Hook):
-    """YOLOv5's ``--cache``: decode the training images once (``cache='ram'`` or
-    ``'disk'``; None: read every image from its file, as without the hook).
+    """The training images' loading: YOLOv5's ``--cache`` (``cache='ram'`` or
+    ``'disk'``: decode them once; None: read every image from its file) and the
+    skipping of images that have become unreadable.
 
     At ``before_train``, in the main process and before the dataloader's workers
-    start, it builds an :class:`~parkdet_mm.datasets.ImageCache` of the training
-    set's images for the pipeline's Mosaic size and attaches it to every
-    :class:`~parkdet_mm.datasets.transforms.LoadImageFromFileOrCache` of the training
-    pipeline (:func:`attach_image_cache`). Workers fork after that and share the
-    RAM cache's pages (mmengine's default ``mp_start_method='fork'``; ``ram``
-    refuses another start method).
+    start, it makes the training pipeline's loading transforms
+    :class:`~parkdet_mm.datasets.transforms.LoadImageFromFileOrCache`
+    (:func:`make_loading_cache_aware`) and, with a cache, builds an
+    :class:`~parkdet_mm.datasets.ImageCache` of the training set's images for the
+    pipeline's Mosaic size and attaches it to them (:func:`attach_image_cache`).
+    Workers fork after that and share the RAM cache's pages (mmengine's default
+    ``mp_start_method='fork'``; ``ram`` refuses another start method).
 
     After every training epoch it logs how many unreadable images the loading
     transforms skipped (the warnings before it name them), when there were any.
@@ -95,16 +119,18 @@ class ImageCacheHook(Hook):
         self._skipped_before = 0
 
     def before_train(self, runner: Runner) -> None:
+        for dataset in _leaf_datasets(runner.train_dataloader.dataset):
+            make_loading_cache_aware(dataset)
         if self.cache is None:
             return
         datasets = [
             d for d in _leaf_datasets(runner.train_dataloader.dataset)
-            if loadingiter_transforms(d)
+            if loading_transforms(d)
         ]
         if not datasets:
             raise InputError(
-                f'--cache {self.cache} needs LoadImageFromFileOrCache in the '
-                'training pipeline, which has none')
+                f'--cache {self.cache} needs an image loading transform '
+                '(LoadImageFromFile) in the training pipeline, which has none')
         if self.cache == 'ram' and runner.train_dataloader.num_workers > 0:
             import torch.multiprocessing as mp
             if mp.get_start_method(allow_none=True) not in (None, 'fork'):
@@ -117,7 +143,7 @@ class ImageCacheHook(Hook):
     def after_train_epoch(self, runner: Runner) -> None:
         skipped = sum(
             t.skipped for d in _leaf_datasets(runner.train_dataloader.dataset)
-            for t in loadingiter_transforms(d))
+            for t in loading_transforms(d))
         if skipped > self._skipped_before:
             print_log(
                 f'epoch {runner.epoch + 1}: skipped '

@@ -1,7 +1,7 @@
-from .formula_runner import FormulaRunner
+from .deriving_runner import DerivingRunner
 from .interruptible_loop import INTERRUPT_KEY, InterruptibleEpochBasedTrainLoop, batches_from
 
 __all__ = [
-    'FormulaRunner', 'INTERRUPT_KEY', 'InterruptibleEpochBasedTrainLoop',
+    'DerivingRunner', 'INTERRUPT_KEY', 'InterruptibleEpochBasedTrainLoop',
     'batches_from'
 ]

@@ -1,23 +1,25 @@
-"""A Runner for configs whose derived values are ``${...}`` formulas."""
+"""A Runner that derives a config's values from its primaries before it runs."""
 import os
 
 import torch
 from mmengine.runner import Runner
 
 from mmyolo.registry import RUNNERS
-from parkdet_mm.config import finish_config
+from parkdet_mm.config import finish_config, is_finished
 
 
 @RUNNERS.register_module()
-class FormulaRunner(Runner):
-    """MMEngine's :class:`Runner`, whose :meth:`from_cfg` first evaluates the config's
-    formulas and checks its primaries (:func:`parkdet_mm.config.finish_config`).
+class DerivingRunner(Runner):
+    """MMEngine's :class:`Runner`, whose :meth:`from_cfg` first sets every value
+    derived from the config's primaries and checks them
+    (:func:`parkdet_mm.config.finish_config`).
 
-    The configs name it (``runner_type = 'FormulaRunner'``), so that a config handed
+    The configs name it (``runner_type = 'DerivingRunner'``), so that a config handed
     to ``RUNNERS.build`` (MMYOLO's and MMDetection's ``tools/train.py`` and
-    ``tools/test.py``) derives every value from the primaries after its
-    ``--cfg-options``, as this project's tools do. A finished config passes through
-    unchanged. The config dumped into the work dir holds the final values.
+    ``tools/test.py``) follows its ``--cfg-options`` as this project's tools do. A
+    config the project's tools finished already (:func:`parkdet_mm.config.load_config`)
+    is taken as it is, with whatever the tool changed since. The config dumped into
+    the work dir holds the final values.
 
     Its environment also takes ``env_cfg.cudnn_deterministic`` (cuDNN's
     deterministic algorithms, what YOLOv5's ``init_seeds(0)`` sets), and with
@@ -27,7 +29,7 @@ class FormulaRunner(Runner):
 
     @classmethod
     def from_cfg(cls, cfg) -> Runner:
-        return super().from_cfg(finish_config(cfg))
+        return super().from_cfg(cfg if is_finished(cfg) else finish_config(cfg))
 
     def setup_env(self, env_cfg: dict) -> None:
         super().setup_env(env_cfg)
