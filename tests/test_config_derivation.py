@@ -235,14 +235,22 @@ def test_a_bad_primary_in_a_child_is_named_before_any_derivation_fails(tmp_path)
 
 def test_hyp_files_map_to_primaries_and_refuse_what_they_cannot_honour(tmp_path):
     hyp = write(tmp_path / 'hyp.yaml',
-                'lr0: 0.02\nscale: 0.2\niou_t: 0.2\nfl_gamma: 0.0\nmixup: 0.0\n')
+                'lr0: 0.02\nscale: 0.2\niou_t: 0.2\nfl_gamma: 0.0\nmixup: 0.1\n'
+                'flipud: 0.01\nanchors: 3.412\ncopy_paste: 0.1\n')
     primaries, notes = read_hyp_file(hyp)
-    assert primaries == dict(base_lr=0.02, affine_scale=0.2)
+    # anchors per level rounded as YOLOv5's Model rounds them
+    assert primaries == dict(base_lr=0.02, affine_scale=0.2, mixup_prob=0.1,
+                             flip_ud_prob=0.01, anchors_per_level=3)
     assert [n.split(':')[0] for n in notes] == ['iou_t 0.2', 'fl_gamma 0.0',
-                                                'mixup 0.0']
+                                                'warning']
+    assert 'copy_paste 0.1 needs segment labels' in notes[2]
+    assert read_hyp_file(write(tmp_path / 'a0.yaml', 'anchors: 0\n'))[0] == dict(
+        anchors_per_level=None)  # YOLOv5: 0 keeps the model's anchors
     for text, message in [
             ('lr00: 0.01\n', 'lr00 is not a YOLOv5 hyperparameter'),
             ('fl_gamma: 1.5\n', 'fl_gamma 1.5 is not supported'),
+            ('perspective: 0.001\n', 'perspective 0.001 is not supported'),
+            ('anchors: 0.3\n', 'anchors 0.3 is 0 anchors per level'),
             ('lr0: fast\n', "lr0: 'fast' is not a number"),
             ('- lr0\n', 'is not a mapping'),
     ]:

@@ -34,10 +34,18 @@ def load(path: str) -> Config:
     return load_config(str(REPO / path))
 
 
-def transform(cfg: Config, type_name: str):
-    found = [t for t in cfg.train_dataloader.dataset.pipeline
-             if t['type'] == type_name]
-    return found[0] if found else None
+def transform(cfg: Config, type_name: str, pipeline=None):
+    """The first transform of that type in the training pipeline, in the branches
+    of a RandomChoice too; None if there is none."""
+    for t in cfg.train_dataloader.dataset.pipeline if pipeline is None else pipeline:
+        if t['type'] == type_name:
+            return t
+        if t['type'] == 'RandomChoice':
+            for branch in t['transforms']:
+                found = transform(cfg, type_name, branch)
+                if found:
+                    return found
+    return None
 
 
 def built_head(cfg: Config):
@@ -60,7 +68,9 @@ def read_hyps(cfg: Config) -> dict:
     nl = len(cfg.model.bbox_head.prior_generator.strides)
     nc = cfg.model.bbox_head.head_module.num_classes
     affine = transform(cfg, 'YOLOv5RandomAffineWarp')
-    hsv = transform(cfg, 'YOLOv5HSVRandomAug')
+    # left out when all three gains are 0
+    hsv = transform(cfg, 'YOLOv5HSVRandomAug') or dict(
+        hue_delta=0.0, saturation_delta=0.0, value_delta=0.0)
     types = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
     cls_weights = set(head.loss_cls.class_weight)
     assert len(head.loss_cls.class_weight) == nc and len(cls_weights) == 1
@@ -87,14 +97,43 @@ def read_hyps(cfg: Config) -> dict:
         shear=affine['max_shear_degree'],
         # YOLOv5RandomAffine has no perspective term
         perspective=0.0,
-        flipud=0.0 if not any(t.get('direction') == 'vertical'
-                              for t in cfg.train_dataloader.dataset.pipeline)
-        else None,
-        fliplr=transform(cfg, 'mmdet.RandomFlip')['prob'],
-        mosaic=transform(cfg, 'WeightedMosaic')['prob']
-        if transform(cfg, 'WeightedMosaic') else 0.0,
-        mixup=0.0 if 'YOLOv5MixUp' not in types else None,
+        flipud=flip_prob(cfg, 'vertical'),
+        fliplr=flip_prob(cfg, 'horizontal'),
+        mosaic=mosaic_prob(cfg),
+        mixup=mixup_prob(cfg),
         copy_paste=0.0 if not any('CopyPaste' in t for t in types) else None)
+
+
+def flip_prob(cfg: Config, direction: str) -> float:
+    """The probability of the training pipeline's flip in ``direction`` (0: none)."""
+    probs = [t['prob'] for t in cfg.train_dataloader.dataset.pipeline
+             if t['type'] == 'mmdet.RandomFlip'
+             and t.get('direction', 'horizontal') == direction]
+    assert len(probs) <= 1
+    return probs[0] if probs else 0.0
+
+
+def mosaic_steps(cfg: Config) -> tuple:
+    """(probability of the mosaic path, its steps): the whole pipeline, one
+    branch of a RandomChoice, or none."""
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    if any(t['type'] == 'WeightedMosaic' for t in pipeline):
+        return transform(cfg, 'WeightedMosaic')['prob'], pipeline
+    choice = transform(cfg, 'RandomChoice')
+    if choice:
+        assert choice['transforms'][0][0]['type'] == 'WeightedMosaic'
+        return choice['prob'][0], choice['transforms'][0]
+    return 0.0, []
+
+
+def mosaic_prob(cfg: Config) -> float:
+    return mosaic_steps(cfg)[0]
+
+
+def mixup_prob(cfg: Config) -> float:
+    """The share of mosaics blended with a second (0: no MixUp step)."""
+    steps = [t for t in mosaic_steps(cfg)[1] if t['type'] == 'WeightedMixUp']
+    return steps[0]['prob'] if steps else 0.0
 
 
 @pytest.mark.parametrize('path', sorted(SPEC_STAGES))
@@ -116,8 +155,9 @@ def test_stage_configs_match_the_spec(path):
     assert 'batch_size_per_gpu' not in cfg.optim_wrapper.optimizer
     assert cfg.optim_wrapper.constructor == 'YOLOv5OptimizerConstructor'
     assert cfg.optim_wrapper.optimizer.nesterov is True
+    # no MixUp: no partner tiles drawn for its second mosaic
     assert cfg.train_dataloader.sampler == dict(type='EpochPartSampler',
-                                                parts=15)
+                                                parts=15, mixup_partners=0)
     hooks = [hook['type'] for hook in cfg.custom_hooks]
     assert ('ClassBalanceHook' in hooks) == stage['image_weights']
     # EMA per optimizer step, decay 0.9999 x (1 - exp(-updates / 2000))

@@ -125,6 +125,23 @@ def test_partners_are_drawn_by_weight_per_seed_and_epoch(monkeypatch):
     # a worker receives the partners through pickle
     assert pickle.loads(pickle.dumps(drawn[0])).partners == drawn[0].partners
     assert int(pickle.loads(pickle.dumps(drawn[0]))) == int(drawn[0])
+    assert all(i.mixup_partners == () for i in drawn)  # no MixUp: none drawn
+
+    # MixUp's second mosaic: three more partners by the same weights, from their
+    # own stream (the first mosaic's are unchanged)
+    with_mixup = _sampler(monkeypatch, num_images=50, parts=1)
+    with_mixup.mixup_partners = 3
+    with_mixup.set_weights(weights)
+    mixed = list(with_mixup)
+    assert [i.partners for i in mixed] == [i.partners for i in drawn]
+    assert all(len(i.mixup_partners) == 3 for i in mixed)
+    assert [i.mixup_partners for i in mixed] != [i.partners for i in mixed]
+    assert pickle.loads(pickle.dumps(mixed[0])).mixup_partners == \
+        mixed[0].mixup_partners
+    partners = np.concatenate(
+        [with_mixup.epoch_partners(e, mixup=True) for e in range(400)])
+    assert set(np.unique(partners)) <= set(range(6))
+    assert (partners == 5).mean() == pytest.approx(3 / 8, abs=0.01)
 
 
 def test_ranks_share_one_draw_of_partners(monkeypatch):

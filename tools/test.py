@@ -2,7 +2,7 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] [--out-dir DIR]
         [--img-size N] [--batch-size N] [--nms nms|soft] [--out results.pkl]
-        [--data-root DIR] [--ann-dir DIR] [--cfg-options key=value ...]
+        [--data-root DIR] [--ann-dir DIR] [--single-cls] [--cfg-options key=value ...]
         [--launcher none|pytorch|slurm|mpi]
 
 The config's ``test_evaluator`` decides what is computed and written (the challenge
@@ -39,6 +39,10 @@ def parse_args() -> argparse.Namespace:
         '--out', metavar='RESULTS.pkl',
         help="also dump every image's predictions in MMDetection's format "
         "(DumpDetResults, written atomically) for its analysis tools")
+    parser.add_argument(
+        '--single-cls', action='store_true', default=None,
+        help="YOLOv5's --single-cls: every class as one, 'item' (a model "
+        'trained with --single-cls)')
     add_inference_args(parser)
     add_data_args(parser)
     add_runner_args(parser)
@@ -48,7 +52,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     check_cuda_ops()  # on a GPU, mmcv without CUDA ops would fail at the first NMS
-    cfg = config_from_args(args, inference_primaries(args))
+    cfg = config_from_args(args, dict(inference_primaries(args),
+                                      single_cls=args.single_cls))
     cfg.load_from = args.checkpoint
     evaluator = cfg.test_evaluator
     if isinstance(evaluator, dict) and 'out_dir' in evaluator:

@@ -2,7 +2,7 @@
 
     python tools/train.py configs/baseline.py [--work-dir DIR] [--resume [CKPT]] [--amp]
         [--epochs N] [--img-size N] [--batch-size N] [--workers N] [--hyp HYP.yaml]
-        [--deterministic]
+        [--deterministic] [--single-cls]
         [--cache [ram|disk]] [--data-root DIR] [--ann-dir DIR]
         [--cfg-options key=value ...]
         [--launcher none|pytorch|slurm|mpi]
@@ -87,6 +87,9 @@ def parse_args() -> argparse.Namespace:
         '--label-smoothing', type=float, metavar='EPS',
         help="YOLOv5's --label-smoothing: classification targets 1 - EPS/2, EPS/2")
     parser.add_argument(
+        '--single-cls', action='store_true', default=None,
+        help="YOLOv5's --single-cls: train every class as one, 'item'")
+    parser.add_argument(
         '--hyp',
         help="a YOLOv5 hyperparameter file (YOLOv5's layout and names, e.g. "
         'hyp.scratch-low.yaml): its values replace the config\'s')
@@ -109,7 +112,8 @@ def flag_primaries(args: argparse.Namespace) -> dict:
         patience=args.patience,
         loggers=args.logger,
         multi_scale=args.multi_scale,
-        label_smoothing=args.label_smoothing)
+        label_smoothing=args.label_smoothing,
+        single_cls=args.single_cls)
 
 
 def hyp_primaries(args: argparse.Namespace) -> dict:

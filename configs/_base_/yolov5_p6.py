@@ -60,6 +60,15 @@ max_skipped_steps = 100
 multi_scale = False
 # YOLOv5's --label-smoothing EPS: classification targets 1 - EPS/2 and EPS/2.
 label_smoothing = 0.0
+# YOLOv5's --single-cls: every class becomes one, 'item' (the data's own name when
+# it has one class): the labels, the evaluation and a one-class model.
+single_cls = False
+# YOLOv5's hyp `anchors` (--hyp; hyp.Objects365.yaml, hyp.VOC.yaml): N anchors per
+# level instead of the size's `anchors`. As in YOLOv5 they start as placeholders,
+# (0, 1), (2, 3), ..., that AutoAnchor replaces before training by anchors evolved
+# from the training boxes; a load_from checkpoint's anchors are not taken. None:
+# the size's anchors.
+anchors_per_level = None
 # Where the run writes; None: work_dirs/ + the config's path below configs/
 # (+ _fold{k}). tools/train.py --work-dir.
 work_dir = None
@@ -77,6 +86,11 @@ warmup_min_iters = 100
 warmup_bias_lr_group = 'norm'
 # v6.x steps when accumulate iterations have passed since the last step.
 optim_step_rule = 'since_last_step'
+# YOLOv5's MixUp ratio r ~ Beta(mixup_alpha, mixup_alpha): 32 since v6.0 (v5.0: 8).
+mixup_alpha = 32.0
+# YOLOv5 v6.0+ leaves HSV out when hsv_h, hsv_s and hsv_v are all 0 (no colour
+# round trip, no random draw); v5.0 converts to HSV and back regardless.
+hsv_at_zero_gains = False
 
 # -----inference (docs/reference.md section 8)-----
 # YOLOv5's TTA (--augment; tools/test.py --tta, tools/predict.py): views of the
@@ -138,11 +152,11 @@ model = dict(
     # loss_cls (plain BCE, or YOLOv5's smoothed targets with label_smoothing).
     bbox_head=dict(
         type='YOLOv5GainHead',
-        # derived: num_classes, widen_factor, featmap_strides
+        # derived: num_classes, widen_factor, featmap_strides, num_base_priors
+        # (the anchors per level)
         head_module=dict(
             type='YOLOv5HeadModule',
-            in_channels=[256, 512, 768, 1024],
-            num_base_priors=3),
+            in_channels=[256, 512, 768, 1024]),
         # derived: base_sizes (anchors), strides
         prior_generator=dict(type='mmdet.YOLOAnchorGenerator'),
         loss_bbox=dict(
@@ -169,10 +183,12 @@ pre_transform = [
 ]
 
 # The data sets' class (MMYOLO's COCO data set with YOLOv5's rectangular batches);
-# derived into each loader.
+# derived into each loader (SingleClassCocoDataset with single_cls).
 dataset_type = 'YOLOv5CocoDataset'
 # derived: batch_size, num_workers, persistent_workers, sampler.parts (epoch_parts),
-# dataset.type (dataset_type), data_root, metainfo, ann_file, pipeline
+# sampler.mixup_partners (with image weights, MixUp's second mosaic's partner
+# tiles: 3 with mixup_prob), dataset.type (dataset_type), data_root, metainfo,
+# ann_file, pipeline
 train_dataloader = dict(
     pin_memory=True,
     # Each epoch sees 1/epoch_parts of the training images (docs/reference.md
@@ -206,8 +222,9 @@ test_dataloader = dict(
 # The challenge's records and COCO AP; the confusion matrix (in the run's log
 # folder) counts boxes scoring >= score_thr. tools/test.py and tools/predict.py
 # write preds.json and submission.json into their output folder (out_dir).
-# Derived: ann_file, confusion_score_thr (score_thr), data_format, and collect_dir,
-# where several processes hand their results to rank 0 (in the work dir).
+# Derived: ann_file, confusion_score_thr (score_thr), data_format, single_cls, and
+# collect_dir, where several processes hand their results to rank 0 (in the work
+# dir).
 val_evaluator = dict(type='ChallengeSubmissionMetric', out_dir=None)
 test_evaluator = dict(type='ChallengeSubmissionMetric', out_dir=None)
 
@@ -254,7 +271,9 @@ default_hooks = dict(
     non_finite_loss=dict(type='NonFiniteLossHook'),
     # YOLOv5's AutoAnchor before training (BPR at anchor_t; evolved below 0.98);
     # checkpoints carry the anchors (meta['anchors']) and loading one applies them.
-    # check=False is YOLOv5's --noautoanchor. Derived: img_size.
+    # check=False is YOLOv5's --noautoanchor. Derived: img_size, initial_anchors
+    # (with anchors_per_level, the placeholders, put back before the check: YOLOv5
+    # leaves a pretrained checkpoint's anchors out).
     auto_anchor=dict(type='AutoAnchorHook'),
     # WORK_DIR/results.png when training ends: losses, LR, validation metrics
     # (tools/plot_results.py WORK_DIR draws it on demand). Derived: loggers.

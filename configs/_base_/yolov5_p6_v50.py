@@ -10,3 +10,7 @@ warmup_bias_lr_group = 'bias'  # v5.0's third parameter group holds the biases
 optim_step_rule = 'multiple_of_accumulate'
 
 model = dict(backbone=dict(type='YOLOv5V50CSPDarknet'))
+# v5.0's MixUp ratio: Beta(8, 8) (Beta(32, 32) from v6.0 on).
+mixup_alpha = 8.0
+# v5.0 converts to HSV and back even when every gain is 0 (v6.0+ skips it).
+hsv_at_zero_gains = True

@@ -45,7 +45,11 @@ PRIMARIES = (
     'loss_cls_pos_weight', 'loss_obj_weight', 'loss_obj_pos_weight',
     'prior_match_thr', 'hsv_h', 'hsv_s', 'hsv_v', 'max_rotate_degree',
     'max_translate_ratio', 'affine_scale', 'max_shear_degree', 'flip_lr_prob',
-    'mosaic_prob',
+    'flip_ud_prob', 'mosaic_prob', 'mixup_prob', 'anchors_per_level',
+    # YOLOv5 releases' differences (yolov5_p6_v50.py: v5.0's)
+    'mixup_alpha', 'hsv_at_zero_gains',
+    # YOLOv5's --single-cls
+    'single_cls',
     # inference
     'score_thr', 'nms_iou_thr', 'max_per_img', 'nms_type', 'agnostic_nms',
     'tta_scale_factors', 'tta_flips',
@@ -116,9 +120,12 @@ def resolve_defaults(p: ConfigDict, config_file: Optional[str],
 def train_pipeline(p: ConfigDict) -> List[dict]:
     """YOLOv5's training augmentation: with probability ``mosaic_prob`` a mosaic of
     four images (the partner tiles drawn by the image weights when the sampler has
-    them) cropped back to ``img_scale`` by the random affine, else one image
-    letterboxed to ``img_scale`` and the affine without a border; then HSV and a
-    left-right flip. No Albu: the reference had none."""
+    them) cropped back to ``img_scale`` by the random affine, then with probability
+    ``mixup_prob`` a second such mosaic blended in (YOLOv5's MixUp); else one image
+    letterboxed to ``img_scale`` and the affine without a border; then HSV (left out
+    when every gain is 0, as YOLOv5 v6.0+), an up-down flip (``flip_ud_prob``) and
+    a left-right flip. A step of probability 0 is left out (it would still draw a
+    random number). No Albu: the reference had none."""
     width, height = p.img_scale
     affine = dict(
         type='YOLOv5RandomAffineWarp',
@@ -133,6 +140,10 @@ def train_pipeline(p: ConfigDict) -> List[dict]:
              pre_transform=p.pre_transform),
         affine,
     ]
+    if p.mixup_prob:  # a second mosaic, with its own affine, r ~ Beta(a, a)
+        mosaic.append(dict(type='WeightedMixUp', prob=p.mixup_prob,
+                           alpha=p.mixup_alpha, beta=p.mixup_alpha,
+                           pre_transform=[*p.pre_transform, *mosaic]))
     letterbox = [
         dict(type='YOLOv5KeepRatioResize', scale=p.img_scale),
         dict(type='LetterResize', scale=p.img_scale, allow_scale_up=True,
@@ -146,9 +157,13 @@ def train_pipeline(p: ConfigDict) -> List[dict]:
     else:
         image_steps = [dict(type='RandomChoice', transforms=[mosaic, letterbox],
                             prob=[p.mosaic_prob, 1 - p.mosaic_prob])]
+    colour = [dict(type='YOLOv5HSVRandomAug', hue_delta=p.hsv_h,
+                   saturation_delta=p.hsv_s, value_delta=p.hsv_v)]
+    flip_ud = [dict(type='mmdet.RandomFlip', prob=p.flip_ud_prob,
+                    direction='vertical')]
     colour_and_flip = [
-        dict(type='YOLOv5HSVRandomAug', hue_delta=p.hsv_h,
-             saturation_delta=p.hsv_s, value_delta=p.hsv_v),
+        *(colour if p.hsv_h or p.hsv_s or p.hsv_v or p.hsv_at_zero_gains else []),
+        *(flip_ud if p.flip_ud_prob else []),
         dict(type='mmdet.RandomFlip', prob=p.flip_lr_prob),
         dict(type='mmdet.PackDetInputs',
              meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'flip',
@@ -187,15 +202,34 @@ def pipelines(p: ConfigDict) -> Dict[str, List[dict]]:
                 test_pipeline=test_pipeline_of(val, p.test_img_scale))
 
 
+def model_classes(p: ConfigDict) -> Optional[tuple]:
+    """The classes the model predicts: the data's, or with ``single_cls`` one,
+    YOLOv5's 'item' (the data's own name when it has one class); None while they
+    are not known (see :func:`resolve_defaults`)."""
+    if p.classes is None or not p.single_cls or len(p.classes) == 1:
+        return p.classes
+    return ('item', )
+
+
 def num_classes(p: ConfigDict) -> Optional[int]:
-    """How many classes; None while they are not known (see
-    :func:`resolve_defaults`)."""
-    return None if p.classes is None else len(p.classes)
+    """How many classes the model predicts; None while they are not known."""
+    classes = model_classes(p)
+    return None if classes is None else len(classes)
 
 
 def metainfo(p: ConfigDict) -> dict:
     """A data set's ``metainfo``: its class names."""
-    return dict(classes=p.classes)
+    return dict(classes=model_classes(p))
+
+
+def prior_base_sizes(p: ConfigDict) -> List[list]:
+    """The anchors the model is built with: ``anchors``, or with
+    ``anchors_per_level`` N YOLOv5's placeholders ``(0, 1), (2, 3), ...`` (N per
+    level), which AutoAnchor replaces before training."""
+    if p.anchors_per_level is None:
+        return p.anchors
+    return [[(2 * i, 2 * i + 1) for i in range(p.anchors_per_level)]
+            for _ in p.strides]
 
 
 class Whole(dict):
@@ -222,8 +256,9 @@ def model_values(p: ConfigDict) -> dict:
         neck=size,
         bbox_head=dict(
             head_module=dict(num_classes=num_classes(p), widen_factor=p.widen_factor,
-                             featmap_strides=p.strides),
-            prior_generator=dict(base_sizes=p.anchors, strides=p.strides),
+                             featmap_strides=p.strides,
+                             num_base_priors=len(prior_base_sizes(p)[0])),
+            prior_generator=dict(base_sizes=prior_base_sizes(p), strides=p.strides),
             # YOLOv5's raw gains; the head scales them as YOLOv5 does
             box=p.loss_bbox_weight,
             cls=p.loss_cls_weight,
@@ -253,7 +288,9 @@ def loader_values(p: ConfigDict, files: Dict[str, str],
                   pipes: Dict[str, List[dict]]) -> dict:
     """The three dataloaders' values that follow the primaries. Evaluation runs in
     rectangular batches shaped by YOLOv5's rule for its size."""
-    dataset = dict(type=p.dataset_type, data_root=p.data_root, metainfo=metainfo(p))
+    # with single_cls, every box under one label
+    dataset = dict(type='SingleClassCocoDataset' if p.single_cls else p.dataset_type,
+                   data_root=p.data_root, metainfo=metainfo(p))
 
     def rect_batches(batch_size: int, img_size: int) -> dict:
         return dict(batch_size=batch_size, img_size=img_size,
@@ -264,7 +301,9 @@ def loader_values(p: ConfigDict, files: Dict[str, str],
             batch_size=p.train_batch_size_per_gpu,
             num_workers=p.train_num_workers,
             persistent_workers=p.train_num_workers > 0,
-            sampler=dict(parts=p.epoch_parts),
+            # with image weights, also MixUp's second mosaic's partner tiles
+            sampler=dict(parts=p.epoch_parts,
+                         mixup_partners=3 if p.mixup_prob else 0),
             dataset=dict(dataset, ann_file=files['train_ann_file'],
                          pipeline=pipes['train_pipeline'])),
         val_dataloader=dict(
@@ -309,7 +348,9 @@ def hook_values(p: ConfigDict) -> dict:
                 save_best='challenge/fitness' if p.val_interval or p.patience
                 else None),
             non_finite_loss=dict(max_skipped_steps=p.max_skipped_steps),
-            auto_anchor=dict(img_size=p.img_scale[0]),
+            # anchors_per_level: the placeholders, put back before the check
+            auto_anchor=dict(img_size=p.img_scale[0], initial_anchors=None
+                             if p.anchors_per_level is None else prior_base_sizes(p)),
             training_curves=loggers,
             diagnostics=loggers,
             train_batch=loggers),
@@ -379,6 +420,7 @@ def evaluator_values(p: ConfigDict, ann_file: str) -> dict:
     return dict(ann_file=osp.join(p.data_root, ann_file),
                 confusion_score_thr=p.score_thr,
                 data_format=p.data_format,
+                single_cls=p.single_cls,
                 collect_dir=osp.join(p.work_dir, '.collect_results'))
 
 

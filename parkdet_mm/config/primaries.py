@@ -107,6 +107,8 @@ PRIMARY_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = dict(
     score_thr=fraction, nms_iou_thr=fraction, max_per_img=positive_int,
     nms_type=one_of('nms', 'soft_nms'), agnostic_nms=boolean,
     data_format=one_of(*FORMATS), predict_with_load_from=boolean,
+    single_cls=boolean, anchors_per_level=positive_int_or_none,
+    mixup_alpha=positive,
     # hyper-parameters (YOLOV5_HYPS)
     base_lr=positive, lr_factor=positive, momentum=fraction,
     weight_decay=non_negative, warmup_epochs=non_negative,
@@ -117,7 +119,8 @@ PRIMARY_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = dict(
     hsv_h=non_negative, hsv_s=non_negative, hsv_v=non_negative,
     max_rotate_degree=non_negative, max_translate_ratio=fraction,
     affine_scale=fraction, max_shear_degree=non_negative,
-    flip_lr_prob=fraction, mosaic_prob=fraction)
+    flip_lr_prob=fraction, flip_ud_prob=fraction, mosaic_prob=fraction,
+    mixup_prob=fraction)
 
 IMAGE_SIZES = ('img_scale', 'test_img_scale')
 
@@ -167,22 +170,25 @@ YOLOV5_HYPS: Dict[str, str] = dict(
     anchor_t='prior_match_thr', hsv_h='hsv_h', hsv_s='hsv_s', hsv_v='hsv_v',
     degrees='max_rotate_degree', translate='max_translate_ratio',
     scale='affine_scale', shear='max_shear_degree', fliplr='flip_lr_prob',
-    mosaic='mosaic_prob')
+    flipud='flip_ud_prob', mosaic='mosaic_prob', mixup='mixup_prob')
 # Keys with no counterpart here: the value YOLOv5's file may hold (None: any),
-# and why it changes nothing.
+# and why it changes nothing. No hyp file of YOLOv5 v5.0 to v7.0 sets fl_gamma or
+# perspective to anything but 0.
 YOLOV5_HYPS_WITHOUT_COUNTERPART: Dict[str, Tuple[Optional[float], str]] = dict(
-    iou_t=(None, "YOLOv5 v6's loss reads it nowhere"),
+    iou_t=(None, 'no YOLOv5 from v5.0 to v7.0 reads it: targets match by anchor_t'),
     fl_gamma=(0.0, 'plain BCE, i.e. focal loss off'),
-    perspective=(0.0, 'the random affine has no perspective term'),
-    flipud=(0.0, 'no vertical flip in the pipeline'),
-    mixup=(0.0, 'no MixUp in the pipeline'),
-    copy_paste=(0.0, 'no copy-paste in the pipeline'))
+    perspective=(0.0, 'the random affine has no perspective term'))
+# hyp['anchors']: anchors per output layer, which YOLOv5's Model rounds.
+ANCHORS_HYP, ANCHORS_PRIMARY = 'anchors', 'anchors_per_level'
 
 
 def read_hyp_file(path: str) -> Tuple[Dict[str, Any], List[str]]:
     """Read a YOLOv5 hyperparameter file (``hyp.scratch-low.yaml`` layout, YOLOv5's
     names): the primaries it sets, and one note per key that has no counterpart.
 
+    ``anchors: N`` sets ``anchors_per_level`` to ``round(N)`` as YOLOv5's Model
+    does (0 keeps the model's anchors); ``copy_paste`` above 0 is a warning
+    note: it needs segment labels, so YOLOv5 trains without it on boxes too.
     A key YOLOv5 does not have, a value that is not a number, or a non-zero value
     for a key without counterpart (``fl_gamma: 1.5``) is an InputError naming it.
     """
@@ -202,13 +208,33 @@ def read_hyp_file(path: str) -> Tuple[Dict[str, Any], List[str]]:
             raise InputError(f'--hyp {path}: {key}: {value!r} is not a number')
         if key in YOLOV5_HYPS:
             primaries[YOLOV5_HYPS[key]] = value
+        elif key == ANCHORS_HYP:
+            primaries[ANCHORS_PRIMARY] = _anchors_per_level(path, value)
+        elif key == 'copy_paste':
+            notes.append(f'warning: copy_paste {value} needs segment labels, which '
+                         'box labels do not have: training without it, as YOLOv5 '
+                         'does without segments' if value > 0 else
+                         f'copy_paste {value}: no counterpart (no copy-paste)')
         elif key in YOLOV5_HYPS_WITHOUT_COUNTERPART:
             allowed, why = YOLOV5_HYPS_WITHOUT_COUNTERPART[key]
             if allowed is not None and value != allowed:
                 raise InputError(f'--hyp {path}: {key} {value} is not supported '
-                                 f'({why}); only {allowed} is')
+                                 f'({why}; no YOLOv5 hyp file of v5.0 to v7.0 '
+                                 f'sets it); only {allowed} is')
             notes.append(f'{key} {value}: no counterpart ({why})')
         else:
             raise InputError(f'--hyp {path}: {key} is not a YOLOv5 '
                              'hyperparameter')
     return primaries, notes
+
+
+def _anchors_per_level(path: str, value: float) -> Optional[int]:
+    """YOLOv5's ``Model(anchors=hyp['anchors'])``: a non-zero value, rounded, is
+    the number of anchors per level; 0 keeps the model's own."""
+    if value == 0:
+        return None
+    count = round(value)
+    if count < 1:
+        raise InputError(f'--hyp {path}: anchors {value} is {count} anchors per '
+                         'level; it must round to at least 1 (0: the model\'s own)')
+    return count

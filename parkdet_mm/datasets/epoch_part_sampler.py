@@ -8,7 +8,7 @@ the whole set, so every image is read once per pass; with image weights
 proportion to the weights, as the reference did, and unlike the reference it does so on
 any number of processes. With image weights it also draws each sample's mosaic
 partner tiles by the same weights (:class:`MosaicIndex`), as the reference's mosaic
-did (SPEC section 7).
+did (SPEC section 7), and, for MixUp, those of the second mosaic blended in.
 """
 import math
 from typing import Iterable, Iterator, Optional, Sequence, Sized, Union
@@ -23,6 +23,7 @@ from mmyolo.registry import DATA_SAMPLERS
 _PASS_STREAM = 0
 _WEIGHTED_STREAM = 1
 _PARTNER_STREAM = 2
+_MIXUP_PARTNER_STREAM = 3
 
 
 class MosaicIndex(int):
@@ -33,21 +34,28 @@ class MosaicIndex(int):
     ``sample_idx``, which is how ``partners`` reach
     :class:`~parkdet_mm.datasets.transforms.WeightedMosaic` in the pipeline, in
     any dataloader worker, without state shared between processes.
+    ``mixup_partners`` (possibly empty) are the partner tiles of the second mosaic
+    that :class:`~parkdet_mm.datasets.transforms.WeightedMixUp` blends in.
     """
 
     partners: tuple
+    mixup_partners: tuple
 
-    def __new__(cls, index: int, partners: Iterable[int]) -> 'MosaicIndex':
+    def __new__(cls, index: int, partners: Iterable[int],
+                mixup_partners: Iterable[int] = ()) -> 'MosaicIndex':
         obj = super().__new__(cls, index)
         obj.partners = tuple(int(p) for p in partners)
+        obj.mixup_partners = tuple(int(p) for p in mixup_partners)
         return obj
 
     def __reduce__(self):
         # Sent to dataloader workers by pickle: keep the partners.
-        return MosaicIndex, (int(self), self.partners)
+        return MosaicIndex, (int(self), self.partners, self.mixup_partners)
 
     def __repr__(self) -> str:
-        return f'MosaicIndex({int(self)}, partners={self.partners})'
+        mixup = (f', mixup_partners={self.mixup_partners}'
+                 if self.mixup_partners else '')
+        return f'MosaicIndex({int(self)}, partners={self.partners}{mixup})'
 
 
 @DATA_SAMPLERS.register_module()
@@ -75,7 +83,10 @@ class EpochPartSampler(Sampler):
       yielded as a :class:`MosaicIndex` carrying ``mosaic_partners`` more indices
       drawn the same way (from a stream of their own, so the first tiles do not
       depend on them): the reference's mosaic took its three partner tiles uniformly
-      from the epoch's weighted list, i.e. by the weights too.
+      from the epoch's weighted list, i.e. by the weights too. With
+      ``mixup_partners``, it also carries that many more (from a third stream):
+      the partner tiles of the second mosaic MixUp blends in, which YOLOv5 drew
+      from the same weighted list.
 
     Split across processes: the ``total`` indices are padded to a multiple of the world
     size by repeating their own first items (as ``DefaultSampler(round_up=True)``
@@ -102,18 +113,21 @@ class EpochPartSampler(Sampler):
             a 4-tile mosaic); 0 yields plain ints. Unweighted epochs always
             yield plain ints, and the mosaic draws its partners uniformly.
             Defaults to 3.
+        mixup_partners (int): Partner indices drawn per sample by weight for
+            MixUp's second mosaic (3 when MixUp is on, else 0). Defaults to 0.
     """
 
     def __init__(self,
                  dataset: Sized,
                  parts: int = 15,
                  seed: Optional[int] = None,
-                 mosaic_partners: int = 3) -> None:
+                 mosaic_partners: int = 3,
+                 mixup_partners: int = 0) -> None:
         if parts < 1:
             raise ValueError(f'parts must be >= 1, got {parts}')
-        if mosaic_partners < 0:
-            raise ValueError(
-                f'mosaic_partners must be >= 0, got {mosaic_partners}')
+        if mosaic_partners < 0 or mixup_partners < 0:
+            raise ValueError('mosaic_partners and mixup_partners must be >= 0, '
+                             f'got {mosaic_partners} and {mixup_partners}')
         num_images = len(dataset)
         if num_images == 0:
             raise ValueError('EpochPartSampler needs a non-empty dataset')
@@ -124,6 +138,7 @@ class EpochPartSampler(Sampler):
         self.epoch = 0
         self.num_images = num_images
         self.mosaic_partners = mosaic_partners
+        self.mixup_partners = mixup_partners
         self.total = max(1, num_images // parts)
         self.num_samples = math.ceil(self.total / self.world_size)
         self._weights: Optional[np.ndarray] = None
@@ -177,10 +192,12 @@ class EpochPartSampler(Sampler):
                               padded_size)[self.rank::self.world_size]
         if self._weights is None or self.mosaic_partners == 0:
             return iter(indices[positions].tolist())
-        partners = self.epoch_partners(self.epoch)
+        partners = self.epoch_partners(self.epoch)[positions].tolist()
+        mixup = (self.epoch_partners(self.epoch, mixup=True)[positions].tolist()
+                 if self.mixup_partners else [()] * len(positions))
         return iter([
-            MosaicIndex(index, row) for index, row in zip(
-                indices[positions].tolist(), partners[positions].tolist())
+            MosaicIndex(index, row, mixup_row) for index, row, mixup_row in zip(
+                indices[positions].tolist(), partners, mixup)
         ])
 
     def __len__(self) -> int:
@@ -193,19 +210,21 @@ class EpochPartSampler(Sampler):
             return self._epoch_of_passes(epoch)
         return self._weighted_draw(epoch)
 
-    def epoch_partners(self, epoch: int) -> np.ndarray:
+    def epoch_partners(self, epoch: int, mixup: bool = False) -> np.ndarray:
         """The weighted epoch's mosaic partners: row ``k`` for ``epoch_indices``'s
         ``k``-th index, ``mosaic_partners`` columns, drawn by weight with
-        replacement from a generator seeded by ``(seed, epoch)``."""
+        replacement from a generator seeded by ``(seed, epoch)``; with ``mixup``,
+        the ``mixup_partners`` of MixUp's second mosaic, from a stream of their
+        own."""
         if self._weights is None:
             raise ValueError('mosaic partners are drawn by weight only; call '
                              'set_weights first')
-        rng = np.random.default_rng([self.seed, _PARTNER_STREAM, epoch])
+        stream, columns = ((_MIXUP_PARTNER_STREAM, self.mixup_partners) if mixup
+                           else (_PARTNER_STREAM, self.mosaic_partners))
+        rng = np.random.default_rng([self.seed, stream, epoch])
         probabilities = self._weights / self._weights.sum()
         return rng.choice(
-            self.num_images,
-            size=(self.total, self.mosaic_partners),
-            p=probabilities)
+            self.num_images, size=(self.total, columns), p=probabilities)
 
     def _weighted_draw(self, epoch: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, _WEIGHTED_STREAM, epoch])

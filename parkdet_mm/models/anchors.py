@@ -132,8 +132,10 @@ def box_sizes_per_image(dataset, img_size: int) -> List[np.ndarray]:
 
 def _ratio_metric(wh: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     """YOLOv5's ratio metric: ``(boxes, anchors)``, 1 for equal shapes."""
-    r = wh[:, None] / anchors[None]
-    return np.minimum(r, 1 / r).min(2)
+    # YOLOv5's placeholder anchors (hyp anchors) have a width of 0: ratio 0
+    with np.errstate(divide='ignore'):
+        r = wh[:, None] / anchors[None]
+        return np.minimum(r, 1 / r).min(2)
 
 
 def anchor_fit(wh: np.ndarray, anchors: np.ndarray,

@@ -21,7 +21,9 @@ max_rotate_degree = 0.0  # degrees
 max_translate_ratio = 0.1  # translate
 affine_scale = 0.9  # scale
 max_shear_degree = 0.0  # shear
-# perspective 0.0, flipud 0.0
+# perspective 0.0
+flip_ud_prob = 0.0  # flipud
 flip_lr_prob = 0.5  # fliplr
 mosaic_prob = 1.0  # mosaic
-# mixup 0.0, copy_paste 0.0
+mixup_prob = 0.0  # mixup
+# copy_paste 0.0

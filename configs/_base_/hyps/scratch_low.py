@@ -24,7 +24,8 @@ max_translate_ratio = 0.1  # translate
 affine_scale = 0.5  # scale: YOLOv5RandomAffineWarp.scaling_ratio_range (1 -+ scale)
 max_shear_degree = 0.0  # shear
 # perspective 0.0: the affine has no perspective term (warped with cv2.warpAffine)
-# flipud 0.0: no vertical flip
+flip_ud_prob = 0.0  # flipud: mmdet.RandomFlip(prob, 'vertical'); 0: none at all
 flip_lr_prob = 0.5  # fliplr: mmdet.RandomFlip(prob)
 mosaic_prob = 1.0  # mosaic: the share of images that get YOLOv5's mosaic
-# mixup 0.0, copy_paste 0.0: no MixUp, no copy-paste
+mixup_prob = 0.0  # mixup: the share of mosaics blended with a second (WeightedMixUp)
+# copy_paste 0.0: no copy-paste (it needs segment labels)

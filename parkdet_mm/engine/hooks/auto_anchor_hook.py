@@ -1,5 +1,5 @@
 """YOLOv5's AutoAnchor before training; anchors kept with the checkpoints."""
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 from mmengine.dist import broadcast_object_list, is_main_process
@@ -11,6 +11,7 @@ from parkdet_mm.models.anchors import (
     apply_checkpoint_anchors,
     box_sizes_per_image,
     check_anchors,
+    checkpoint_anchors,
     model_anchors,
     set_model_anchors,
     train_img_size,
@@ -43,6 +44,11 @@ class AutoAnchorHook(Hook):
         generations (int): Rounds of the genetic evolution. Defaults to 1000.
         seed (int, optional): Seed of the check's random draws; None uses the
             runner's seed. Defaults to None.
+        initial_anchors (list, optional): Anchors (``base_sizes`` form) put on
+            the model before the check whatever a ``load_from`` checkpoint
+            brought: YOLOv5's hyp ``anchors`` builds the model with placeholder
+            anchors, leaves the pretrained ones out, and lets the check evolve
+            real ones. None: the model's anchors as they are. Defaults to None.
     """
 
     priority = 'VERY_HIGH'  # anchors set before other hooks see the model
@@ -51,15 +57,24 @@ class AutoAnchorHook(Hook):
                  img_size: Optional[int] = None,
                  check: bool = True,
                  generations: int = 1000,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None,
+                 initial_anchors: Optional[List] = None) -> None:
         self.img_size = img_size
         self.check = check
         self.generations = generations
         self.seed = seed
+        self.initial_anchors = initial_anchors
 
     def before_train(self, runner) -> None:
         """Run YOLOv5's ``check_anchors`` unless the run resumed."""
-        if not self.check or runner.iter > 0:
+        if runner.iter > 0:
+            return
+        if self.initial_anchors is not None:
+            set_model_anchors(runner.model, self.initial_anchors)
+            runner.logger.info(
+                f'anchors: {len(self.initial_anchors[0])} per level, placeholders '
+                f'{self.initial_anchors[0]} until AutoAnchor evolves them')
+        if not self.check:
             return
         result = [None]
         if is_main_process():
@@ -74,7 +89,16 @@ class AutoAnchorHook(Hook):
             runner.model)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Use the loaded checkpoint's anchors, if it has any."""
+        """Use the loaded checkpoint's anchors, if it has any (not those of
+        another number per level than ``initial_anchors``: a pretrained
+        checkpoint's, which YOLOv5's hyp ``anchors`` leaves out)."""
+        anchors = checkpoint_anchors(checkpoint)
+        if (anchors is not None and self.initial_anchors is not None
+                and np.shape(anchors) != np.shape(self.initial_anchors)):
+            runner.logger.info(
+                f'anchors from the checkpoint left out: {np.shape(anchors)[1]} '
+                f'per level, the model has {len(self.initial_anchors[0])}')
+            return
         anchors = apply_checkpoint_anchors(runner.model, checkpoint)
         if anchors is not None:
             runner.logger.info(f'anchors from the checkpoint: {anchors}')

@@ -24,6 +24,7 @@ from terminaltables import AsciiTable
 from mmyolo.registry import METRICS
 from parkdet_challenge.formats import FORMATS
 from parkdet_challenge.submission import Record, image_records
+from parkdet_mm.datasets import merge_into_one_class
 from parkdet_mm.evaluation import diagnostics
 
 
@@ -57,6 +58,9 @@ class ChallengeSubmissionMetric(CocoMetric):
             'inattention2021' (SPEC 9: ``{"annotations": [{"file_name",
             "objects"}]}``, one entry per image, capped the same way) or 'coco' (a
             COCO results list with the data set's own category ids).
+        single_cls: Read ``ann_file`` with every box under one category, as
+            YOLOv5's ``--single-cls`` (:func:`merge_into_one_class`); the
+            records then carry that category's id.
 
     Returned keys, each prefixed with ``{prefix}/``, only when ``ann_file`` has
     annotations: ``mAP`` (AP@[.5:.95]), ``mAP_50``, ``mAP_75``, and per class
@@ -83,7 +87,8 @@ class ChallengeSubmissionMetric(CocoMetric):
                  prefix: Optional[str] = None,
                  diagnostics: bool = True,
                  confusion_score_thr: float = 0.25,
-                 data_format: str = 'parking2022') -> None:
+                 data_format: str = 'parking2022',
+                 single_cls: bool = False) -> None:
         if data_format not in FORMATS:
             raise ValueError(f'data_format must be one of {", ".join(FORMATS)}, '
                              f'got {data_format!r}')
@@ -94,6 +99,8 @@ class ChallengeSubmissionMetric(CocoMetric):
                          collect_device=collect_device, prefix=prefix)
         # mmdet's CocoMetric does not pass collect_dir on to MMEngine's BaseMetric
         self.collect_dir = collect_dir
+        if single_cls:
+            merge_into_one_class(self._coco_api)
         self.out_dir = out_dir
         self.format = FORMATS[data_format]
         self.max_bytes = self.format.max_bytes if max_bytes is None else int(max_bytes)
