@@ -200,11 +200,8 @@ def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
                                         else get_format(data_format))
     layout = layout or CHALLENGE_LAYOUT
     labels_file = root / layout.labels_file
-    data = load_json(labels_file)
+    data = load_json(labels_file) if fmt is None else fmt.load(labels_file, root)
     fmt = fmt or format_of_file(data, labels_file)
-    if not isinstance(data, dict):
-        raise InputError(f'{labels_file}: top level is a {type(data).__name__}, '
-                         'expected an object')
     labels = fmt.read_labels(data, labels_file)
     del data
     if diet and not fmt.extra_subset_names:
@@ -223,14 +220,21 @@ def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
     train_folder = _folder(root, layout.train_images, layout.recursive)
     train_check = _check_images(labels.images, train_folder, 'train', problems,
                                 **read)
-    n_readable = int(train_check.readable.sum())
-    if val_size is None:
+    own = labels.own_splits or {}
+    # the images to train and validate on (YOLO's data YAML: those it lists so)
+    in_train = train_check.readable & own.get('train', True)
+    if 'val' in own and val_size is not None:
+        raise InputError(f'--val-size: {labels_file} names its own val split')
+    n_readable = int(in_train.sum())
+    if 'val' in own:
+        val_size = int((own['val'] & train_check.readable).sum())
+    elif val_size is None:
         val_size = (fmt.default_val_size if fmt.default_val_size is not None
                     else max(1, n_readable // 10))
     if folds > n_readable:
         raise InputError(f'--folds {folds} is more than the {n_readable} readable images '
                          f'in {labels_file}')
-    if val_size >= n_readable:
+    if val_size >= n_readable and 'val' not in own:
         raise InputError(f'--val-size {val_size} leaves no training images: '
                          f'{n_readable} readable images in {labels_file}')
     test_check = (_check_images(test, _folder(root, layout.test_images,
@@ -253,20 +257,28 @@ def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
         _report_rejected_images(test, test_check, None, 'test', problems)
     problems.extend(_box_problems(labels, boxes))
 
-    is_val = fmt.val_mask(labels.images, train_check.readable, val_size, seed)
+    if 'val' in own:  # the data set's own, which may share images with train
+        is_val = own['val'] & train_check.readable
+        split_masks = {'train': in_train, 'val': is_val}
+    else:
+        is_val = fmt.val_mask(labels.images, in_train, val_size, seed)
+        split_masks = {'train': in_train & ~is_val, 'val': is_val}
+    if 'test' in own:  # labelled test images
+        split_masks['test'] = own['test'] & train_check.readable
+    # every image a fold may take
+    labelled = split_masks['train'] | is_val
     categories = coco_categories(labels.classes, labels.ids())
     ann_ids = _annotation_ids(labels, boxes)
     outputs: Dict[str, Any] = {}
-    split_masks = {'train': train_check.readable & ~is_val, 'val': is_val}
     extras = fmt.extra_subsets(labels, _classes_present(labels, boxes))
     for name, mask in extras.items():
         split_masks[name] = mask & (split_masks['train'] if extras_from == 'train'
                                     else train_check.readable)
     fold_masks: Dict[str, np.ndarray] = {}
     if folds:
-        fold_of = _fold_of_images(labels, boxes, train_check.readable, folds, seed)
+        fold_of = _fold_of_images(labels, boxes, labelled, folds, seed)
         for k in range(folds):
-            fold_masks[f'fold{k}/train'] = train_check.readable & (fold_of != k)
+            fold_masks[f'fold{k}/train'] = labelled & (fold_of != k)
             fold_masks[f'fold{k}/val'] = fold_of == k
             for name, mask in extras.items():
                 fold_masks[f'fold{k}/{name}'] = mask & (
@@ -287,6 +299,10 @@ def _convert(root: Path, val_size: Optional[int], seed: int, diet: bool,
 
     report = _report(labels, train_check, test_check, boxes, split_masks, val_size, seed,
                      problems)
+    if 'test' in own:
+        listed, kept = int(own['test'].sum()), int(split_masks['test'].sum())
+        report['test_images'] = {'input': listed, 'kept': kept,
+                                 'rejected': listed - kept}
     if folds:
         report['folds'] = _fold_report(labels, boxes, fold_masks, folds)
     report['suspicious'] = dict(suspicious_report, dropped=drop_suspicious)
@@ -457,7 +473,11 @@ def _check_boxes(labels: LabelSet, images: ImageCheck) -> BoxCheck:
     with np.errstate(invalid='ignore'):  # NaN rows of malformed boxes
         malformed_box |= ~np.isfinite(values).all(axis=1)
         x1, y1 = values[:, 0], values[:, 1]
-        if labels.box_format == 'xywh':
+        if labels.box_format == 'cxcywhn':  # YOLO's, normalised to the image
+            w, h = values[:, 2] * width, values[:, 3] * height
+            x1, y1 = values[:, 0] * width - w / 2, values[:, 1] * height - h / 2
+            x2, y2 = x1 + w, y1 + h
+        elif labels.box_format == 'xywh':
             w, h = values[:, 2], values[:, 3]
             x2, y2 = x1 + w, y1 + h
         else:

@@ -44,7 +44,8 @@ class LabelSet:
     ``ann_malformed`` marks the boxes that are not objects or lack a field.
     ``ann_categories`` are category ids, or class names where
     ``categories_by_name``; ``ann_boxes`` are ``[x, y, w, h]`` (``box_format``
-    'xywh') or ``[x1, y1, x2, y2]`` ('xyxy'). ``category_ids`` are the data set's
+    'xywh'), ``[x1, y1, x2, y2]`` ('xyxy') or YOLO's ``[cx, cy, w, h]``
+    normalised to the image ('cxcywhn'). ``category_ids`` are the data set's
     own ids of ``classes`` (None: 1..K in order); ``ann_iscrowd`` COCO's crowd
     flags (None: no crowd boxes). A report names a box by its "id" field
     (``refs_are_ids``) or by its position among its image's objects.
@@ -62,6 +63,10 @@ class LabelSet:
     refs_are_ids: bool = True
     category_ids: Optional[Tuple[int, ...]] = None
     ann_iscrowd: Optional[np.ndarray] = None
+    # The data set's own splits, bool per image: 'train' (the images to train and
+    # validate on), 'val' (None: drawn from 'train'), 'test' (labelled test
+    # images); None: every image is labelled training data, val drawn from it.
+    own_splits: Optional[Dict[str, np.ndarray]] = None
 
     def ids(self) -> Tuple[int, ...]:
         """The data set's category id of each class."""

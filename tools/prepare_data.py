@@ -12,6 +12,11 @@ images are, file_name relative to it, subfolders allowed) and optionally
 --test-json FILE (the images to predict: a COCO file whose annotations, if any,
 are not used), all under --data-root. Its classes and category ids are kept.
 
+A YOLOv5 data set (--format yolo, or --data-yaml alone): --data-yaml FILE, its data
+YAML (path, train, val, test, names) over images/ and labels/*.txt; --data-root
+replaces the YAML's path. Its own val and test splits are kept (test.json with
+its labels); a broken label line stops it with the file and line.
+
 Writes OUT/annotations/{train,val,test}.json (file names relative to DATA),
 OUT/annotations/classes.json (the class list the configs read), 2021's
 OUT/annotations/train_diet.json, with --folds K
@@ -29,12 +34,14 @@ reads headers only.
 import argparse
 import os
 import os.path as osp
+from pathlib import Path
 from typing import Optional
 
 from parkdet_challenge.audit import AuditThresholds
 from parkdet_challenge.cli import InputError, run_cli
 from parkdet_challenge.convert import prepare_data
 from parkdet_challenge.formats import FORMATS, DataLayout
+from parkdet_challenge.formats.yolo import dataset_root
 
 
 def coco_layout(args: argparse.Namespace) -> Optional[DataLayout]:
@@ -62,11 +69,31 @@ def coco_layout(args: argparse.Namespace) -> Optional[DataLayout]:
                       test_images=images, recursive=True)
 
 
+def yolo_layout(args: argparse.Namespace) -> DataLayout:
+    """The layout of a YOLOv5 data YAML; sets ``args.data_root`` to the YAML's
+    ``path`` when it was not given."""
+    if not args.data_yaml:
+        raise InputError('--format yolo needs --data-yaml FILE (a YOLOv5 data YAML)')
+    if args.format not in (None, 'yolo'):
+        raise InputError(f'--data-yaml is a YOLOv5 data set, not --format {args.format}')
+    if args.train_json or args.images or args.test_json:
+        raise InputError('--train-json, --images and --test-json are for COCO data, '
+                         'not --data-yaml')
+    yaml_path = osp.abspath(args.data_yaml)
+    if not osp.isfile(yaml_path):
+        raise InputError(f'--data-yaml {args.data_yaml} does not exist')
+    if args.data_root is None:
+        args.data_root = str(dataset_root(Path(yaml_path)))
+    return DataLayout(labels_file=yaml_path, train_images='.', test_info_file=None,
+                      test_images='.', recursive=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--data-root', required=True,
-                        help='the data folder (DATA)')
+    parser.add_argument('--data-root',
+                        help='the data folder (DATA); with --data-yaml, default: '
+                        "the YAML's path")
     parser.add_argument('--out-dir', required=True, help='where the outputs go (OUT)')
     parser.add_argument('--format', choices=tuple(FORMATS),
                         help="the labels' format (default: told apart by the file)")
@@ -76,6 +103,8 @@ def main() -> None:
                         help='with --train-json: the folder of the images')
     parser.add_argument('--test-json', metavar='FILE',
                         help='with --train-json: a COCO file of the images to predict')
+    parser.add_argument('--data-yaml', metavar='FILE',
+                        help='a YOLOv5 data YAML: YOLO txt labels (--format yolo)')
     parser.add_argument('--val-size', type=int,
                         help='validation images (2022: 3000, drawn from the sorted '
                              'readable ids; 2021: 20000, drawn as its reference did, '
@@ -121,8 +150,13 @@ def main() -> None:
     parser.add_argument('--no-plot', action='store_true',
                         help='skip class_distribution.png (saves ~1 s of matplotlib)')
     args = parser.parse_args()
-    layout = coco_layout(args)
-    data_format = args.format or ('coco' if layout is not None else None)
+    if args.data_yaml or args.format == 'yolo':
+        layout, data_format = yolo_layout(args), 'yolo'
+    else:
+        if args.data_root is None:
+            parser.error('--data-root is required (or --data-yaml)')
+        layout = coco_layout(args)
+        data_format = args.format or ('coco' if layout is not None else None)
     conversion = prepare_data(args.data_root, args.out_dir, val_size=args.val_size,
                               seed=args.seed, diet=args.diet, plot=not args.no_plot,
                               progress=True, folds=args.folds,

@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 import numpy as np
 
 from ..cli import InputError
-from ..labels import ImageList, LabelSet
+from ..labels import ImageList, LabelSet, load_json
 from ..submission import CapResult, Record, image_records, write_predictions, write_submission
 
 
@@ -50,6 +50,11 @@ class CompetitionFormat:
     def matches(self, data: Any) -> bool:
         """Whether a parsed label file has this format's shape."""
         raise NotImplementedError
+
+    def load(self, path: Path, root: Path) -> Any:
+        """The label file at ``path`` parsed (``root``: the data root): JSON by
+        default."""
+        return load_json(path)
 
     def read_labels(self, data: Any, path: Path) -> LabelSet:
         """The label set of a parsed label file of this format; InputError for a
