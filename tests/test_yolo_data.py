@@ -197,7 +197,11 @@ def test_a_yolo_set_trains_and_predicts(yolo_set, tmp_path):
     test = json.loads((copy / 'annotations' / 'test.json').read_text())
     assert results and {r['category_id'] for r in results} <= set(range(5))
     assert {r['image_id'] for r in results} <= {im['id'] for im in test['images']}
-    assert test['annotations']  # the labelled test split, for tools/test.py
+    # the labelled test split: tools/test.py scores it (YOLOv5's val.py --task test)
+    assert test['annotations']
+    proc = run_tool(['tools/test.py', str(config), str(work / 'epoch_2.pth'),
+                     '--work-dir', str(tmp_path / 'test')])
+    assert 'challenge/mAP_50' in proc.stdout + proc.stderr
 
 
 def test_format_yolo_needs_its_yaml(tmp_path):
