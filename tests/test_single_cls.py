@@ -66,13 +66,13 @@ def test_single_cls_trains_and_tests_one_class(tiny_coco, tmp_path,
 
     import parkdet_mm  # noqa: F401
     from mmyolo.registry import DATASETS
-    from parkdet_mm.engine import FormulaRunner
+    from parkdet_mm.engine import DerivingRunner
     from parkdet_mm.engine.checkpoint import load_local_checkpoint
     config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco, epochs=1)
     work = tmp_path / 'work'
     cfg = config_from_train_flags(monkeypatch, [
         str(config), '--single-cls', '--work-dir', str(work)])
-    assert cfg.model_classes == ('item', ) and cfg.num_classes == 1
+    assert tuple(cfg.metainfo.classes) == ('item', ) and cfg.num_classes == 1
     init_default_scope('mmyolo')
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     labels = np.concatenate([
@@ -82,7 +82,7 @@ def test_single_cls_trains_and_tests_one_class(tiny_coco, tmp_path,
     assert len({a['category_id'] for a in train['annotations']}) > 1
     assert len(labels) == len(train['annotations']) and set(labels) == {0}
 
-    runner = FormulaRunner.from_cfg(quick_training(cfg, monkeypatch))
+    runner = DerivingRunner.from_cfg(quick_training(cfg, monkeypatch))
     runner.train()
     # one class: no classification loss, as YOLOv5 with nc = 1
     assert runner.message_hub.get_scalar('train/loss_cls').current() == 0

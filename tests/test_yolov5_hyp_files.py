@@ -106,12 +106,12 @@ def test_every_hyp_file_trains_an_epoch(name, tiny_coco, tmp_path, monkeypatch):
     import torch
 
     import parkdet_mm  # noqa: F401
-    from parkdet_mm.engine import FormulaRunner
+    from parkdet_mm.engine import DerivingRunner
     from parkdet_mm.engine.checkpoint import load_local_checkpoint
     values = DISTINCT[name]
     cfg = quick_training(
         tiny_hyp_config(tmp_path, tiny_coco, monkeypatch, values), monkeypatch)
-    runner = FormulaRunner.from_cfg(cfg)
+    runner = DerivingRunner.from_cfg(cfg)
     runner.train()
     assert runner.iter == 2  # 8 images in batches of 4
     assert torch.isfinite(torch.tensor(
@@ -321,7 +321,7 @@ def test_hyp_anchors_are_evolved_as_yolov5(tiny_coco, tiny_model, tmp_path,
 
     import parkdet_mm  # noqa: F401
     from mmyolo.registry import DATASETS
-    from parkdet_mm.engine import FormulaRunner
+    from parkdet_mm.engine import DerivingRunner
     from parkdet_mm.engine.checkpoint import load_local_checkpoint
     from parkdet_mm.models.anchors import box_sizes_per_image, check_anchors
     values = YOLOV5_HYP_FILES[('v7.0', 'data/hyps/hyp.Objects365.yaml')]
@@ -340,7 +340,7 @@ def test_hyp_anchors_are_evolved_as_yolov5(tiny_coco, tiny_model, tmp_path,
             '--cfg-options', f'load_from={tmp_path}/pretrained.pth'), monkeypatch)
         assert cfg.model.bbox_head.prior_generator.base_sizes == [
             level[:per_level] for level in placeholders]
-        runner = FormulaRunner.from_cfg(cfg)
+        runner = DerivingRunner.from_cfg(cfg)
         runner.train()
         anchors = load_local_checkpoint(str(work / 'epoch_1.pth'))['meta']['anchors']
         init_default_scope('mmyolo')
