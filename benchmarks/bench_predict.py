@@ -19,10 +19,11 @@ import os.path as osp
 import time
 
 import torch
+from mmengine.runner import Runner
 
 import parkdet_mm  # noqa: F401
 from parkdet_challenge.submission import image_records
-from parkdet_mm.apis import predict_with_checkpoint
+from parkdet_mm.apis import YOLOv5Inferencer
 from parkdet_mm.apis.run_setup import flush_denormals_on_cpu
 from parkdet_mm.config import final_checkpoint, load_config
 
@@ -55,8 +56,8 @@ def main() -> None:
     device = 'cpu'
 
     def predict(tta: bool = False) -> int:
-        predictions = predict_with_checkpoint(cfg, checkpoint, tta, device,
-                                              desc='predict')
+        predictions = YOLOv5Inferencer(cfg, checkpoint, tta, device).predict_loader(
+            Runner.build_dataloader(cfg.test_dataloader))
         for img_id, pred in predictions.items():
             image_records(img_id, pred.bboxes.numpy(), pred.scores.numpy(),
                           pred.labels.numpy() + 1)

@@ -26,7 +26,7 @@ if os.environ.get('PYTEST_XDIST_WORKER'):
 # What starts a tool, a training, a test run or more processes (the ``tools`` mark;
 # make test-quick runs the rest).
 _SLOW_CALLS = ('run_tool(', 'subprocess', 'Popen', '.train()', 'Runner.from_cfg',
-               'predict_with_checkpoint(', 'mp.spawn', 'multiprocessing',
+               'predict_loader(', 'mp.spawn', 'multiprocessing',
                'start_processes')
 _TESTS = Path(__file__).resolve().parent
 

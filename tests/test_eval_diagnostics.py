@@ -169,7 +169,6 @@ def test_metric_returns_p_r_at_best_f1_fitness_and_keeps_the_pictures(tmp_path):
 
 def test_confusion_matrix_against_hand_counts(tmp_path):
     metric = _metric(tmp_path, confusion_score_thr=0.25)
-    metric._category_ids()
     matrix = metric.confusion_matrix(_records())
     bg = len(CLASSES)
     expected = np.zeros((bg + 1, bg + 1), dtype=np.int64)

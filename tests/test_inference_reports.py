@@ -10,17 +10,21 @@ from conftest import assert_one_line_error, run_tool
 TEST_ON_VAL = ['--cfg-options', 'test_ann_file=annotations/val.json']
 
 
-@pytest.mark.parametrize('tta', [False, True])
-def test_the_speed_lines_stages_add_up_to_the_total(tiny_model, tta):
-    from parkdet_mm.apis import predict_with_checkpoint
+@pytest.mark.parametrize('tta,models', [(False, 1), (True, 1), (False, 2)])
+def test_the_speed_lines_stages_add_up_to_the_total(tiny_model, tta, models):
+    from mmengine.runner import Runner
+
+    from parkdet_mm.apis import YOLOv5Inferencer
     from parkdet_mm.config import load_config
     from parkdet_mm.engine.inference_timer import STAGES, InferenceTimer
     config, checkpoint = tiny_model
     cfg = load_config(str(config))
     timer = InferenceTimer()
-    predictions = predict_with_checkpoint(cfg, str(checkpoint), tta, 'cpu',
-                                          timer=timer)
-    assert timer.images == len(predictions) == 4  # the tiny test split
+    inferencer = YOLOv5Inferencer(cfg, [str(checkpoint)] * models, tta, 'cpu')
+    predictions = inferencer.predict_loader(
+        Runner.build_dataloader(cfg.test_dataloader), timer)
+    # the tiny test split; an ensemble's models each preprocess it, counted once
+    assert timer.images == len(predictions) == 4
     assert timer.shape == (4, 3, 64, 64)
     assert all(timer.seconds[stage] > 0 for stage in STAGES)
     assert sum(timer.seconds.values()) == pytest.approx(timer.total, rel=0.1)

@@ -75,3 +75,18 @@ def test_predict_bad_inputs_are_one_line(tiny_coco, tmp_path):
                      '--data-root', str(broken), *common], check=False)
     assert_one_line_error(proc, missing)
     assert not (tmp_path / 'out').exists()
+
+
+def test_predict_and_test_write_the_same_files(tiny_model, tiny_coco, tmp_path):
+    """One writer: tools/predict.py (through the inferencer) and tools/test.py
+    (through the metric) write the same bytes for the same checkpoint and data."""
+    config, checkpoint = tiny_model
+    data = ['--data-root', str(tiny_coco), '--ann-dir', str(tiny_coco / 'annotations')]
+    run_tool(['tools/predict.py', str(config), str(checkpoint), *data, '--no-tta',
+              '--out-dir', str(tmp_path / 'predict')])
+    run_tool(['tools/test.py', str(config), str(checkpoint), *data, '--work-dir',
+              str(tmp_path / 'work'), '--out-dir', str(tmp_path / 'test')])
+    for name in ('preds.json', 'submission.json'):
+        written = (tmp_path / 'predict' / name).read_bytes()
+        assert len(json.loads(written)) > 4
+        assert (tmp_path / 'test' / name).read_bytes() == written

@@ -5,39 +5,17 @@
         [--img-size 1536] [--nms nms|soft] [--ensemble wbf|nms] [--show-dir DIR]
     bash tools/dist_predict.sh [CONFIG] [CHECKPOINT ...] NPROC --data-root DATA ...
 
-Defaults are the reference's: configs/finetune.py and its final checkpoint, images
-at 1536, score >= 0.01, class-aware NMS at IoU 0.7, multi-label, at most 50 boxes per
-image, YOLOv5's TTA. Several checkpoints are fused per image by weighted boxes fusion
-(--ensemble wbf) or as YOLOv5's Ensemble (--ensemble nms: every model's raw, TTA'd
-predictions concatenated, one NMS); a config's ``predict_ensemble`` sets the default
-(configs/challenge2021: nms, with its 2021 defaults and submission format).
-Without CHECKPOINT: the config's final checkpoint; with a 2021 fine-tune config,
-the baseline's and the fine-tune's, ensembled with NMS as the 2021 reference's
-predict did (the config's ``predict_with_load_from``).
-Writes OUT_DIR/preds.json (every record) and OUT_DIR/submission.json (under the
-format's cap), and OUT_DIR/scores.json (mAP and the rest) when the annotation file
-has boxes (e.g. val.json as test.json).
-Under several processes (``--launcher pytorch|slurm``) each predicts whole batches of
-the test set and rank 0 writes the same files, byte for byte, as one process would.
+Defaults are the reference's: configs/finetune.py and its final checkpoint (a 2021
+fine-tune: also its baseline's), 1536 px, TTA; several checkpoints are fused. Writes
+preds.json, submission.json and, on labelled data, scores.json (docs/inference.md).
 """
 import argparse
-import os.path as osp
 
 import torch
-from mmengine.structures import InstanceData
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
-from mmyolo.registry import METRICS, VISUALIZERS
-from parkdet_challenge.atomic import write_json_atomic
 from parkdet_challenge.cli import run_cli
-from parkdet_mm.apis import (
-    check_test_images,
-    fuse_models,
-    gather_predictions,
-    predict_nms_ensemble,
-    predict_with_checkpoint,
-    share_test_batches,
-)
+from parkdet_mm.apis import predict_submission
 from parkdet_mm.apis.run_setup import (
     add_inference_args,
     add_runner_args,
@@ -48,8 +26,6 @@ from parkdet_mm.apis.run_setup import (
     parse_runner_args,
 )
 from parkdet_mm.config import final_checkpoint, load_config
-from parkdet_mm.engine.checkpoint import check_checkpoint_file
-from parkdet_mm.engine.inference_timer import InferenceTimer
 from parkdet_mm.engine.preflight import check_cuda_ops
 
 DEFAULT_CONFIG = 'configs/finetune.py'
@@ -98,26 +74,6 @@ def split_paths(paths):
     return DEFAULT_CONFIG, paths
 
 
-def draw(predictions, dataset, show_dir: str, count: int,
-         score_thr: float) -> None:
-    """Save ``count`` test images with their boxes drawn, for a person to look at."""
-    import mmcv
-    from mmdet.structures import DetDataSample
-    visualizer = VISUALIZERS.build(
-        dict(type='mmdet.DetLocalVisualizer', name='predict_show',
-             vis_backends=[dict(type='LocalVisBackend')]))
-    visualizer.dataset_meta = dataset.metainfo
-    for index in range(min(count, len(dataset))):
-        info = dataset.get_data_info(index)
-        image = mmcv.imread(info['img_path'], channel_order='rgb')
-        sample = DetDataSample()
-        sample.pred_instances = predictions.get(info['img_id'], InstanceData())
-        visualizer.add_datasample(
-            osp.basename(info['img_path']), image, sample, draw_gt=False,
-            pred_score_thr=score_thr,
-            out_file=osp.join(show_dir, osp.basename(info['img_path'])))
-
-
 def main() -> None:
     args = parse_args()
     check_cuda_ops(args.device)  # mmcv without CUDA ops fails at the first NMS
@@ -132,56 +88,10 @@ def main() -> None:
         # ensembled its baseline and fine-tuned models
         checkpoints = ([cfg.load_from] if cfg.get('predict_with_load_from')
                        else []) + [final_checkpoint(cfg)]
-    for checkpoint in checkpoints:
-        check_checkpoint_file(checkpoint)
-    ann_file = cfg.test_evaluator.ann_file
-    num_images = check_test_images(cfg.data_root, ann_file)
-    batch_size = cfg.test_dataloader.batch_size
-    ensemble = args.ensemble or cfg.get('predict_ensemble', 'wbf')
-    share_test_batches(cfg)
-    out_dir = args.out_dir or osp.join(cfg.work_dir, 'submission')
-
-    timers = {}  # what each timed pass ran -> its InferenceTimer
-    if ensemble == 'nms' and len(checkpoints) > 1:
-        timers['NMS ensemble'] = InferenceTimer()
-        fused = predict_nms_ensemble(cfg, checkpoints, args.tta, args.device,
-                                     timer=timers['NMS ensemble'])
-    else:
-        per_model = []
-        for i, checkpoint in enumerate(checkpoints):
-            timer = timers[osp.basename(checkpoint)] = InferenceTimer()
-            per_model.append(predict_with_checkpoint(
-                cfg, checkpoint, args.tta, args.device,
-                desc=f'model {i + 1}/{len(checkpoints)}', timer=timer))
-        fused = fuse_models(per_model, args.wbf_iou, cfg.max_per_img)
-    predictions = gather_predictions(fused, batch_size)
-    if predictions is None:
-        return  # not rank 0: rank 0 writes the files
-    for name, timer in timers.items():
-        print(f"{name}{' (TTA)' if args.tta else ''}: {timer.line()}")
-
-    metric = METRICS.build(dict(type='ChallengeSubmissionMetric',
-                                ann_file=osp.abspath(ann_file),
-                                out_dir=out_dir, max_bytes=args.max_bytes,
-                                data_format=cfg.data_format))
-    metric.dataset_meta = dict(classes=cfg.metainfo['classes'])
-    metric.process({}, [dict(img_id=img_id, pred_instances=pred)
-                        for img_id, pred in predictions.items()])
-    # compute_metrics, not evaluate: the records are gathered already, and
-    # evaluate would gather them again from every process.
-    scores = metric.compute_metrics(metric.results)
-    if scores:  # the annotation file had boxes (e.g. val.json as test.json)
-        write_json_atomic(osp.join(out_dir, 'scores.json'), scores, indent=1)
-        print(f"mAP {scores['mAP']:.4f}  mAP@.5 {scores['mAP_50']:.4f}  "
-              f"mAP@.75 {scores['mAP_75']:.4f} (all in scores.json)")
-    print(f'wrote {osp.join(out_dir, "submission.json")}')
-
-    if args.show_dir:
-        from mmengine.runner import Runner
-        dataset = Runner.build_dataloader(cfg.test_dataloader).dataset
-        draw(predictions, dataset, args.show_dir, args.show_num,
-             args.show_score_thr)
-        print(f'drew {min(args.show_num, num_images)} images in {args.show_dir}')
+    predict_submission(
+        cfg, checkpoints, args.out_dir, args.max_bytes, show_dir=args.show_dir,
+        show_num=args.show_num, show_score_thr=args.show_score_thr, tta=args.tta,
+        device=args.device, ensemble=args.ensemble, wbf_iou=args.wbf_iou)
 
 
 if __name__ == '__main__':

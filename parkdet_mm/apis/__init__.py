@@ -1,17 +1,18 @@
-from .ensemble import ensemble_test_step, predict_nms_ensemble
+"""Inference: the inferencer and the routes the tools take through it (predict's
+submission, detect's pictures), and the shared start-up of the runner tools."""
+from .detect import detect_source
+from .detector_loading import check_checkpoint_fits, load_detector
+from .ensemble import DetectorEnsemble, ensemble_test_step
+from .inferencer import Predictions, YOLOv5Inferencer
 from .predict import (
-                      check_checkpoint_fits,
                       check_test_images,
-                      fuse_models,
                       gather_predictions,
-                      load_detector,
-                      predict_with_checkpoint,
+                      predict_submission,
                       share_test_batches,
 )
 
 __all__ = [
-    'check_checkpoint_fits', 'check_test_images', 'ensemble_test_step',
-    'fuse_models', 'predict_nms_ensemble',
-    'gather_predictions', 'load_detector',
-    'predict_with_checkpoint', 'share_test_batches'
+    'DetectorEnsemble', 'Predictions', 'YOLOv5Inferencer', 'check_checkpoint_fits',
+    'check_test_images', 'detect_source', 'ensemble_test_step', 'gather_predictions',
+    'load_detector', 'predict_submission', 'share_test_batches'
 ]

@@ -1,25 +1,24 @@
-"""YOLOv5's ``Ensemble`` of several checkpoints: one NMS over all models' predictions.
+"""Several checkpoints as one model at inference: weighted boxes fusion, or YOLOv5's
+``Ensemble`` (one NMS over all models' predictions).
 
-The 2021 solution loaded its baseline and fine-tuned checkpoints as YOLOv5's
-``Ensemble``, whose forward runs every model on the same batch (with ``--augment``,
-each model's own TTA), concatenates their raw decoded predictions along the box axis
-and hands them to ONE ``non_max_suppression`` with the test settings; no box fusion.
-:func:`predict_nms_ensemble` does that on MMYOLO detectors, with the raw-prediction
-parts of :mod:`parkdet_mm.models.tta` (what the detector's and the TTA model's own
-post-processing use), so that one checkpoint through it gives that checkpoint's
-own predictions.
+The 2022 route fuses each image's detections of every model with MMDetection's
+weighted boxes fusion, as the 2021 solution fused its baseline and fine-tuned
+models for its 2022 entry. The 2021 solution loaded its baseline and fine-tuned
+checkpoints as YOLOv5's ``Ensemble``, whose forward runs every model on the same
+batch (with ``--augment``, each model's own TTA), concatenates their raw decoded
+predictions along the box axis and hands them to ONE ``non_max_suppression`` with
+the test settings; no box fusion. :func:`ensemble_test_step` does that on MMYOLO
+detectors, with the raw-prediction parts of :mod:`parkdet_mm.models.tta` (what the
+detector's and the TTA model's own post-processing use), so that one checkpoint
+through it gives that checkpoint's own predictions.
 """
-import os.path as osp
 from typing import List, Optional, Sequence
 
 import torch
-from mmengine.config import Config
-from mmengine.dist import get_rank
-from mmengine.runner import Runner
+from mmdet.models.utils import weighted_boxes_fusion
+from mmengine.structures import InstanceData
 from torch import nn
-from tqdm import tqdm
 
-from parkdet_mm.engine.inference_timer import InferenceTimer
 from parkdet_mm.models.tta import (
     DecodedPredictions,
     cat_predictions,
@@ -27,7 +26,7 @@ from parkdet_mm.models.tta import (
     nms_predictions,
 )
 
-from .predict import Predictions, load_detector
+FUSIONS = ('wbf', 'nms')
 
 
 def raw_predictions(model: nn.Module, inputs: torch.Tensor) -> DecodedPredictions:
@@ -51,22 +50,66 @@ def ensemble_test_step(models: Sequence[nn.Module], batch: dict) -> List:
     return detectors[0].add_pred_to_datasample(samples, results)
 
 
-def predict_nms_ensemble(cfg: Config, checkpoints: Sequence[str], tta: bool,
-                         device: str,
-                         timer: Optional[InferenceTimer] = None) -> Predictions:
-    """Run the checkpoints (all of ``cfg``'s model) together over
-    ``cfg.test_dataloader``, each batch through :func:`ensemble_test_step`;
-    predictions per image id in original-image pixels. With ``timer``, the
-    ensemble's stages are timed there."""
-    models = [load_detector(cfg, checkpoint, tta, device) for checkpoint in checkpoints]
-    dataloader = Runner.build_dataloader(cfg.test_dataloader)
-    names = ' + '.join(osp.basename(c) for c in checkpoints)
-    timer = timer or InferenceTimer()
-    predictions: Predictions = {}
-    with torch.no_grad(), timer.timing(models):
-        for batch in tqdm(timer.batches(dataloader), total=len(dataloader),
-                          desc=f'NMS ensemble {names}', unit='batch',
-                          disable=get_rank() != 0):
-            for sample in ensemble_test_step(models, batch):
-                predictions[sample.img_id] = sample.pred_instances.cpu()
-    return predictions
+def fuse_boxes(preds: Sequence[InstanceData], iou_thr: float, max_per_img: int,
+               weights: Optional[List[float]] = None) -> InstanceData:
+    """One image's detections of several models (on the CPU) fused by weighted
+    boxes fusion: the ``max_per_img`` best fused boxes, by score."""
+    bboxes, scores, labels = weighted_boxes_fusion(
+        [p.bboxes for p in preds], [p.scores for p in preds],
+        [p.labels for p in preds], weights=weights, iou_thr=iou_thr)
+    result = InstanceData()
+    if len(scores) == 0:
+        result.bboxes = torch.zeros((0, 4))
+        result.scores = torch.zeros((0, ))
+        result.labels = torch.zeros((0, ), dtype=torch.long)
+    else:
+        keep = scores.argsort(descending=True)[:max_per_img]
+        result.bboxes = bboxes[keep].float()
+        result.scores = scores[keep].float()
+        result.labels = labels[keep].long()
+    return result
+
+
+class DetectorEnsemble(nn.Module):
+    """Several checkpoints' detectors (each maybe in a TTA model) as one model:
+    :meth:`test_step` runs all of them on the same batch and fuses each image's
+    results.
+
+    Args:
+        models: The detectors (or TTA models), all of one config.
+        fusion: 'wbf': each model's own detections fused by weighted boxes fusion
+            at ``wbf_iou``, the ``max_per_img`` best kept; 'nms': YOLOv5's
+            ``Ensemble`` (:func:`ensemble_test_step`).
+        wbf_iou: The IoU at which weighted boxes fusion merges boxes.
+        max_per_img: Fused boxes kept per image.
+    """
+
+    def __init__(self, models: Sequence[nn.Module], fusion: str = 'wbf',
+                 wbf_iou: float = 0.55, max_per_img: int = 300) -> None:
+        super().__init__()
+        if fusion not in FUSIONS:
+            raise ValueError(f'fusion must be one of {FUSIONS}, got {fusion!r}')
+        self.models = nn.ModuleList(models)
+        self.fusion = fusion
+        self.wbf_iou = wbf_iou
+        self.max_per_img = max_per_img
+
+    def test_step(self, data: dict) -> list:
+        """One ``DetDataSample`` per image of the batch ``data``, its
+        ``pred_instances`` the fused detections."""
+        if self.fusion == 'nms':
+            return ensemble_test_step(self.models, data)
+        per_model = []
+        for model in self.models:
+            samples = model.test_step(data)
+            # the next model's test_step sets pred_instances on the same samples
+            per_model.append([s.pred_instances for s in samples])
+        for sample, fused in zip(samples, self.fuse(per_model)):
+            sample.pred_instances = fused
+        return samples
+
+    def fuse(self, per_model: Sequence[Sequence[InstanceData]]) -> List[InstanceData]:
+        """Each image's detections of every model (``per_model[m][i]``) fused by
+        weighted boxes fusion, on the CPU."""
+        return [fuse_boxes([preds[i].cpu() for preds in per_model], self.wbf_iou,
+                           self.max_per_img) for i in range(len(per_model[0]))]

@@ -1,9 +1,10 @@
-"""Inference for the submission: one or several checkpoints over the test set.
+"""The submission route: the test set through the inferencer, then the writer.
 
-Each checkpoint is run over the test loader (with YOLOv5's TTA when asked); with
-several, the predictions of each image are fused by MMDetection's weighted boxes
-fusion, as the 2021 solution fused its baseline and fine-tuned models. The results
-are handed to :class:`ChallengeSubmissionMetric`, which writes the files.
+:func:`predict_submission` is ``tools/predict.py``: the config's test loader through
+a :class:`~parkdet_mm.apis.YOLOv5Inferencer` (one checkpoint, or several fused per
+image), the detections gathered on rank 0, written by the
+:class:`~parkdet_mm.evaluation.SubmissionWriter` (``preds.json``, the capped
+``submission.json``) and, on labelled data, scored by the challenge metric.
 
 Under several processes (torchrun, Slurm) each reads whole batches of the test set
 (:class:`~parkdet_mm.datasets.BatchShareSampler`), runs every model and the fusion
@@ -12,25 +13,23 @@ order, so the files are written once and are the same bytes as with one process.
 """
 import json
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
-import torch
-from mmdet.models.utils import weighted_boxes_fusion
 from mmengine.config import Config
 from mmengine.dist import all_gather_object, get_rank, get_world_size
-from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
-from mmengine.structures import InstanceData
-from tqdm import tqdm
 
-from mmyolo.registry import MODELS
+from mmyolo.registry import DATASETS
+from parkdet_challenge.atomic import write_json_atomic
 from parkdet_challenge.cli import InputError
 from parkdet_mm.datasets import BatchShareSampler
-from parkdet_mm.engine.checkpoint import load_local_checkpoint
+from parkdet_mm.engine.checkpoint import check_checkpoint_file
 from parkdet_mm.engine.inference_timer import InferenceTimer
-from parkdet_mm.models.anchors import apply_checkpoint_anchors
+from parkdet_mm.evaluation.metrics import ChallengeSubmissionMetric
+from parkdet_mm.evaluation.submission_writer import SubmissionWriter
+from parkdet_mm.visualization.detections import draw_predictions
 
-Predictions = Dict[int, InstanceData]  # img_id -> bboxes (xyxy, pixels), scores, labels
+from .inferencer import Predictions, YOLOv5Inferencer
 
 
 def share_test_batches(cfg: Config) -> None:
@@ -61,71 +60,6 @@ def check_test_images(data_root: str, ann_file: str) -> int:
     return len(images)
 
 
-def check_checkpoint_fits(model: torch.nn.Module, state_dict: dict,
-                          checkpoint: str) -> None:
-    """Raise InputError when the checkpoint's tensors do not fit the model.
-
-    The usual cause is a checkpoint of another number of classes; say so.
-    """
-    own = model.state_dict()
-    for key, value in state_dict.items():
-        if key in own and own[key].shape != value.shape:
-            message = (f'checkpoint {checkpoint} does not fit the config: {key} '
-                       f'is {tuple(value.shape)}, the model has '
-                       f'{tuple(own[key].shape)}')
-            if 'convs_pred' in key:
-                # YOLOv5 head: num_base_priors x (5 + num_classes) outputs
-                ckpt_classes = value.shape[0] // 3 - 5
-                model_classes = own[key].shape[0] // 3 - 5
-                message = (f'checkpoint {checkpoint} was trained for '
-                           f'{ckpt_classes} classes, the config has '
-                           f'{model_classes}')
-            raise InputError(message)
-    missing = [key for key in own if key not in state_dict]
-    if missing:
-        raise InputError(f'checkpoint {checkpoint} lacks {len(missing)} of the '
-                         f"model's tensors (e.g. {missing[0]}); wrong config?")
-
-
-def load_detector(cfg: Config, checkpoint: str, tta: bool,
-                  device: str) -> torch.nn.Module:
-    """The config's detector with ``checkpoint`` loaded, in eval mode on ``device``.
-
-    With ``tta`` it is wrapped in the config's ``tta_model``. The checkpoint's
-    ``meta['anchors']``, if any, replace the config's anchors. Every tool that runs a
-    checkpoint (predict, detect, export) builds its model here.
-    """
-    init_default_scope(cfg.get('default_scope', 'mmyolo'))
-    detector = MODELS.build(cfg.model)
-    state = load_local_checkpoint(checkpoint, map_location='cpu')
-    state_dict = state.get('state_dict', state)
-    check_checkpoint_fits(detector, state_dict, checkpoint)
-    detector.load_state_dict(state_dict)
-    apply_checkpoint_anchors(detector, state)
-    model = (MODELS.build(dict(**cfg.tta_model, module=detector))
-             if tta else detector)
-    return model.to(device).eval()
-
-
-def predict_with_checkpoint(cfg: Config, checkpoint: str, tta: bool,
-                            device: str, desc: Optional[str] = None,
-                            timer: Optional[InferenceTimer] = None
-                            ) -> Predictions:
-    """Run one checkpoint over ``cfg.test_dataloader``; predictions per image id.
-    With ``timer``, its stages are timed there."""
-    model = load_detector(cfg, checkpoint, tta, device)
-    dataloader = Runner.build_dataloader(cfg.test_dataloader)
-    timer = timer or InferenceTimer()
-    predictions: Predictions = {}
-    with torch.no_grad(), timer.timing([model]):
-        for batch in tqdm(timer.batches(dataloader), total=len(dataloader),
-                          desc=desc or osp.basename(checkpoint), unit='batch',
-                          disable=get_rank() != 0):
-            for sample in model.test_step(batch):
-                predictions[sample.img_id] = sample.pred_instances.cpu()
-    return predictions
-
-
 def gather_predictions(predictions: Predictions,
                        batch_size: int) -> Optional[Predictions]:
     """All processes' predictions on rank 0, in the order one process makes them;
@@ -139,29 +73,58 @@ def gather_predictions(predictions: Predictions,
     return dict(BatchShareSampler.merge(parts, batch_size))
 
 
-def fuse_models(per_model: Sequence[Predictions], iou_thr: float,
-                max_per_img: int,
-                weights: Optional[List[float]] = None) -> Predictions:
-    """Fuse each image's boxes from several models with weighted boxes fusion."""
-    if len(per_model) == 1:
-        return dict(per_model[0])
-    fused: Predictions = {}
-    for img_id in per_model[0]:
-        preds = [model_preds[img_id] for model_preds in per_model]
-        bboxes, scores, labels = weighted_boxes_fusion(
-            [p.bboxes for p in preds], [p.scores for p in preds],
-            [p.labels for p in preds],
-            weights=weights,
-            iou_thr=iou_thr)
-        result = InstanceData()
-        if len(scores) == 0:
-            result.bboxes = torch.zeros((0, 4))
-            result.scores = torch.zeros((0, ))
-            result.labels = torch.zeros((0, ), dtype=torch.long)
-        else:
-            keep = scores.argsort(descending=True)[:max_per_img]
-            result.bboxes = bboxes[keep].float()
-            result.scores = scores[keep].float()
-            result.labels = labels[keep].long()
-        fused[img_id] = result
-    return fused
+def predict_submission(cfg: Config, checkpoints: Sequence[str],
+                       out_dir: Optional[str] = None,
+                       max_bytes: Optional[int] = None,
+                       show_dir: Optional[str] = None, show_num: int = 8,
+                       show_score_thr: float = 0.3,
+                       **inferencer_kwargs) -> Optional[Dict[str, float]]:
+    """Predict the config's test set with ``checkpoints`` and write the submission.
+
+    Writes ``OUT_DIR/preds.json`` (every record), ``OUT_DIR/submission.json``
+    (below ``max_bytes``; None: the data format's cap) and, when the annotation
+    file has boxes, ``OUT_DIR/scores.json`` (mAP and the rest, also returned);
+    ``out_dir`` defaults to ``WORK_DIR/submission``. With ``show_dir``, the first
+    ``show_num`` images are drawn there with their boxes scoring above
+    ``show_score_thr``. ``inferencer_kwargs`` go to :class:`YOLOv5Inferencer`
+    (``tta``, ``device``, ``ensemble``, ``wbf_iou``). A missing checkpoint, test
+    image or annotation file is an InputError before anything runs. On ranks other
+    than 0 nothing is written and None returned.
+    """
+    for checkpoint in checkpoints:
+        check_checkpoint_file(checkpoint)
+    ann_file = cfg.test_evaluator.ann_file
+    check_test_images(cfg.data_root, ann_file)
+    share_test_batches(cfg)
+    out_dir = out_dir or osp.join(cfg.work_dir, 'submission')
+    inferencer = YOLOv5Inferencer(cfg, checkpoints, **inferencer_kwargs)
+    timer = InferenceTimer()
+    predictions = gather_predictions(
+        inferencer.predict_loader(Runner.build_dataloader(cfg.test_dataloader), timer),
+        cfg.test_dataloader.batch_size)
+    if predictions is None:
+        return None  # not rank 0: rank 0 writes the files
+    print(f'{inferencer.names}: {timer.line()}')
+
+    classes = cfg.metainfo['classes']
+    writer = SubmissionWriter.from_file(osp.abspath(ann_file), classes, cfg.data_format,
+                                        max_bytes)
+    converted = [writer.convert(img_id, pred) for img_id, pred in predictions.items()]
+    writer.write(out_dir, [entry for _, entry in converted])
+    scores = None
+    if writer.coco.dataset.get('annotations'):  # e.g. val.json as test.json
+        metric = ChallengeSubmissionMetric(ann_file=osp.abspath(ann_file),
+                                           data_format=cfg.data_format)
+        metric.dataset_meta = dict(classes=classes)
+        scores = metric.score([record for records, _ in converted for record in records])
+        write_json_atomic(osp.join(out_dir, 'scores.json'), scores, indent=1)
+        print(f"mAP {scores['mAP']:.4f}  mAP@.5 {scores['mAP_50']:.4f}  "
+              f"mAP@.75 {scores['mAP_75']:.4f} (all in scores.json)")
+    print(f'wrote {osp.join(out_dir, "submission.json")}')
+
+    if show_dir:
+        dataset_cfg = dict(cfg.test_dataloader.dataset, lazy_init=True)
+        drawn = draw_predictions(predictions, DATASETS.build(dataset_cfg).metainfo,
+                                 show_dir, show_num, show_score_thr)
+        print(f'drew {drawn} images in {show_dir}')
+    return scores

@@ -29,10 +29,11 @@ class InferenceTimer:
     """Times the stages of detectors (one, or an ensemble's) while attached
     (:meth:`timing`): each stage's seconds (the outermost timed call only, so a
     stage calling another is counted once), the images and the largest batch
-    shape the preprocessor returned. On CUDA every timed call synchronizes first
-    and last. The inference loop feeds the data loader's wait with
-    :meth:`add_loading` (or iterates :meth:`batches`, which also counts the whole
-    time) and otherwise the whole time with :meth:`add_total`.
+    shape the first detector's preprocessor returned (an ensemble whose models
+    each preprocess the batch counts its images once). On CUDA every timed call
+    synchronizes first and last. The inference loop feeds the data loader's wait
+    with :meth:`add_loading` (or iterates :meth:`batches`, which also counts the
+    whole time) and otherwise the whole time with :meth:`add_total`.
     """
 
     def __init__(self) -> None:
@@ -46,16 +47,23 @@ class InferenceTimer:
 
     @contextmanager
     def timing(self, models: Sequence[nn.Module]) -> Iterator['InferenceTimer']:
-        """Time the stages of ``models`` (detectors, TTA-wrapped or in DDP)
-        inside the ``with`` block."""
-        detectors = [_detector(m) for m in models]
+        """Time the stages of ``models`` (detectors, TTA-wrapped or in DDP, or
+        ensembles of them: models with ``models`` and ``fuse``, whose fusion is
+        timed with decoding and NMS) inside the ``with`` block."""
+        detectors = []
+        for model in models:
+            if hasattr(model, 'models') and hasattr(model, 'fuse'):
+                self._wrap(model, 'fuse', STAGES[2], count=False)
+                detectors.extend(_detector(m) for m in model.models)
+            else:
+                detectors.append(_detector(model))
         self._cuda = any(p.is_cuda for d in detectors for p in d.parameters())
         for detector in detectors:
             for path, stage in _TIMED:
                 owner_path, _, name = path.rpartition('.')
                 owner = (detector if not owner_path
                          else getattr(detector, owner_path))
-                self._wrap(owner, name, stage)
+                self._wrap(owner, name, stage, count=detector is detectors[0])
         try:
             yield self
         finally:
@@ -67,7 +75,7 @@ class InferenceTimer:
         if self._cuda:
             torch.cuda.synchronize()
 
-    def _wrap(self, owner: nn.Module, name: str, stage: str) -> None:
+    def _wrap(self, owner: nn.Module, name: str, stage: str, count: bool) -> None:
         method = getattr(owner, name)
 
         def timed(*args, **kwargs):
@@ -82,7 +90,7 @@ class InferenceTimer:
             finally:
                 self.seconds[stage] += time.perf_counter() - start
                 self._active -= 1
-            if stage == STAGES[0] and isinstance(result, dict):
+            if count and stage == STAGES[0] and isinstance(result, dict):
                 self._count(result['inputs'])
             return result
 

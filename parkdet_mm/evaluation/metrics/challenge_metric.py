@@ -1,18 +1,20 @@
-"""The challenge submission as an MMEngine metric, with COCO bbox AP when labels exist.
+"""COCO bbox AP of the challenge's records, and the submission files through the
+writer.
 
-Every process turns its images' predictions into challenge records (SPEC section 8)
-in ``process()``; MMEngine's ``collect_results`` gathers them on rank 0 once, in
-dataset order, dropping the samples a distributed sampler padded. Rank 0 then writes
-``preds.json`` (uncapped, in dataset order) and ``submission.json`` (capped below
-``max_bytes``, by score descending) when an ``out_dir`` is given, and evaluates COCO
-bbox AP when the annotation file has boxes, with YOLOv5's fitness and diagnostics (P
-and R at the confidence of best mean F1; the PR/P/R/F1 curves and the confusion
-matrix kept for the pictures, see :mod:`parkdet_mm.evaluation.diagnostics`). It draws
-nothing: :class:`~parkdet_mm.engine.hooks.DiagnosticsVisualizationHook` does.
+Every process turns its images' predictions into COCO result records (and their
+entries in the data format) in ``process()``; MMEngine's ``collect_results`` gathers
+them on rank 0 once, in dataset order, dropping the samples a distributed sampler
+padded. Rank 0 then hands the entries to the
+:class:`~parkdet_mm.evaluation.submission_writer.SubmissionWriter` when an
+``out_dir`` is given (``preds.json`` and the capped ``submission.json``) and scores
+the records when the annotation file has boxes (:meth:`ChallengeSubmissionMetric.score`):
+COCO bbox AP, YOLOv5's fitness and diagnostics (P and R at the confidence of best
+mean F1; the PR/P/R/F1 curves and the confusion matrix kept for the pictures, see
+:mod:`parkdet_mm.evaluation.diagnostics`). It draws nothing:
+:class:`~parkdet_mm.engine.hooks.DiagnosticsVisualizationHook` does.
 """
 import contextlib
 import io
-import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -23,14 +25,16 @@ from terminaltables import AsciiTable
 
 from mmyolo.registry import METRICS
 from parkdet_challenge.formats import FORMATS
-from parkdet_challenge.submission import Record, image_records
+from parkdet_challenge.submission import Record
 from parkdet_mm.datasets import merge_into_one_class
 from parkdet_mm.evaluation import diagnostics
+from parkdet_mm.evaluation.submission_writer import SubmissionWriter
 
 
 @METRICS.register_module()
 class ChallengeSubmissionMetric(CocoMetric):
-    """Write the challenge submission and, on labelled data, report COCO bbox AP.
+    """Report COCO bbox AP on labelled data and, with ``out_dir``, write the
+    challenge submission (:class:`SubmissionWriter`).
 
     Args:
         ann_file: COCO-format annotation file of the evaluated set. Its image ids
@@ -102,26 +106,21 @@ class ChallengeSubmissionMetric(CocoMetric):
         if single_cls:
             merge_into_one_class(self._coco_api)
         self.out_dir = out_dir
-        self.format = FORMATS[data_format]
-        self.max_bytes = self.format.max_bytes if max_bytes is None else int(max_bytes)
+        self.data_format = data_format
+        self.max_bytes = max_bytes
         self.diagnostics = diagnostics
         self.confusion_score_thr = float(confusion_score_thr)
         self.last_diagnostics: Optional[diagnostics.Diagnostics] = None
-        self._label_to_cat: Optional[np.ndarray] = None
+        self._writer: Optional[SubmissionWriter] = None
 
-    def _category_ids(self) -> np.ndarray:
-        """Label -> category id, as mmdet's CocoDataset orders them (lazily: the
-        Evaluator sets ``dataset_meta`` after construction)."""
-        if self._label_to_cat is None:
-            classes = self.dataset_meta['classes']
-            self.cat_ids = self._coco_api.get_cat_ids(cat_names=classes)
-            if len(self.cat_ids) != len(classes):
-                known = {c['name'] for c in self._coco_api.dataset['categories']}
-                missing = [c for c in classes if c not in known]
-                raise ValueError(f'classes {missing} are not categories of the '
-                                 'annotation file')
-            self._label_to_cat = np.asarray(self.cat_ids, dtype=np.int64)
-        return self._label_to_cat
+    @property
+    def writer(self) -> SubmissionWriter:
+        """The writer of this set's files (made at first use: the Evaluator sets
+        ``dataset_meta`` after construction)."""
+        if self._writer is None:
+            self._writer = SubmissionWriter(self._coco_api, self.dataset_meta['classes'],
+                                            self.data_format, self.max_bytes)
+        return self._writer
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         """Append one entry per image: its COCO records (for AP) and its part of
@@ -130,40 +129,24 @@ class ChallengeSubmissionMetric(CocoMetric):
         One entry per sample (not per record) because ``collect_results`` keeps the
         first ``size`` entries to drop the samples a sampler padded.
         """
-        cat_ids = self._category_ids()
         for sample in data_samples:
-            pred = sample['pred_instances']
-            labels = pred['labels'].cpu().numpy()
-            bboxes, scores = pred['bboxes'].cpu().numpy(), pred['scores'].cpu().numpy()
-            classes = self.dataset_meta['classes']
-            entry = self.format.image_entry(
-                sample['img_id'], self._coco_api.imgs[sample['img_id']]['file_name'],
-                bboxes, scores, cat_ids[labels], [classes[k] for k in labels.tolist()])
-            # The records AP is computed on: the entry itself where the format
-            # writes records
-            records = entry if isinstance(entry, list) else image_records(
-                sample['img_id'], bboxes, scores, cat_ids[labels], allowed_ids=None)
-            self.results.append((records, entry))
+            self.results.append(self.writer.convert(sample['img_id'],
+                                                    sample['pred_instances']))
 
     def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
-        """Write the files (if ``out_dir``), then AP if the annotations have boxes."""
-        logger: MMLogger = MMLogger.get_current_instance()
+        """Write the files (if ``out_dir``), then score the records."""
         per_image, entries = zip(*results) if results else ((), ())
-        records = [record for image in per_image for record in image]
         if self.out_dir is not None:
-            preds_path = osp.join(self.out_dir, 'preds.json')
-            size = self.format.write_predictions(preds_path, entries)
-            logger.info(f'{preds_path}: {len(records)} boxes, {size} bytes')
-            sub_path = osp.join(self.out_dir, 'submission.json')
-            capped = self.format.write_submission(sub_path, entries, self.max_bytes)
-            logger.info(f'{sub_path}: {capped.summary()}')
-            if capped.total and not capped.kept:
-                logger.warning(f'{sub_path} is empty: not even the best-scoring '
-                               f'records fit under {self.max_bytes} bytes')
+            self.writer.write(self.out_dir, entries)
+        return self.score([record for image in per_image for record in image])
+
+    def score(self, records: List[Record]) -> Dict[str, float]:
+        """COCO bbox AP (and the rest, see the class) of COCO result ``records``
+        against the annotation file; ``{}`` when it has no boxes (a test set)."""
         self.last_diagnostics = None
         if not self._coco_api.dataset.get('annotations'):
             return {}
-        return self._bbox_ap(records, logger)
+        return self._bbox_ap(records, MMLogger.get_current_instance())
 
     def _detections(self, records: List[Record]) -> COCO:
         if records:
@@ -180,9 +163,8 @@ class ChallengeSubmissionMetric(CocoMetric):
     def coco_evaluation(self, records: List[Record]) -> COCOeval:
         """pycocotools' bbox evaluation of ``records`` against the annotation file,
         evaluated, accumulated and summarized (its printout in ``.printed``)."""
-        self._category_ids()
         coco_eval = COCOeval(self._coco_api, self._detections(records), 'bbox')
-        coco_eval.params.catIds = self.cat_ids
+        coco_eval.params.catIds = self.writer.category_ids.tolist()
         coco_eval.params.imgIds = self._coco_api.get_img_ids()
         coco_eval.params.maxDets = list(self.proposal_nums)
         coco_eval.params.iouThrs = self.iou_thrs
@@ -261,7 +243,8 @@ class ChallengeSubmissionMetric(CocoMetric):
     def confusion_matrix(self, records: List[Record]) -> np.ndarray:
         """The confusion matrix at IoU 0.5 of ``records`` against the annotations
         (crowd boxes left out)."""
-        cat_to_label = {int(c): k for k, c in enumerate(self.cat_ids)}
+        cat_ids = self.writer.category_ids
+        cat_to_label = {int(c): k for k, c in enumerate(cat_ids)}
         anns = [a for a in self._coco_api.dataset['annotations']
                 if not a.get('iscrowd', 0) and a['category_id'] in cat_to_label]
         gts = diagnostics.group_by_image(
@@ -276,5 +259,5 @@ class ChallengeSubmissionMetric(CocoMetric):
             np.array([r['score'] for r in kept], dtype=np.float64),
             np.array([cat_to_label[r['category_id']] for r in kept],
                      dtype=np.int64))
-        return diagnostics.confusion_matrix(gts, dets, len(self.cat_ids),
+        return diagnostics.confusion_matrix(gts, dets, len(cat_ids),
                                             self.confusion_score_thr, iou_thr=0.5)

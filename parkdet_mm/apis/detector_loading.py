@@ -1,0 +1,56 @@
+"""A checkpoint's detector, ready for inference: what every tool that runs one
+(predict, detect, test's ensembles, export, benchmark) builds it with."""
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from mmyolo.registry import MODELS
+from parkdet_challenge.cli import InputError
+from parkdet_mm.engine.checkpoint import load_local_checkpoint
+from parkdet_mm.models.anchors import apply_checkpoint_anchors
+
+
+def check_checkpoint_fits(model: torch.nn.Module, state_dict: dict,
+                          checkpoint: str) -> None:
+    """Raise InputError when the checkpoint's tensors do not fit the model.
+
+    The usual cause is a checkpoint of another number of classes; say so.
+    """
+    own = model.state_dict()
+    for key, value in state_dict.items():
+        if key in own and own[key].shape != value.shape:
+            message = (f'checkpoint {checkpoint} does not fit the config: {key} '
+                       f'is {tuple(value.shape)}, the model has '
+                       f'{tuple(own[key].shape)}')
+            if 'convs_pred' in key:
+                # YOLOv5 head: num_base_priors x (5 + num_classes) outputs
+                ckpt_classes = value.shape[0] // 3 - 5
+                model_classes = own[key].shape[0] // 3 - 5
+                message = (f'checkpoint {checkpoint} was trained for '
+                           f'{ckpt_classes} classes, the config has '
+                           f'{model_classes}')
+            raise InputError(message)
+    missing = [key for key in own if key not in state_dict]
+    if missing:
+        raise InputError(f'checkpoint {checkpoint} lacks {len(missing)} of the '
+                         f"model's tensors (e.g. {missing[0]}); wrong config?")
+
+
+def load_detector(cfg: Config, checkpoint: str, tta: bool,
+                  device: str) -> torch.nn.Module:
+    """The config's detector with ``checkpoint`` loaded, in eval mode on ``device``.
+
+    With ``tta`` it is wrapped in the config's ``tta_model``. The checkpoint's
+    ``meta['anchors']``, if any, replace the config's anchors. Every tool that runs a
+    checkpoint (predict, detect, export) builds its model here.
+    """
+    init_default_scope(cfg.get('default_scope', 'mmyolo'))
+    detector = MODELS.build(cfg.model)
+    state = load_local_checkpoint(checkpoint, map_location='cpu')
+    state_dict = state.get('state_dict', state)
+    check_checkpoint_fits(detector, state_dict, checkpoint)
+    detector.load_state_dict(state_dict)
+    apply_checkpoint_anchors(detector, state)
+    model = (MODELS.build(dict(**cfg.tta_model, module=detector))
+             if tta else detector)
+    return model.to(device).eval()
