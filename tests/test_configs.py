@@ -200,7 +200,9 @@ def test_inference_defaults_match_the_spec():
     cfg = load('configs/finetune.py')
     test_cfg = cfg.model.test_cfg
     assert test_cfg.score_thr == 0.01
-    assert test_cfg.nms == dict(type='nms', iou_threshold=0.7, class_agnostic=False)
+    # split_thr: mmcv's batched_nms default (one NMS per class above it)
+    assert test_cfg.nms == dict(type='nms', iou_threshold=0.7, class_agnostic=False,
+                                split_thr=10000)
     assert test_cfg.multi_label is True
     assert test_cfg.max_per_img == 50
     assert cfg.test_img_scale == (1536, 1536)

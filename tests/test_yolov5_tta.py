@@ -92,8 +92,12 @@ def xywh2xyxy(x):
     return torch.cat((x[:, :2] - x[:, 2:4] / 2, x[:, :2] + x[:, 2:4] / 2), 1)
 
 
-def yolov5_nms(prediction, conf_thres=0.01, iou_thres=0.7, max_det=50):
-    """non_max_suppression, multi_label=True, class-aware (max_wh offsets)."""
+def yolov5_nms(prediction, conf_thres=0.01, iou_thres=0.7, max_det=50, classes=None,
+               agnostic=False, multi_label=True):
+    """non_max_suppression (v6.1; v7.0 sorts by score before every NMS, not only
+    above max_nms, which changes nothing but ties): the ``classes`` filter after
+    the score threshold, before the NMS and ``max_det``; class-aware by max_wh
+    offsets unless ``agnostic``."""
     xc = prediction[..., 4] > conf_thres
     max_wh, max_nms = 7680, 30000
     output = []
@@ -101,11 +105,17 @@ def yolov5_nms(prediction, conf_thres=0.01, iou_thres=0.7, max_det=50):
         x = x[xc[xi]].clone()
         x[:, 5:] *= x[:, 4:5]
         box = xywh2xyxy(x[:, :4])
-        i, j = (x[:, 5:] > conf_thres).nonzero(as_tuple=False).T
-        x = torch.cat((box[i], x[i, j + 5, None], j[:, None].float()), 1)
+        if multi_label:
+            i, j = (x[:, 5:] > conf_thres).nonzero(as_tuple=False).T
+            x = torch.cat((box[i], x[i, j + 5, None], j[:, None].float()), 1)
+        else:
+            conf, j = x[:, 5:].max(1, keepdim=True)
+            x = torch.cat((box, conf, j.float()), 1)[conf.view(-1) > conf_thres]
+        if classes is not None:
+            x = x[(x[:, 5:6] == torch.tensor(classes, device=x.device)).any(1)]
         if x.shape[0] > max_nms:
             x = x[x[:, 4].argsort(descending=True)[:max_nms]]
-        c = x[:, 5:6] * max_wh
+        c = x[:, 5:6] * (0 if agnostic else max_wh)
         _, keep = nms(x[:, :4] + c, x[:, 4], iou_thres)
         output.append(x[keep[:max_det]])
     return output

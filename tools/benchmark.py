@@ -1,7 +1,7 @@
 """How fast a model runs: images per second of the model alone and of the predict path.
 
     python tools/benchmark.py CONFIG [CHECKPOINT] [--img-size 1280] [--batch-size 8]
-        [--amp] [--tta] [--images DIR] [--warmup 2] [--repeats 5] [--iters 5]
+        [--amp | --half] [--tta] [--images DIR] [--warmup 2] [--repeats 5] [--iters 5]
         [--device cuda|cpu]
 
 Prints the device and versions, then, after --warmup untimed passes, the median of
@@ -13,7 +13,8 @@ Prints the device and versions, then, after --warmup untimed passes, the median 
   batches the config's test pipeline made from --images (real images, the first
   B found) or from generated ones (grey noise with coloured boxes), with where
   its time goes (InferenceTimer's stages).
-On CUDA, --amp runs both under fp16 autocast. Without CHECKPOINT the model keeps
+On CUDA, --amp runs both under fp16 autocast, --half with the network in FP16
+(YOLOv5's --half: weights and activations). Without CHECKPOINT the model keeps
 its initial weights: the model's speed is the same, but NMS sees the boxes of an
 untrained model (usually fewer), so the predict path is best measured with one.
 """
@@ -35,10 +36,15 @@ from mmengine.dataset import Compose, pseudo_collate
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import InputError, run_cli
-from parkdet_mm.apis.run_setup import flush_denormals_on_cpu
+from parkdet_mm.apis.run_setup import (
+    add_device_args,
+    check_device_args,
+    flush_denormals_on_cpu,
+)
 from parkdet_mm.config import load_config
 from parkdet_mm.engine.checkpoint import check_checkpoint_file
 from parkdet_mm.engine.inference_timer import InferenceTimer
+from parkdet_mm.models import half_precision
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
 
@@ -59,8 +65,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--iters', type=int, default=5,
                         help='batches per timed run')
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
-                        else 'cpu')
+    add_device_args(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
 
@@ -137,6 +142,7 @@ def main() -> None:
             raise InputError(f'--{name.replace("_", "-")} must be at least 1')
     if args.amp and not args.device.startswith('cuda'):
         raise InputError('--amp needs a CUDA device (fp16 autocast)')
+    check_device_args(args.device, args.half)
     flush_denormals_on_cpu()
     cfg = load_config(args.config, args.cfg_options, dict(
         test_img_scale=args.img_size and (args.img_size, args.img_size)))
@@ -144,7 +150,7 @@ def main() -> None:
     if args.checkpoint:
         from parkdet_mm.apis import load_detector
         check_checkpoint_file(args.checkpoint)
-        model = load_detector(cfg, args.checkpoint, args.tta, args.device)
+        model = load_detector(cfg, args.checkpoint, args.tta, args.device, args.half)
     else:
         from mmengine.registry import init_default_scope
 
@@ -154,6 +160,8 @@ def main() -> None:
         model = (MODELS.build(dict(**cfg.tta_model, module=detector))
                  if args.tta else detector)
         model = model.to(args.device).eval()
+        if args.half:
+            half_precision(model)
     detector = getattr(model, 'module', model)
     sync = (torch.cuda.synchronize if args.device.startswith('cuda')
             else (lambda: None))
@@ -180,8 +188,9 @@ def main() -> None:
             model.test_step(batch)
 
     print(versions(args.device))
+    precision = 'fp16 autocast' if args.amp else 'fp16 (--half)' if args.half else 'fp32'
     print(f'{cfg.deepen_factor}/{cfg.widen_factor} (deepen/widen), batch '
-          f'{args.batch_size}, {"fp16 autocast" if args.amp else "fp32"}, '
+          f'{args.batch_size}, {precision}, '
           f'{"real" if args.images else "generated"} images; median of '
           f'{args.repeats} runs of {args.iters} batches after {args.warmup} '
           'untimed')

@@ -3,6 +3,7 @@
     python tools/predict.py [CONFIG] [CHECKPOINT ...] --data-root DATA --ann-dir OUT
         [--out-dir DIR] [--tta/--no-tta] [--max-bytes N] [--batch-size 16]
         [--img-size 1536] [--nms nms|soft] [--ensemble wbf|nms] [--show-dir DIR]
+        [--save-txt [--save-conf]] [--device cuda|cpu] [--half]
     bash tools/dist_predict.sh [CONFIG] [CHECKPOINT ...] NPROC --data-root DATA ...
 
 Defaults are the reference's: configs/finetune.py and its final checkpoint (a 2021
@@ -11,14 +12,14 @@ preds.json, submission.json and, on labelled data, scores.json (docs/inference.m
 """
 import argparse
 
-import torch
-
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
 from parkdet_mm.apis import predict_submission
 from parkdet_mm.apis.run_setup import (
+    add_device_args,
     add_inference_args,
     add_runner_args,
+    check_device_args,
     data_primaries,
     flush_denormals_on_cpu,
     inference_primaries,
@@ -51,18 +52,11 @@ def parse_args() -> argparse.Namespace:
                         help="submission.json stays strictly below this size "
                         "(default: the data format's cap, the challenges' 20 MB)")
     add_inference_args(parser)
-    parser.add_argument('--ensemble', choices=('wbf', 'nms'),
-                        help='how several checkpoints are fused: wbf (weighted boxes '
-                        "fusion) or nms (YOLOv5's Ensemble); default: the config's "
-                        "predict_ensemble, else wbf")
-    parser.add_argument('--wbf-iou', type=float, default=0.55,
-                        help='IoU at which weighted boxes fusion merges boxes')
     parser.add_argument('--show-dir',
                         help='draw the predictions on a few images here')
     parser.add_argument('--show-num', type=int, default=8)
     parser.add_argument('--show-score-thr', type=float, default=0.3)
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
-                        else 'cpu')
+    add_device_args(parser)
     add_runner_args(parser)
     return parse_runner_args(parser)
 
@@ -76,6 +70,7 @@ def split_paths(paths):
 
 def main() -> None:
     args = parse_args()
+    check_device_args(args.device, args.half)
     check_cuda_ops(args.device)  # mmcv without CUDA ops fails at the first NMS
     flush_denormals_on_cpu()
     init_process_group(args.launcher)
@@ -89,9 +84,10 @@ def main() -> None:
         checkpoints = ([cfg.load_from] if cfg.get('predict_with_load_from')
                        else []) + [final_checkpoint(cfg)]
     predict_submission(
-        cfg, checkpoints, args.out_dir, args.max_bytes, show_dir=args.show_dir,
-        show_num=args.show_num, show_score_thr=args.show_score_thr, tta=args.tta,
-        device=args.device, ensemble=args.ensemble, wbf_iou=args.wbf_iou)
+        cfg, checkpoints, args.out_dir, args.max_bytes, args.save_txt, args.save_conf,
+        show_dir=args.show_dir, show_num=args.show_num,
+        show_score_thr=args.show_score_thr, tta=args.tta, device=args.device,
+        half=args.half, ensemble=args.ensemble, wbf_iou=args.wbf_iou)
 
 
 if __name__ == '__main__':

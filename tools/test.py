@@ -1,14 +1,19 @@
-"""Evaluate a checkpoint with a config's test loop.
+"""Evaluate a checkpoint, or several fused, with a config's test loop.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] [--out-dir DIR]
-        [--img-size N] [--batch-size N] [--nms nms|soft] [--out results.pkl]
-        [--data-root DIR] [--ann-dir DIR] [--single-cls] [--cfg-options key=value ...]
-        [--launcher none|pytorch|slurm|mpi]
+    python tools/test.py CONFIG CHECKPOINT [CHECKPOINT ...] [--work-dir DIR] [--tta]
+        [--out-dir DIR] [--img-size N] [--batch-size N] [--nms nms|soft]
+        [--ensemble wbf|nms] [--wbf-iou 0.55] [--half] [--save-txt [--save-conf]]
+        [--out results.pkl] [--data-root DIR] [--ann-dir DIR] [--single-cls]
+        [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
 
 The config's ``test_evaluator`` decides what is computed and written (the challenge
-metric writes ``preds.json`` and the capped ``submission.json``).
+metric writes ``preds.json`` and the capped ``submission.json``). Several
+checkpoints are fused as tools/predict.py fuses them; --half runs FP16 on CUDA;
+--save-txt writes YOLOv5 val.py's WORK_DIR/labels/STEM.txt (--save-conf: scores).
 """
 import argparse
+
+import torch
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import InputError, run_cli
@@ -17,9 +22,11 @@ from parkdet_mm.apis.run_setup import (
     add_inference_args,
     add_runner_args,
     build_runner,
+    check_device_args,
     config_from_args,
     inference_primaries,
     parse_runner_args,
+    set_test_model,
 )
 from parkdet_mm.engine.preflight import check_config_inputs, check_cuda_ops
 
@@ -27,7 +34,8 @@ from parkdet_mm.engine.preflight import check_config_inputs, check_cuda_ops
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test a parkdet_mm detector')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoints', nargs='+', metavar='CHECKPOINT',
+                        help='checkpoint file; several are fused')
     parser.add_argument('--work-dir', help='folder for logs')
     parser.add_argument(
         '--tta', action='store_true', help="use the config's tta_model")
@@ -43,6 +51,8 @@ def parse_args() -> argparse.Namespace:
         '--single-cls', action='store_true', default=None,
         help="YOLOv5's --single-cls: every class as one, 'item' (a model "
         'trained with --single-cls)')
+    parser.add_argument('--half', action='store_true',
+                        help="FP16 inference (YOLOv5's --half): CUDA only")
     add_inference_args(parser)
     add_data_args(parser)
     add_runner_args(parser)
@@ -51,10 +61,10 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    check_device_args('cuda' if torch.cuda.is_available() else 'cpu', args.half)
     check_cuda_ops()  # on a GPU, mmcv without CUDA ops would fail at the first NMS
     cfg = config_from_args(args, dict(inference_primaries(args),
                                       single_cls=args.single_cls))
-    cfg.load_from = args.checkpoint
     evaluator = cfg.test_evaluator
     if isinstance(evaluator, dict) and 'out_dir' in evaluator:
         evaluator.out_dir = (args.out_dir or evaluator.out_dir
@@ -68,10 +78,13 @@ def main() -> None:
                       else [cfg.test_evaluator])
         cfg.test_evaluator = evaluators + [
             dict(type='AtomicDumpDetResults', out_file_path=args.out)]
-    check_config_inputs(cfg, ('test', ), checkpoint=args.checkpoint)
-    if args.tta:
-        # YOLOv5's TTA: views of the normal (letterboxed, rectangular) batch
-        cfg.model = dict(**cfg.tta_model, module=cfg.model)
+    for checkpoint in args.checkpoints:
+        check_config_inputs(cfg, ('test', ), checkpoint=checkpoint)
+    set_test_model(cfg, args.checkpoints, args.tta, args.half, args.ensemble,
+                   args.wbf_iou)
+    if args.save_txt:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='YOLOLabelsHook', save_conf=args.save_conf)]
 
     runner = build_runner(cfg)
     runner.test()

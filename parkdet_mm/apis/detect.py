@@ -17,7 +17,6 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-import torch
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 from tqdm import tqdm
@@ -128,22 +127,17 @@ class DetectionOutputs:
 
 class Detector:
     """One image at a time through the inferencer: its detections scoring at least
-    ``score_thr`` (of ``classes`` only, when given) and the image with them drawn."""
+    ``score_thr`` and the image with them drawn."""
 
-    def __init__(self, inferencer: YOLOv5Inferencer, score_thr: float,
-                 classes: Optional[Sequence[int]] = None) -> None:
+    def __init__(self, inferencer: YOLOv5Inferencer, score_thr: float) -> None:
         self.inferencer = inferencer
         self.score_thr = score_thr
-        self.keep_classes = None if classes is None else list(classes)
 
     def __call__(self, image: np.ndarray) -> Tuple[InstanceData, np.ndarray]:
         """Detections of a BGR image and the image with them drawn (BGR)."""
         batch = next(iter(self.inferencer.preprocess([image], batch_size=1)))[1]
         pred = self.inferencer.forward(batch)[0].pred_instances.cpu()
-        keep = pred.scores >= self.score_thr
-        if self.keep_classes is not None:
-            keep &= torch.isin(pred.labels, torch.tensor(self.keep_classes))
-        pred = pred[keep]
+        pred = pred[pred.scores >= self.score_thr]
         return pred, self.inferencer.draw(image, pred)
 
 
@@ -216,12 +210,14 @@ def detect_source(cfg: Config, checkpoints: Sequence[str], source: str,
                   save_conf: bool = False, save_crop: bool = False,
                   **inferencer_kwargs) -> DetectionOutputs:
     """Detect on SOURCE (an image, a folder searched recursively, a glob or a video)
-    and write the outputs into ``out_dir`` (default ``WORK_DIR/detect``): the
-    pictures drawn, ``detections.json`` (boxes scoring at least ``score_thr``, of
-    the class indices ``classes`` only when given) and, as asked, YOLOv5's label
-    files and crops. ``inferencer_kwargs`` go to :class:`YOLOv5Inferencer` (``tta``,
-    ``device``, the drawing's ``line_thickness``, ``hide_labels``, ``hide_conf``).
-    Bad input is an InputError before anything runs."""
+    with ``checkpoints`` (several: fused) and write the outputs into ``out_dir``
+    (default ``WORK_DIR/detect``): the pictures drawn, ``detections.json`` (boxes
+    scoring at least ``score_thr``; of the class indices ``classes`` only, filtered
+    before NMS as YOLOv5 does) and, as asked, YOLOv5's label files and crops.
+    ``inferencer_kwargs`` go to :class:`YOLOv5Inferencer` (``tta``, ``device``,
+    ``half``, ``ensemble``, ``wbf_iou``, the drawing's ``line_thickness``,
+    ``hide_labels``, ``hide_conf``). Bad input is an InputError before anything
+    runs."""
     for checkpoint in checkpoints:
         check_checkpoint_file(checkpoint)
     names = cfg.metainfo['classes']
@@ -235,8 +231,9 @@ def detect_source(cfg: Config, checkpoints: Sequence[str], source: str,
         images, root = find_images(source)
     outputs = DetectionOutputs(out_dir or osp.join(cfg.work_dir, 'detect'), names,
                                save_txt, save_conf, save_crop)
-    detector = Detector(YOLOv5Inferencer(cfg, checkpoints, show_progress=False,
-                                         **inferencer_kwargs), score_thr, classes)
+    detector = Detector(YOLOv5Inferencer(cfg, checkpoints, classes=classes,
+                                         show_progress=False, **inferencer_kwargs),
+                        score_thr)
     if video:
         detect_video(detector, Path(source), outputs)
     else:

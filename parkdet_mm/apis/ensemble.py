@@ -12,19 +12,23 @@ detectors, with the raw-prediction parts of :mod:`parkdet_mm.models.tta` (what t
 detector's and the TTA model's own post-processing use), so that one checkpoint
 through it gives that checkpoint's own predictions.
 """
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 import torch
 from mmdet.models.utils import weighted_boxes_fusion
+from mmengine.config import Config
 from mmengine.structures import InstanceData
 from torch import nn
 
+from mmyolo.registry import MODELS
 from parkdet_mm.models.tta import (
     DecodedPredictions,
     cat_predictions,
     decoded_predictions,
     nms_predictions,
 )
+
+from .detector_loading import load_weights, member_config
 
 FUSIONS = ('wbf', 'nms')
 
@@ -70,25 +74,34 @@ def fuse_boxes(preds: Sequence[InstanceData], iou_thr: float, max_per_img: int,
     return result
 
 
+@MODELS.register_module()
 class DetectorEnsemble(nn.Module):
     """Several checkpoints' detectors (each maybe in a TTA model) as one model:
     :meth:`test_step` runs all of them on the same batch and fuses each image's
     results.
 
     Args:
-        models: The detectors (or TTA models), all of one config.
+        models: The detectors (or TTA models), all of one config; or their
+            configs, then built.
         fusion: 'wbf': each model's own detections fused by weighted boxes fusion
             at ``wbf_iou``, the ``max_per_img`` best kept; 'nms': YOLOv5's
             ``Ensemble`` (:func:`ensemble_test_step`).
         wbf_iou: The IoU at which weighted boxes fusion merges boxes.
         max_per_img: Fused boxes kept per image.
+        checkpoints: One per model, loaded into it (:func:`load_weights`); so a
+            config (``tools/test.py`` with several checkpoints) holds the whole
+            ensemble.
     """
 
-    def __init__(self, models: Sequence[nn.Module], fusion: str = 'wbf',
-                 wbf_iou: float = 0.55, max_per_img: int = 300) -> None:
+    def __init__(self, models: Sequence[Union[nn.Module, dict]], fusion: str = 'wbf',
+                 wbf_iou: float = 0.55, max_per_img: int = 300,
+                 checkpoints: Optional[Sequence[str]] = None) -> None:
         super().__init__()
         if fusion not in FUSIONS:
             raise ValueError(f'fusion must be one of {FUSIONS}, got {fusion!r}')
+        models = [MODELS.build(m) if isinstance(m, dict) else m for m in models]
+        for model, checkpoint in zip(models, checkpoints or ()):
+            load_weights(model, checkpoint)
         self.models = nn.ModuleList(models)
         self.fusion = fusion
         self.wbf_iou = wbf_iou
@@ -113,3 +126,14 @@ class DetectorEnsemble(nn.Module):
         weighted boxes fusion, on the CPU."""
         return [fuse_boxes([preds[i].cpu() for preds in per_model], self.wbf_iou,
                            self.max_per_img) for i in range(len(per_model[0]))]
+
+
+def ensemble_config(cfg: Config, checkpoints: Sequence[str], tta: bool = False,
+                    fusion: Optional[str] = None, wbf_iou: float = 0.55) -> dict:
+    """The model config of ``checkpoints`` of ``cfg``'s model fused as one
+    :class:`DetectorEnsemble` (each in the config's ``tta_model`` with ``tta``);
+    ``fusion`` defaults to the config's ``predict_ensemble``, else 'wbf'."""
+    return dict(type='DetectorEnsemble', models=[member_config(cfg, tta)] * len(checkpoints),
+                checkpoints=list(checkpoints), wbf_iou=wbf_iou,
+                fusion=fusion or cfg.get('predict_ensemble', 'wbf'),
+                max_per_img=cfg.max_per_img)

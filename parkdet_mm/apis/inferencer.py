@@ -30,6 +30,7 @@ from tqdm import tqdm
 from mmyolo.registry import VISUALIZERS
 from parkdet_mm.datasets.pipelines import replace_transforms
 from parkdet_mm.engine.inference_timer import InferenceTimer
+from parkdet_mm.models import keep_classes
 
 from .detector_loading import load_detector
 from .ensemble import FUSIONS, DetectorEnsemble
@@ -47,6 +48,9 @@ class YOLOv5Inferencer(DetInferencer):
             image by ``ensemble``.
         tta: Wrap each detector in the config's ``tta_model`` (YOLOv5's TTA).
         device: 'cpu', 'cuda', 'cuda:N'; None: CUDA if there is one.
+        half: Run the networks in FP16 (YOLOv5's ``--half``; CUDA only).
+        classes: Keep only these class indices, before NMS (YOLOv5's
+            ``--classes``, :func:`~parkdet_mm.models.keep_classes`).
         ensemble: How several checkpoints are fused: 'wbf' (weighted boxes
             fusion) or 'nms' (YOLOv5's ``Ensemble``); None: the config's
             ``predict_ensemble``, else 'wbf'.
@@ -62,6 +66,8 @@ class YOLOv5Inferencer(DetInferencer):
                  checkpoints: Union[str, Sequence[str]],
                  tta: bool = False,
                  device: Optional[str] = None,
+                 half: bool = False,
+                 classes: Optional[Sequence[int]] = None,
                  ensemble: Optional[str] = None,
                  wbf_iou: float = 0.55,
                  show_progress: bool = True,
@@ -71,6 +77,8 @@ class YOLOv5Inferencer(DetInferencer):
         self.checkpoints = ([checkpoints] if isinstance(checkpoints, str)
                             else list(checkpoints))
         self.tta = tta
+        self.half = half
+        self.classes = classes
         self.ensemble = ensemble or cfg.get('predict_ensemble', 'wbf')
         if self.ensemble not in FUSIONS:
             raise ValueError(f'ensemble must be one of {FUSIONS}, got {self.ensemble!r}')
@@ -93,11 +101,14 @@ class YOLOv5Inferencer(DetInferencer):
                 + (' (TTA)' if self.tta else ''))
 
     def _init_model(self, cfg: Config, weights: Optional[str], device: str) -> nn.Module:
-        """Each checkpoint's detector (:func:`load_detector`), fused when several."""
-        models = [load_detector(cfg, checkpoint, self.tta, device)
+        """Each checkpoint's detector (:func:`load_detector`), fused when several,
+        keeping ``classes``."""
+        models = [load_detector(cfg, checkpoint, self.tta, device, self.half)
                   for checkpoint in self.checkpoints]
         model = models[0] if len(models) == 1 else DetectorEnsemble(
             models, self.ensemble, self.wbf_iou, cfg.max_per_img)
+        if self.classes is not None:
+            keep_classes(model, self.classes)
         model.dataset_meta = dict(classes=tuple(cfg.metainfo['classes']),
                                   palette=self.palette)
         return model

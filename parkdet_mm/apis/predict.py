@@ -13,6 +13,7 @@ order, so the files are written once and are the same bytes as with one process.
 """
 import json
 import os.path as osp
+from pathlib import Path
 from typing import Dict, Optional, Sequence
 
 from mmengine.config import Config
@@ -22,6 +23,7 @@ from mmengine.runner import Runner
 from mmyolo.registry import DATASETS
 from parkdet_challenge.atomic import write_json_atomic
 from parkdet_challenge.cli import InputError
+from parkdet_challenge.yolo_txt import label_lines, write_label_file
 from parkdet_mm.datasets import BatchShareSampler
 from parkdet_mm.engine.checkpoint import check_checkpoint_file
 from parkdet_mm.engine.inference_timer import InferenceTimer
@@ -76,6 +78,7 @@ def gather_predictions(predictions: Predictions,
 def predict_submission(cfg: Config, checkpoints: Sequence[str],
                        out_dir: Optional[str] = None,
                        max_bytes: Optional[int] = None,
+                       save_txt: bool = False, save_conf: bool = False,
                        show_dir: Optional[str] = None, show_num: int = 8,
                        show_score_thr: float = 0.3,
                        **inferencer_kwargs) -> Optional[Dict[str, float]]:
@@ -84,10 +87,12 @@ def predict_submission(cfg: Config, checkpoints: Sequence[str],
     Writes ``OUT_DIR/preds.json`` (every record), ``OUT_DIR/submission.json``
     (below ``max_bytes``; None: the data format's cap) and, when the annotation
     file has boxes, ``OUT_DIR/scores.json`` (mAP and the rest, also returned);
-    ``out_dir`` defaults to ``WORK_DIR/submission``. With ``show_dir``, the first
+    ``out_dir`` defaults to ``WORK_DIR/submission``. With ``save_txt``, YOLOv5's
+    ``OUT_DIR/labels/STEM.txt`` per image (``save_conf``: with the scores). With
+    ``show_dir``, the first
     ``show_num`` images are drawn there with their boxes scoring above
     ``show_score_thr``. ``inferencer_kwargs`` go to :class:`YOLOv5Inferencer`
-    (``tta``, ``device``, ``ensemble``, ``wbf_iou``). A missing checkpoint, test
+    (``tta``, ``device``, ``half``, ``ensemble``, ``wbf_iou``). A missing checkpoint, test
     image or annotation file is an InputError before anything runs. On ranks other
     than 0 nothing is written and None returned.
     """
@@ -120,6 +125,12 @@ def predict_submission(cfg: Config, checkpoints: Sequence[str],
         write_json_atomic(osp.join(out_dir, 'scores.json'), scores, indent=1)
         print(f"mAP {scores['mAP']:.4f}  mAP@.5 {scores['mAP_50']:.4f}  "
               f"mAP@.75 {scores['mAP_75']:.4f} (all in scores.json)")
+    if save_txt:
+        for pred in predictions.values():
+            height, width = pred.ori_shape[:2]
+            write_label_file(osp.join(out_dir, 'labels'), Path(pred.img_path).stem,
+                             label_lines(pred.bboxes, pred.labels, width, height,
+                                         pred.scores if save_conf else None))
     print(f'wrote {osp.join(out_dir, "submission.json")}')
 
     if show_dir:

@@ -3,7 +3,7 @@ import argparse
 import os
 import os.path as osp
 import subprocess
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import torch
 from mmengine.config import Config, DictAction
@@ -44,7 +44,9 @@ def add_data_args(parser: argparse.ArgumentParser, required: bool = False) -> No
 
 def add_inference_args(parser: argparse.ArgumentParser) -> None:
     """What tools/test.py and tools/predict.py share: ``--img-size N``,
-    ``--batch-size N`` and ``--nms nms|soft`` (:func:`inference_primaries`)."""
+    ``--batch-size N`` and ``--nms nms|soft`` (:func:`inference_primaries`),
+    ``--ensemble`` and ``--wbf-iou`` (several checkpoints), and YOLOv5 val.py's
+    ``--save-txt`` and ``--save-conf``."""
     parser.add_argument(
         '--img-size', type=int, help='test size N: test_img_scale (N, N)')
     parser.add_argument(
@@ -53,6 +55,41 @@ def add_inference_args(parser: argparse.ArgumentParser) -> None:
         '--nms', choices=('nms', 'soft'),
         help="how boxes are merged (nms_type): NMS, or mmcv's soft-NMS "
         '(linear decay), in the test, TTA and the NMS ensemble')
+    add_ensemble_args(parser)
+    parser.add_argument(
+        '--save-txt', action='store_true',
+        help="YOLOv5's labels/STEM.txt per image: class cx cy w h, normalized")
+    parser.add_argument(
+        '--save-conf', action='store_true',
+        help='with --save-txt, the score after each box')
+
+
+def add_ensemble_args(parser: argparse.ArgumentParser) -> None:
+    """``--ensemble wbf|nms`` and ``--wbf-iou``: how several checkpoints fuse."""
+    parser.add_argument(
+        '--ensemble', choices=('wbf', 'nms'),
+        help='how several checkpoints are fused: wbf (weighted boxes fusion) or '
+        "nms (YOLOv5's Ensemble); default: the config's predict_ensemble, else wbf")
+    parser.add_argument(
+        '--wbf-iou', type=float, default=0.55,
+        help='IoU at which weighted boxes fusion merges boxes')
+
+
+def add_device_args(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and YOLOv5's ``--half`` (:func:`check_device_args`)."""
+    parser.add_argument(
+        '--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+        help='cpu, cuda or cuda:N (default: cuda when there is one)')
+    parser.add_argument(
+        '--half', action='store_true',
+        help="FP16 inference (YOLOv5's --half): CUDA only")
+
+
+def check_device_args(device: str, half: bool) -> None:
+    """InputError for ``--half`` off CUDA: FP16 convolutions are a GPU's."""
+    if half and not str(device).startswith('cuda'):
+        raise InputError(f'--half runs FP16 on a CUDA device; this run is on {device} '
+                         '(leave --half out on the CPU)')
 
 
 def inference_primaries(args: argparse.Namespace) -> Dict[str, Any]:
@@ -63,6 +100,28 @@ def inference_primaries(args: argparse.Namespace) -> Dict[str, Any]:
         test_batch_size_per_gpu=args.batch_size,
         nms_type=None if args.nms is None else dict(nms='nms',
                                                     soft='soft_nms')[args.nms])
+
+
+def set_test_model(cfg: Config, checkpoints: Sequence[str], tta: bool = False,
+                   half: bool = False, ensemble: Optional[str] = None,
+                   wbf_iou: float = 0.55) -> None:
+    """Have the config's test loop run ``checkpoints``: one is the runner's
+    ``load_from``, several are fused as one
+    :class:`~parkdet_mm.apis.ensemble.DetectorEnsemble` (as predict fuses them;
+    ``ensemble``: 'wbf' or 'nms', default the config's ``predict_ensemble``). With
+    ``tta`` each runs in the config's ``tta_model`` (YOLOv5's TTA on the normal,
+    letterboxed batch); with ``half`` in FP16 (:class:`HalfPrecisionHook`)."""
+    from .ensemble import ensemble_config
+    if len(checkpoints) == 1:
+        cfg.load_from = checkpoints[0]
+        if tta:
+            cfg.model = dict(**cfg.tta_model, module=cfg.model)
+    else:
+        cfg.model = ensemble_config(cfg, checkpoints, tta, ensemble, wbf_iou)
+        cfg.load_from = None
+    if half:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='HalfPrecisionHook')]
 
 
 def data_primaries(args: argparse.Namespace) -> Dict[str, Optional[str]]:

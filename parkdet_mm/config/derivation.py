@@ -270,8 +270,11 @@ def model_values(p: ConfigDict) -> dict:
             prior_match_thr=p.prior_match_thr),
         test_cfg=dict(
             score_thr=p.score_thr,
+            # mmcv's batched_nms runs one NMS per class above split_thr
+            # candidates, across classes too: one NMS over all, as YOLOv5's
             nms=dict(type=p.nms_type, iou_threshold=p.nms_iou_thr,
-                     class_agnostic=p.agnostic_nms),
+                     class_agnostic=p.agnostic_nms,
+                     split_thr=2**62 if p.agnostic_nms else 10000),
             max_per_img=p.max_per_img))
 
 

@@ -6,8 +6,9 @@ own network, prior generator and box coder); only the per-image Python loop of
 ``YOLOv5Head.predict_by_feat`` (which tracing cannot follow) is written here as
 batched tensor operations. With NMS the results equal
 ``detector.predict(..., rescale=False)`` under the config's ``test_cfg``
-(score_thr, multi-label, class-aware NMS IoU, max_per_img), except that
-``nms_pre`` is not applied.
+(score_thr, multi-label, NMS IoU, class-aware or across classes
+(``agnostic_nms``), max_per_img), except that ``nms_pre`` is not applied.
+Soft-NMS has no ONNX operator: a config with ``nms_type='soft_nms'`` is refused.
 """
 from typing import Tuple
 
@@ -69,7 +70,10 @@ class YOLOv5ONNXModel(nn.Module):
     (B, N, num_classes) = objectness x class probability, for every prior.
     With NMS it returns ``num_dets`` (B, 1), ``boxes`` (B, M, 4) clipped to the
     image, ``scores`` (B, M) and ``labels`` (B, M), M = ``max_per_img``, sorted by
-    score; rows past ``num_dets`` are padding (score 0, label -1).
+    score; rows past ``num_dets`` are padding (score 0, label -1). NMS across
+    classes (``class_agnostic``) runs on each box's best class: with multi-label
+    candidates the best pair of a box suppresses its other pairs (IoU 1), so this is
+    the same set.
     """
 
     def __init__(self, detector: nn.Module, with_nms: bool = False) -> None:
@@ -82,10 +86,14 @@ class YOLOv5ONNXModel(nn.Module):
         test_cfg = detector.bbox_head.test_cfg
         self.score_thr = float(test_cfg.get('score_thr', 0.0))
         self.iou_thr = float(test_cfg.nms.iou_threshold)
+        self.agnostic = bool(test_cfg.nms.get('class_agnostic', False))
         self.max_per_img = int(test_cfg.max_per_img)
         if not test_cfg.get('multi_label', False):
             raise ValueError('export supports multi_label=True test_cfg only '
                              '(the configs here use it)')
+        if with_nms and test_cfg.nms.get('type', 'nms') != 'nms':
+            raise ValueError(f"nms_type {test_cfg.nms.type!r} has no ONNX operator: "
+                             "export without --nms, or with --cfg-options nms_type=nms")
 
     def decode(self, images: Tensor) -> Tuple[Tensor, Tensor]:
         """Every prior's box (B, N, 4) and class scores (B, N, C)."""
@@ -101,14 +109,19 @@ class YOLOv5ONNXModel(nn.Module):
 
     def nms(self, images: Tensor, boxes: Tensor,
             scores: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Class-aware NMS, then the ``max_per_img`` best of each image."""
+        """Class-aware NMS (or across classes), then the ``max_per_img`` best of
+        each image."""
         batch = boxes.shape[0]
+        if self.agnostic:  # one "class": each box's best
+            scores, best = scores.max(2, keepdim=True)
         selected = ONNXNonMaxSuppression.apply(boxes,
                                                scores.transpose(1, 2),
                                                self.max_per_img, self.iou_thr,
                                                self.score_thr)
         batch_inds, labels, box_inds = selected.unbind(1)
         det_scores = scores[batch_inds, box_inds, labels]
+        if self.agnostic:
+            labels = best[batch_inds, box_inds, 0]
         det_boxes = boxes[batch_inds, box_inds]
         # One row per image over all selections (other images' scores masked to
         # -1), padded with max_per_img columns so top-k always has enough.

@@ -52,6 +52,7 @@ class InferenceTimer:
         timed with decoding and NMS) inside the ``with`` block."""
         detectors = []
         for model in models:
+            model = model.module if is_model_wrapper(model) else model
             if hasattr(model, 'models') and hasattr(model, 'fuse'):
                 self._wrap(model, 'fuse', STAGES[2], count=False)
                 detectors.extend(_detector(m) for m in model.models)

@@ -5,6 +5,7 @@ from .diagnostics_visualization_hook import DiagnosticsVisualizationHook
 from .early_stopping_hook import YOLOv5EarlyStoppingHook
 from .freeze_layers_hook import FreezeLayersHook, yolov5_backbone_layers
 from .image_cache_hook import ImageCacheHook
+from .inference_options_hooks import HalfPrecisionHook, YOLOLabelsHook
 from .inference_speed_hook import InferenceSpeedHook
 from .non_finite_loss_hook import NonFiniteLossHook
 from .optimizer_step_ema_hook import OptimizerStepEMAHook, YOLOv5ModelEMA
@@ -16,7 +17,7 @@ __all__ = [
     'AtomicCheckpointHook', 'AutoAnchorHook', 'ClassBalanceHook',
     'DiagnosticsVisualizationHook', 'TrainBatchVisualizationHook',
     'FreezeLayersHook', 'yolov5_backbone_layers', 'ImageCacheHook',
-    'InferenceSpeedHook',
+    'HalfPrecisionHook', 'InferenceSpeedHook', 'YOLOLabelsHook',
     'NonFiniteLossHook', 'OptimizerStepEMAHook', 'YOLOv5ModelEMA',
     'TrainingCurvesHook', 'YOLOv5LoopSchedulerHook', 'YOLOv5EarlyStoppingHook'
 ]
