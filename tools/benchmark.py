@@ -2,7 +2,7 @@
 
     python tools/benchmark.py CONFIG [CHECKPOINT] [--img-size 1280] [--batch-size 8]
         [--amp | --half] [--tta] [--images DIR] [--warmup 2] [--repeats 5] [--iters 5]
-        [--device cuda|cpu]
+        [--device cuda|cpu] [--backend pytorch|onnxruntime|openvino]
 
 Prints the device and versions, then, after --warmup untimed passes, the median of
 --repeats timed runs (each --iters batches) of:
@@ -13,10 +13,12 @@ Prints the device and versions, then, after --warmup untimed passes, the median 
   batches the config's test pipeline made from --images (real images, the first
   B found) or from generated ones (grey noise with coloured boxes), with where
   its time goes (InferenceTimer's stages).
-On CUDA, --amp runs both under fp16 autocast, --half with the network in FP16
-(YOLOv5's --half: weights and activations). Without CHECKPOINT the model keeps
-its initial weights: the model's speed is the same, but NMS sees the boxes of an
-untrained model (usually fewer), so the predict path is best measured with one.
+--backend onnxruntime or openvino runs the network there (CPU; exported on demand,
+cached beside CHECKPOINT). On CUDA, --amp runs both under fp16 autocast, --half
+with the network in FP16 (YOLOv5's --half: weights and activations). Without
+CHECKPOINT the model keeps its initial weights: the model's speed is the same, but
+NMS sees the boxes of an untrained model (usually fewer), so the predict path is
+best measured with one.
 """
 import argparse
 import os.path as osp
@@ -140,9 +142,12 @@ def main() -> None:
     for name in ('batch_size', 'repeats', 'iters'):
         if getattr(args, name) < 1:
             raise InputError(f'--{name.replace("_", "-")} must be at least 1')
-    if args.amp and not args.device.startswith('cuda'):
+    device = check_device_args(args)
+    if args.amp and not device.startswith('cuda'):
         raise InputError('--amp needs a CUDA device (fp16 autocast)')
-    check_device_args(args.device, args.half)
+    if args.backend != 'pytorch' and not args.checkpoint:
+        raise InputError(f'--backend {args.backend} needs a CHECKPOINT (its export is '
+                         'cached beside it)')
     flush_denormals_on_cpu()
     cfg = load_config(args.config, args.cfg_options, dict(
         test_img_scale=args.img_size and (args.img_size, args.img_size)))
@@ -150,7 +155,8 @@ def main() -> None:
     if args.checkpoint:
         from parkdet_mm.apis import load_detector
         check_checkpoint_file(args.checkpoint)
-        model = load_detector(cfg, args.checkpoint, args.tta, args.device, args.half)
+        model = load_detector(cfg, args.checkpoint, args.tta, device, args.half,
+                              args.backend)
     else:
         from mmengine.registry import init_default_scope
 
@@ -159,11 +165,11 @@ def main() -> None:
         detector = MODELS.build(cfg.model)
         model = (MODELS.build(dict(**cfg.tta_model, module=detector))
                  if args.tta else detector)
-        model = model.to(args.device).eval()
+        model = model.to(device).eval()
         if args.half:
             half_precision(model)
     detector = getattr(model, 'module', model)
-    sync = (torch.cuda.synchronize if args.device.startswith('cuda')
+    sync = (torch.cuda.synchronize if device.startswith('cuda')
             else (lambda: None))
     autocast = (torch.autocast('cuda', dtype=torch.float16) if args.amp
                 else nullcontext())
@@ -187,10 +193,10 @@ def main() -> None:
         for _ in range(args.iters):
             model.test_step(batch)
 
-    print(versions(args.device))
+    print(versions(device))
     precision = 'fp16 autocast' if args.amp else 'fp16 (--half)' if args.half else 'fp32'
     print(f'{cfg.deepen_factor}/{cfg.widen_factor} (deepen/widen), batch '
-          f'{args.batch_size}, {precision}, '
+          f'{args.batch_size}, {precision}, {args.backend} backend, '
           f'{"real" if args.images else "generated"} images; median of '
           f'{args.repeats} runs of {args.iters} batches after {args.warmup} '
           'untimed')

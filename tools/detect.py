@@ -5,6 +5,7 @@
         [--classes 0 2 ...] [--agnostic-nms] [--save-txt [--save-conf]]
         [--save-crop] [--line-thickness 3] [--hide-labels] [--hide-conf]
         [--ensemble wbf|nms] [--wbf-iou 0.55] [--device cpu|cuda[:N]] [--half]
+        [--backend pytorch|onnxruntime|openvino]
 
 SOURCE is an image, a folder (searched recursively), a glob pattern (quote it) or a
 video file. Writes into --out-dir (default WORK_DIR/detect) each image with its boxes
@@ -14,7 +15,8 @@ frame index for a video), the box ``[x1, y1, x2, y2]`` in pixels of the original
 image, the class name and the score. Images run at the config's test size;
 --tta adds YOLOv5's test-time augmentation (the config's tta_model). Several
 checkpoints are fused as tools/predict.py fuses them (--ensemble, default the
-config's predict_ensemble); --half runs FP16 on CUDA.
+config's predict_ensemble); --half runs FP16 on CUDA; --backend onnxruntime or
+openvino runs the network there, on the CPU (docs/inference.md).
 
 YOLOv5 detect.py's options, with its semantics: --iou-thres and --max-det set the
 NMS IoU (nms_iou_thr) and the boxes kept per image (max_per_img), --agnostic-nms
@@ -83,7 +85,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    check_device_args(args.device, args.half)
+    device = check_device_args(args)
     flush_denormals_on_cpu()
     cfg = load_config(args.config, args.cfg_options, dict(
         nms_iou_thr=args.iou_thres, max_per_img=args.max_det,
@@ -91,7 +93,7 @@ def main() -> None:
     outputs = detect_source(
         cfg, args.checkpoints, args.source, args.out_dir, args.score_thr,
         args.classes, args.save_txt, args.save_conf, args.save_crop, tta=args.tta,
-        device=args.device, half=args.half, ensemble=args.ensemble,
+        device=device, half=args.half, backend=args.backend, ensemble=args.ensemble,
         wbf_iou=args.wbf_iou, line_thickness=args.line_thickness,
         hide_labels=args.hide_labels, hide_conf=args.hide_conf)
     print(f'{len(outputs.records)} boxes scoring >= {args.score_thr}: drawn in '

@@ -4,6 +4,7 @@
         [--out-dir DIR] [--tta/--no-tta] [--max-bytes N] [--batch-size 16]
         [--img-size 1536] [--nms nms|soft] [--ensemble wbf|nms] [--show-dir DIR]
         [--save-txt [--save-conf]] [--device cuda|cpu] [--half]
+        [--backend pytorch|onnxruntime|openvino]
     bash tools/dist_predict.sh [CONFIG] [CHECKPOINT ...] NPROC --data-root DATA ...
 
 Defaults are the reference's: configs/finetune.py and its final checkpoint (a 2021
@@ -70,8 +71,8 @@ def split_paths(paths):
 
 def main() -> None:
     args = parse_args()
-    check_device_args(args.device, args.half)
-    check_cuda_ops(args.device)  # mmcv without CUDA ops fails at the first NMS
+    device = check_device_args(args)
+    check_cuda_ops(device)  # mmcv without CUDA ops fails at the first NMS
     flush_denormals_on_cpu()
     init_process_group(args.launcher)
     config, checkpoints = split_paths(args.paths)
@@ -86,8 +87,9 @@ def main() -> None:
     predict_submission(
         cfg, checkpoints, args.out_dir, args.max_bytes, args.save_txt, args.save_conf,
         show_dir=args.show_dir, show_num=args.show_num,
-        show_score_thr=args.show_score_thr, tta=args.tta, device=args.device,
-        half=args.half, ensemble=args.ensemble, wbf_iou=args.wbf_iou)
+        show_score_thr=args.show_score_thr, tta=args.tta, device=device,
+        half=args.half, backend=args.backend, ensemble=args.ensemble,
+        wbf_iou=args.wbf_iou)
 
 
 if __name__ == '__main__':

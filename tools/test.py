@@ -13,8 +13,6 @@ checkpoints are fused as tools/predict.py fuses them; --half runs FP16 on CUDA;
 """
 import argparse
 
-import torch
-
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import InputError, run_cli
 from parkdet_mm.apis.run_setup import (
@@ -61,7 +59,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    check_device_args('cuda' if torch.cuda.is_available() else 'cpu', args.half)
+    check_device_args(args)
     check_cuda_ops()  # on a GPU, mmcv without CUDA ops would fail at the first NMS
     cfg = config_from_args(args, dict(inference_primaries(args),
                                       single_cls=args.single_cls))

@@ -6,6 +6,7 @@ from torch import nn
 
 from mmyolo.registry import MODELS
 from parkdet_challenge.cli import InputError
+from parkdet_mm.deploy import use_backend
 from parkdet_mm.engine.checkpoint import load_local_checkpoint
 from parkdet_mm.models import half_precision
 from parkdet_mm.models.anchors import apply_checkpoint_anchors
@@ -51,11 +52,13 @@ def load_weights(model: nn.Module, checkpoint: str) -> nn.Module:
 
 
 def load_detector(cfg: Config, checkpoint: str, tta: bool, device: str,
-                  half: bool = False) -> nn.Module:
+                  half: bool = False, backend: str = 'pytorch') -> nn.Module:
     """The config's detector with ``checkpoint`` loaded, in eval mode on ``device``.
 
     With ``tta`` it is wrapped in the config's ``tta_model``; with ``half`` its
-    network runs in FP16 (:func:`~parkdet_mm.models.half_precision`, CUDA only).
+    network runs in FP16 (:func:`~parkdet_mm.models.half_precision`, CUDA only);
+    with ``backend`` 'onnxruntime' or 'openvino' its network runs there, from an
+    export cached beside the checkpoint (:func:`~parkdet_mm.deploy.use_backend`).
     The checkpoint's ``meta['anchors']``, if any, replace the config's anchors.
     Every tool that runs a checkpoint (predict, detect, export) builds its model
     here.
@@ -63,6 +66,8 @@ def load_detector(cfg: Config, checkpoint: str, tta: bool, device: str,
     init_default_scope(cfg.get('default_scope', 'mmyolo'))
     model = MODELS.build(member_config(cfg, tta))
     load_weights(model, checkpoint)
+    if backend != 'pytorch':
+        use_backend(getattr(model, 'module', model).eval(), checkpoint, backend)
     model = model.to(device).eval()
     return half_precision(model) if half else model
 

@@ -49,6 +49,9 @@ class YOLOv5Inferencer(DetInferencer):
         tta: Wrap each detector in the config's ``tta_model`` (YOLOv5's TTA).
         device: 'cpu', 'cuda', 'cuda:N'; None: CUDA if there is one.
         half: Run the networks in FP16 (YOLOv5's ``--half``; CUDA only).
+        backend: Where the networks run: 'pytorch', or on the CPU 'onnxruntime'
+            or 'openvino' (an export cached beside each checkpoint; the same pre-
+            and post-processing).
         classes: Keep only these class indices, before NMS (YOLOv5's
             ``--classes``, :func:`~parkdet_mm.models.keep_classes`).
         ensemble: How several checkpoints are fused: 'wbf' (weighted boxes
@@ -67,6 +70,7 @@ class YOLOv5Inferencer(DetInferencer):
                  tta: bool = False,
                  device: Optional[str] = None,
                  half: bool = False,
+                 backend: str = 'pytorch',
                  classes: Optional[Sequence[int]] = None,
                  ensemble: Optional[str] = None,
                  wbf_iou: float = 0.55,
@@ -78,6 +82,7 @@ class YOLOv5Inferencer(DetInferencer):
                             else list(checkpoints))
         self.tta = tta
         self.half = half
+        self.backend = backend
         self.classes = classes
         self.ensemble = ensemble or cfg.get('predict_ensemble', 'wbf')
         if self.ensemble not in FUSIONS:
@@ -103,7 +108,7 @@ class YOLOv5Inferencer(DetInferencer):
     def _init_model(self, cfg: Config, weights: Optional[str], device: str) -> nn.Module:
         """Each checkpoint's detector (:func:`load_detector`), fused when several,
         keeping ``classes``."""
-        models = [load_detector(cfg, checkpoint, self.tta, device, self.half)
+        models = [load_detector(cfg, checkpoint, self.tta, device, self.half, self.backend)
                   for checkpoint in self.checkpoints]
         model = models[0] if len(models) == 1 else DetectorEnsemble(
             models, self.ensemble, self.wbf_iou, cfg.max_per_img)

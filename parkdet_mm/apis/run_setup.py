@@ -10,6 +10,7 @@ from mmengine.config import Config, DictAction
 
 from parkdet_challenge.cli import InputError
 from parkdet_mm.config import load_config
+from parkdet_mm.deploy import BACKENDS, check_backend
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
@@ -76,20 +77,32 @@ def add_ensemble_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_device_args(parser: argparse.ArgumentParser) -> None:
-    """``--device`` and YOLOv5's ``--half`` (:func:`check_device_args`)."""
+    """``--device``, YOLOv5's ``--half`` and ``--backend``
+    (:func:`check_device_args`)."""
     parser.add_argument(
-        '--device', default='cuda' if torch.cuda.is_available() else 'cpu',
-        help='cpu, cuda or cuda:N (default: cuda when there is one)')
+        '--device', help='cpu, cuda or cuda:N (default: cuda when there is one, '
+        'and the pytorch backend)')
     parser.add_argument(
         '--half', action='store_true',
         help="FP16 inference (YOLOv5's --half): CUDA only")
+    parser.add_argument(
+        '--backend', choices=BACKENDS, default='pytorch',
+        help='run the network with PyTorch, or on the CPU with ONNX Runtime or '
+        'OpenVINO (exported on demand, cached beside the checkpoint)')
 
 
-def check_device_args(device: str, half: bool) -> None:
-    """InputError for ``--half`` off CUDA: FP16 convolutions are a GPU's."""
-    if half and not str(device).startswith('cuda'):
+def check_device_args(args: argparse.Namespace) -> str:
+    """The device of ``--device`` (default: CUDA when there is one and the backend
+    is PyTorch's), after checking ``--half`` (CUDA only) and ``--backend`` (the
+    CPU; OpenVINO installed): an InputError otherwise."""
+    backend = getattr(args, 'backend', 'pytorch')
+    device = getattr(args, 'device', None) or (
+        'cuda' if torch.cuda.is_available() and backend == 'pytorch' else 'cpu')
+    if args.half and not device.startswith('cuda') and backend == 'pytorch':
         raise InputError(f'--half runs FP16 on a CUDA device; this run is on {device} '
                          '(leave --half out on the CPU)')
+    check_backend(backend, device, args.half)
+    return device
 
 
 def inference_primaries(args: argparse.Namespace) -> Dict[str, Any]:
