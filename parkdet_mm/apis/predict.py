@@ -112,14 +112,16 @@ def predict_submission(cfg: Config, checkpoints: Sequence[str],
     print(f'{inferencer.names}: {timer.line()}')
 
     classes = cfg.metainfo['classes']
+    single_cls = bool(cfg.test_evaluator.get('single_cls', False))
     writer = SubmissionWriter.from_file(osp.abspath(ann_file), classes, cfg.data_format,
-                                        max_bytes)
+                                        max_bytes, single_cls)
     converted = [writer.convert(img_id, pred) for img_id, pred in predictions.items()]
     writer.write(out_dir, [entry for _, entry in converted])
     scores = None
     if writer.coco.dataset.get('annotations'):  # e.g. val.json as test.json
         metric = ChallengeSubmissionMetric(ann_file=osp.abspath(ann_file),
-                                           data_format=cfg.data_format)
+                                           data_format=cfg.data_format,
+                                           single_cls=single_cls)
         metric.dataset_meta = dict(classes=classes)
         scores = metric.score([record for records, _ in converted for record in records])
         write_json_atomic(osp.join(out_dir, 'scores.json'), scores, indent=1)

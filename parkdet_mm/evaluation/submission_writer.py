@@ -18,6 +18,7 @@ from mmengine.logging import MMLogger
 
 from parkdet_challenge.formats import FORMATS
 from parkdet_challenge.submission import CapResult, Record, image_records
+from parkdet_mm.datasets import merge_into_one_class
 
 
 def label_category_ids(coco: COCO, classes: Sequence[str]) -> np.ndarray:
@@ -65,10 +66,14 @@ class SubmissionWriter:
 
     @classmethod
     def from_file(cls, ann_file: str, classes: Sequence[str],
-                  data_format: str = 'parking2022',
-                  max_bytes: Optional[int] = None) -> 'SubmissionWriter':
-        """The writer of the set in the COCO file ``ann_file``."""
-        return cls(COCO(ann_file), classes, data_format, max_bytes)
+                  data_format: str = 'parking2022', max_bytes: Optional[int] = None,
+                  single_cls: bool = False) -> 'SubmissionWriter':
+        """The writer of the set in the COCO file ``ann_file`` (with ``single_cls``,
+        its boxes under one category, as the metric reads it)."""
+        coco = COCO(ann_file)
+        if single_cls:
+            merge_into_one_class(coco)
+        return cls(coco, classes, data_format, max_bytes)
 
     def convert(self, img_id: Any, pred: Mapping[str, Any]) -> Tuple[List[Record], Any]:
         """One image's COCO result records (what AP is computed on) and its entry
