@@ -22,7 +22,7 @@ def _detections(config, checkpoint, backend):
     from parkdet_mm.apis import YOLOv5Inferencer
     from parkdet_mm.config import load_config
     # low scores of a model trained briefly: keep boxes from 0.001
-    cfg = load_config(str(config), {'model.test_cfg.score_thr': 0.001})
+    cfg = load_config(str(config), primaries=dict(score_thr=0.001))
     inferencer = YOLOv5Inferencer(cfg, checkpoint, tta=True, backend=backend)
     return inferencer.predict_loader(Runner.build_dataloader(cfg.test_dataloader))
 

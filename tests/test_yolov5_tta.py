@@ -239,6 +239,6 @@ def test_predict_runs_with_tta_on_rectangular_batches(tiny_coco, tmp_path):
               '--data-root', str(tiny_coco), '--ann-dir',
               str(tiny_coco / 'annotations'), '--out-dir', str(tmp_path / 'out'),
               '--img-size', '64', '--batch-size', '2', '--cfg-options',
-              'model.test_cfg.score_thr=0.001'])
+              'score_thr=0.001'])
     preds = json.loads((tmp_path / 'out' / 'preds.json').read_text())
     assert preds and all(1 <= r['category_id'] <= 14 for r in preds)
