@@ -11,9 +11,10 @@ from conftest import REPO, draw_tiny_coco, run_tool, write_tiny_config
 from parkdet_mm.datasets import BatchShareSampler
 
 RECT_BATCHES = """
+test_img_scale = (128, 128)
+test_batch_size_per_gpu = 2
 test_dataloader = dict(dataset=dict(batch_shapes_cfg=dict(
-    type='BatchShapePolicy', batch_size=2, img_size=128, size_divisor=64,
-    extra_pad_ratio=0)))
+    type='BatchShapePolicy', extra_pad_ratio=0)))
 """
 
 
@@ -86,7 +87,7 @@ def test_two_process_prediction_writes_the_same_bytes(mixed_sizes, tmp_path):
     first = _random_checkpoint(config, tmp_path / 'a.pth')
     common = ['--data-root', str(mixed_sizes), '--ann-dir',
               str(mixed_sizes / 'annotations'), '--img-size', '128',
-              '--batch-size', '2', '--cfg-options', 'model.test_cfg.score_thr=0.001']
+              '--batch-size', '2', '--cfg-options', 'score_thr=0.001']
     # Rectangular batches: 5 images sorted by aspect ratio, in batches of 2 of
     # shapes 64x128, 128x128 (mixed) and 128x64; rank 0 reads batches 0 and 2,
     # rank 1 batch 1. With TTA and a two-checkpoint ensemble (weighted boxes fusion).
@@ -100,7 +101,7 @@ def test_two_process_prediction_writes_the_same_bytes(mixed_sizes, tmp_path):
 def test_dist_test_writes_the_same_submission(tiny_coco, tmp_path):
     config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco)
     checkpoint = _random_checkpoint(config, tmp_path / 'a.pth')
-    options = ['--cfg-options', 'model.test_cfg.score_thr=0.001']
+    options = ['--cfg-options', 'score_thr=0.001']
     run_tool(['tools/test.py', str(config), str(checkpoint), '--work-dir',
               str(tmp_path / 'w1'), '--out-dir', str(tmp_path / 'one'), *options])
     env = dict(os.environ, PYTHONWARNINGS='ignore', PORT='29533',

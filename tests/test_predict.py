@@ -34,7 +34,7 @@ def test_predict_fuses_checkpoints_and_writes_the_submission(tiny_coco, tmp_path
               '--data-root', str(tiny_coco), '--ann-dir',
               str(tiny_coco / 'annotations'), '--out-dir', str(out),
               '--img-size', '64', '--batch-size', '2', '--show-dir', str(show),
-              '--show-num', '2', '--cfg-options', 'model.test_cfg.score_thr=0.001'])
+              '--show-num', '2', '--cfg-options', 'score_thr=0.001'])
     preds = json.loads((out / 'preds.json').read_text())
     submission = json.loads((out / 'submission.json').read_text())
     test = json.loads((tiny_coco / 'annotations' / 'test.json').read_text())

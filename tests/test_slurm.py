@@ -110,7 +110,7 @@ def test_slurm_predict_writes_once_and_slurm_test_runs_test(tiny_coco, tmp_path,
     options = ['--data-root', str(tiny_coco), '--ann-dir',
                str(tiny_coco / 'annotations'), '--no-tta', '--img-size', '64',
                '--out-dir', str(out),
-               '--cfg-options', 'model.test_cfg.score_thr=0.001']
+               '--cfg-options', 'score_thr=0.001']
     output, run = _run('slurm_predict.sh',
                        ['part', 'job', str(config), str(checkpoint), *options],
                        dict(slurm, MASTER_PORT='29562'))

@@ -183,7 +183,7 @@ def test_two_processes_step_like_the_reference_and_sync_only_on_steps(
     config = loop_config(tmp_path, tiny_coco)
     work = tmp_path / 'dist'
     train([str(config), '--work-dir', str(work), '--cfg-options',
-           f'optim_wrapper.nominal_batch_size={NOMINAL_BATCH * 2}'], nproc=2)
+           f'nominal_batch_size={NOMINAL_BATCH * 2}'], nproc=2)
     for rank in (0, 1):
         records = read_records(work / f'loop_rank{rank}.jsonl')
         assert_matches_reference(records, expected)
