@@ -1,19 +1,25 @@
 """Predict the test set and write the challenge submission.
 
-    python tools/predict.py [CONFIG] [CHECKPOINT ...] --data-root DATA --ann-dir OUT
-        [--out-dir DIR] [--tta/--no-tta] [--max-bytes N] [--batch-size 16]
+    python tools/predict.py [CONFIG | WORK_DIR] [CHECKPOINT ...] --data-root DATA
+        [--ann-dir DIR] [--out-dir DIR] [--tta/--no-tta] [--max-bytes N] [--batch-size 16]
         [--img-size 1536] [--nms nms|soft] [--ensemble wbf|nms] [--show-dir DIR]
     bash tools/dist_predict.sh [CONFIG] [CHECKPOINT ...] NPROC --data-root DATA ...
 
-Defaults are the reference's: configs/finetune.py and its final checkpoint, images
+Defaults are the reference's: the last stage's final checkpoint (below), images
 at 1536, score >= 0.01, class-aware NMS at IoU 0.7, multi-label, at most 50 boxes per
 image, YOLOv5's TTA. Several checkpoints are fused per image by weighted boxes fusion
 (--ensemble wbf) or as YOLOv5's Ensemble (--ensemble nms: every model's raw, TTA'd
 predictions concatenated, one NMS); a config's ``predict_ensemble`` sets the default
 (configs/challenge2021: nms, with its 2021 defaults and submission format).
-Without CHECKPOINT: the config's final checkpoint; with a 2021 fine-tune config,
-the baseline's and the fine-tune's, ensembled with NMS as the 2021 reference's
-predict did (the config's ``predict_with_load_from``).
+Without CONFIG: the final checkpoint of the last of configs/finetune.py and
+configs/baseline.py to finish (one line says which). Without CHECKPOINT: the
+config's final checkpoint (the one its last finished run recorded, whatever
+--epochs it trained); with a 2021 fine-tune config, the
+baseline's and the fine-tune's, ensembled with NMS as the 2021 reference's predict
+did (the config's ``predict_with_load_from``). A WORK_DIR (a finished run's, or
+tools/train_pipeline.sh --work-dir's folder of stages) names the config and the
+checkpoint its last finished run ended with. --ann-dir defaults to the config's
+ann_dir below --data-root (DATA/annotations).
 Writes OUT_DIR/preds.json (every record) and OUT_DIR/submission.json (under the
 format's cap), and OUT_DIR/scores.json (mAP and the rest) when the annotation file
 has boxes (e.g. val.json as test.json).
@@ -39,6 +45,7 @@ from parkdet_mm.apis import (
     share_test_batches,
 )
 from parkdet_mm.apis.run_setup import (
+    add_data_args,
     add_inference_args,
     add_runner_args,
     data_primaries,
@@ -47,12 +54,19 @@ from parkdet_mm.apis.run_setup import (
     init_process_group,
     parse_runner_args,
 )
-from parkdet_mm.config import final_checkpoint, load_config
+from parkdet_mm.config import (
+    finished_checkpoint,
+    finished_run_in,
+    last_finished_stage,
+    load_config,
+)
 from parkdet_mm.engine.checkpoint import check_checkpoint_file
 from parkdet_mm.engine.inference_timer import InferenceTimer
 from parkdet_mm.engine.preflight import check_cuda_ops
 
 DEFAULT_CONFIG = 'configs/finetune.py'
+# Without a config: the last of these training stages to finish.
+DEFAULT_STAGES = (DEFAULT_CONFIG, 'configs/baseline.py')
 
 
 def parse_args() -> argparse.Namespace:
@@ -61,13 +75,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         'paths',
         nargs='*',
-        metavar='CONFIG | CHECKPOINT',
-        help=f'a config (default {DEFAULT_CONFIG}), then checkpoints '
-        "(default: the config's final checkpoint); several are fused")
-    parser.add_argument('--data-root', required=True,
-                        help='the challenge DATA folder')
-    parser.add_argument('--ann-dir', required=True,
-                        help='tools/prepare_data.py output (holds test.json)')
+        metavar='CONFIG | WORK_DIR | CHECKPOINT',
+        help='a config or a finished run\'s work dir (default: the last of '
+        f'{", ".join(DEFAULT_STAGES)} to finish), then checkpoints (default: the '
+        "config's final checkpoint); several are fused")
+    add_data_args(parser)
     parser.add_argument('--out-dir', help='default: WORK_DIR/submission')
     parser.add_argument('--tta', action=argparse.BooleanOptionalAction,
                         default=True, help="YOLOv5's test-time augmentation")
@@ -92,10 +104,16 @@ def parse_args() -> argparse.Namespace:
 
 
 def split_paths(paths):
-    """``[CONFIG] [CHECKPOINT ...]``: a leading .py file is the config."""
+    """``[CONFIG | WORK_DIR] [CHECKPOINT ...]`` as ``(config, checkpoints, work
+    dir)``: a leading .py file is the config; a leading folder, a finished run's
+    work dir (its config, final checkpoint first, and folder); nothing: ``(None,
+    [], None)``, the last default stage to finish."""
     if paths and paths[0].endswith('.py'):
-        return paths[0], paths[1:]
-    return DEFAULT_CONFIG, paths
+        return paths[0], paths[1:], None
+    if paths and osp.isdir(paths[0]):
+        config, final, work_dir = finished_run_in(paths[0])
+        return config, [final] + paths[1:], work_dir
+    return (DEFAULT_CONFIG if paths else None), paths, None
 
 
 def draw(predictions, dataset, show_dir: str, count: int,
@@ -123,15 +141,24 @@ def main() -> None:
     check_cuda_ops(args.device)  # mmcv without CUDA ops fails at the first NMS
     flush_denormals_on_cpu()
     init_process_group(args.launcher)
-    config, checkpoints = split_paths(args.paths)
-    cfg = load_config(config, args.cfg_options, dict(
-        **data_primaries(args), **inference_primaries(args)))
+    config, checkpoints, run_dir = split_paths(args.paths)
+    primaries = dict(**data_primaries(args), **inference_primaries(args))
+    if config is None:
+        cfg, final = last_finished_stage(DEFAULT_STAGES, args.cfg_options, primaries)
+        checkpoints = [final]
+        print(f'predicting with {final}: the final checkpoint of {cfg.filename}, '
+              'the last training stage to finish', flush=True)
+    else:
+        cfg = load_config(config, args.cfg_options, dict(primaries, work_dir=run_dir))
+        if run_dir:
+            print(f'predicting with {checkpoints[0]}: the final checkpoint of '
+                  f'{config}, the last run to finish in {args.paths[0]}', flush=True)
     if not checkpoints:
         # the config's final checkpoint; a config that asks for it (the 2021
         # fine-tune) also the one it started from, as the 2021 reference's predict
         # ensembled its baseline and fine-tuned models
         checkpoints = ([cfg.load_from] if cfg.get('predict_with_load_from')
-                       else []) + [final_checkpoint(cfg)]
+                       else []) + [finished_checkpoint(cfg)]
     for checkpoint in checkpoints:
         check_checkpoint_file(checkpoint)
     ann_file = cfg.test_evaluator.ann_file
