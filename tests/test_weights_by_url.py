@@ -124,7 +124,7 @@ def test_offline_and_not_cached_is_one_line_naming_the_url(tmp_path, torch_home,
     else:
         (tmp_path / 'empty').mkdir()
         context = serve(tmp_path / 'empty')
-        reason = 'File not found'
+        reason = 'HTTP Error 404: File not found'
     with context as served:
         if served:
             url = f'{served[0]}/yolov5x6.pt'

@@ -42,6 +42,7 @@ import re
 import socket
 import zipfile
 from typing import Any, List, Optional
+from urllib.error import HTTPError, URLError
 from urllib.parse import urlparse
 
 import numpy as np
@@ -129,7 +130,10 @@ def fetch_checkpoint(url: str, progress: bool = True) -> str:
 def _download_failed(url: str, cached: str, err: BaseException) -> str:
     """The one line for a URL that could not be fetched: what happened, and the
     two commands that do it by hand."""
-    reason = getattr(err, 'reason', None) or _first_line(err)
+    # urllib's URLError says `<urlopen error ...>` around its reason; HTTPError's
+    # own text has the status (`HTTP Error 404: Not Found`)
+    plain = isinstance(err, URLError) and not isinstance(err, HTTPError)
+    reason = err.reason if plain else _first_line(err)
     line = (f'checkpoint {url} cannot be downloaded ({reason}) and is not in '
             f"torch's hub cache ({cached}): download it there "
             f'(`curl -L --create-dirs -o {cached} {url}`, or copy the file there from '
