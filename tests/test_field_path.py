@@ -26,8 +26,7 @@ SHRINK = ['--epochs', '1', '--img-size', '64', '--batch-size', '4']
 STAGE = '''_base_ = {base!r}
 deepen_factor = 0.33
 widen_factor = 0.25
-anchors = ('${{[[(round(w * img_scale[0] / 1280), round(h * img_scale[0] / 1280)) '
-           'for w, h in level] for level in yolov5_p6_anchors]}}')
+anchors = None  # YOLOv5's P6 anchors scaled to the image size
 train_num_workers = 0
 val_num_workers = 0
 test_num_workers = 0
