@@ -119,8 +119,8 @@ def doc_commands(path: Path) -> List[DocCommand]:
         for command, first in _block_commands(block):
             position = text.find(first.split('\\ ')[0], cursor)
             cursor = max(cursor, position + 1)
-            found.append(DocCommand(name, text.count('\n', 0, position) + 1,
-                                    ' '.join(command.split())))
+            line = text.count('\n', 0, position) + 1 if position >= 0 else 0
+            found.append(DocCommand(name, line, ' '.join(command.split())))
     prose = _without_fences(text)
     for match in re.finditer(r'(`+)(.+?)\1', prose, re.DOTALL):
         span = match.group(2)
