@@ -23,7 +23,7 @@ import numpy as np
 from parkdet_challenge.classes import NUM_CLASSES
 from parkdet_challenge.submission import MAX_BYTES, image_records, recap_file
 
-BOXES_PER_IMAGE = 50  # SPEC 8: at most 50 boxes per image
+BOXES_PER_IMAGE = 50  # docs/reference.md section 8: at most 50 boxes per image
 
 
 def make_input(path: str, n_records: int, seed: int = 0) -> None:

@@ -4,12 +4,13 @@
 
 Synthetic validation: ``--images`` images of 1920x1080 with 1 to 10 ground-truth boxes
 each over the 14 classes, and predictions as a trained model's at score >= 0.01
-(50 boxes per image at most, SPEC 8): each true box found with probability 0.8 (a
-jittered box, a wrong class one time in ten), the rest random false positives, scores
-skewed low. ``ChallengeSubmissionMetric.compute_metrics`` runs on the same records
-with ``diagnostics=False`` (COCO AP only) and ``diagnostics=True`` (also P/R/F1 curves,
-the per-class table, the confusion matrix and five PNGs), alternately; the best time of
-each is printed with the difference, and the diagnostics' own parts are timed.
+(50 boxes per image at most, docs/reference.md section 8): each true box found with
+probability 0.8 (a jittered box, a wrong class one time in ten), the rest random
+false positives, scores skewed low. ``ChallengeSubmissionMetric.compute_metrics``
+runs on the same records with ``diagnostics=False`` (COCO AP only) and
+``diagnostics=True`` (also P/R/F1 curves, the per-class table, the confusion matrix
+and five PNGs), alternately; the best time of each is printed with the difference,
+and the diagnostics' own parts are timed.
 """
 import argparse
 import gc

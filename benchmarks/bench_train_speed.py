@@ -6,7 +6,7 @@ Trains the config's own model, pipeline and batch size for a few iterations on t
 demo data (made here if missing: tools/make_demo_data.py + tools/prepare_data.py;
 nothing is downloaded, so the weights start random) and prints images per second over
 the timed iterations and the peak GPU memory. The reference: 2 images per 2.52 s on
-one T4 in fp32 (SPEC section 5). Record what it prints in benchmarks/RESULTS.md.
+one T4 in fp32 (docs/reference.md section 5). Record what it prints in benchmarks/RESULTS.md.
 """
 import argparse
 import os.path as osp

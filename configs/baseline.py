@@ -9,12 +9,12 @@ _base_ = [
 
 max_epochs = 50
 image_weights = True
-# COCO-pretrained YOLOv5x6: ultralytics' yolov5x6.pt (GitHub release v6.1, the file
-# the reference started from; MMYOLO's model zoo has P6 weights for n/s/m/l only)
-# converted to MMYOLO's keys. Download it yourself (nothing here fetches weights):
-#   python tools/convert_yolov5.py checkpoints/yolov5x6.pt checkpoints/yolov5x6.pth
-# (load_from may also name the .pt itself: it is then converted in memory.)
-load_from = 'checkpoints/yolov5x6.pth'
+# COCO-pretrained YOLOv5x6: ultralytics' yolov5x6.pt, GitHub release v6.1 (the file
+# the reference started from; MMYOLO's model zoo has P6 weights for n/s/m/l only).
+# Downloaded once into torch's hub cache ($TORCH_HOME/hub/checkpoints/yolov5x6.pt) and
+# converted to MMYOLO's keys in memory; a local .pt or converted .pth works too.
+load_from = (
+    'https://github.com/ultralytics/yolov5/releases/download/v6.1/yolov5x6.pt')
 
 # The values that follow the primaries (parkdet_mm/config/derivation.py), written out
 # so that any reader of this file (MMEngine's Config.fromfile, MMDetection's and

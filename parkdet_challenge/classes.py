@@ -1,4 +1,4 @@
-"""The challenge's 14 classes, in category_id order (SPEC section 2)."""
+"""The challenge's 14 classes, in category_id order (docs/reference.md section 2)."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
 # (English name, Korean name); category_id = position + 1.

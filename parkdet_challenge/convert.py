@@ -1,20 +1,20 @@
 """Convert the challenge's labels to checked COCO files for MMDetection / MMYOLO.
 
-Reads, under a data root (SPEC section 1)::
+Reads, under a data root (docs/reference.md section 1)::
 
     train/label/Train.json          training labels, 2022 or 2021 format (see .labels)
     train/images/                   training images (flat folder)
     Test_Images_Information.json    test images {"images": [{id, file_name, ...}]}
     test/images/                    test images
 
-The 2021 driver-inattention data (SPEC section 9) is expected in the same places: its
+The 2021 driver-inattention data (docs/reference.md section 9) is expected in the same places: its
 labels file as ``train/label/Train.json``, its images in ``train/images/``. Its test
 information file is optional (the 2022 one is required): without it, the test images
 are the files of ``test/images/``, ids 1..N in sorted (NFC) name order.
 
 Writes, under an output folder::
 
-    annotations/train.json, annotations/val.json   COCO, categories in SPEC order
+    annotations/train.json, annotations/val.json   COCO, categories in the reference's order
     annotations/test.json       test images with their challenge ids, no annotations
     annotations/train_diet.json 2021 "diet" subset of train.json (always for 2021)
     annotations/fold{k}/        with ``folds=K``: train.json / val.json (and 2021's
@@ -39,7 +39,7 @@ Rules (each problem goes to the report with what was done):
 - validation images, 2022: ``val_size`` (3000) ids drawn with ``seed`` from the sorted
   ids of the readable images (``numpy.random.RandomState(seed).permutation``), so the
   split depends neither on the JSON's order nor on the machine. 2021, as its
-  reference did (SPEC section 9): positions in the labels file drawn by Python's
+  reference did (docs/reference.md section 9): positions in the labels file drawn by Python's
   ``random.seed(seed); random.sample(range(n), val_size)`` over all n entries (20000),
   an unreadable image dropping out of whichever split it was drawn for. ``val_size``
   must leave at least one training image (else ``InputError``; it is not clamped).

@@ -1,5 +1,5 @@
-"""A small synthetic data set in the challenge's own layout (SPEC section 1), or in
-the 2021 challenge's (SPEC section 9) with ``data_format='2021'``.
+"""A small synthetic data set in the challenge's own layout (docs/reference.md section 1), or in
+the 2021 challenge's (docs/reference.md section 9) with ``data_format='2021'``.
 
 Made for the CPU demo: a tiny YOLO must learn it in minutes, so each class is one
 saturated colour and one simple shape with a dark outline, on a smooth low-contrast

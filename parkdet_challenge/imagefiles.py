@@ -1,7 +1,7 @@
 """Image files on disk: find them by name whatever the Unicode normalization, read sizes,
 verify their data.
 
-Two facts of the challenge's data shape this module (SPEC section 1): Hangul file names
+Two facts of the challenge's data shape this module (docs/reference.md section 1): Hangul file names
 may be NFC in the JSON and NFD on disk (or the reverse), and the JSON may lack image
 sizes. Sizes come from the file header, never from decoding pixels: a PNG's size sits
 in its first 24 bytes, so 25,000 images take a fraction of a second. A file cut short

@@ -25,7 +25,7 @@ def class_distribution_png(counts: Mapping[str, Mapping[str, int]],
         positions = [i + (k - (len(series) - 1) / 2) * height for i in range(len(classes))]
         bars = ax.barh(positions, values, height=height, label=f'{name} ({sum(values)})')
         ax.bar_label(bars, padding=2, fontsize=7)
-    # Class names on the axis, first class at the top, as in the SPEC's table.
+    # Class names on the axis, first class at the top, as in the reference's table.
     ax.set_yticks(range(len(classes)), labels=list(classes))
     ax.invert_yaxis()
     ax.set_xlabel('boxes')

@@ -1,4 +1,5 @@
-"""The challenge's submission file (SPEC section 8): its records and its exact size cap.
+"""The challenge's submission file (docs/reference.md section 8): its records and its
+exact size cap.
 
 A submission is one JSON list of records, each
 ``{"image_id": id, "category_id": 1..14, "bbox": [x, y, w, h], "score": s,
@@ -202,10 +203,11 @@ def check_records(obj: Any) -> List[Record]:
 
     Returns the records with each one's keys in RECORD_KEYS order (``obj`` itself
     when already so). Values are kept as they are: a file with more decimals than
-    SPEC 8 asks for is not rounded. Raises :class:`SubmissionError` naming the first
-    bad record: a non-object, a missing or extra key, an image_id that is neither an
-    integer nor a string, a category_id outside 1..14, a bbox that is not 4 finite
-    numbers, a score that is not a finite number, a segmentation other than [].
+    docs/reference.md section 8 asks for is not rounded. Raises
+    :class:`SubmissionError` naming the first bad record: a non-object, a missing or
+    extra key, an image_id that is neither an integer nor a string, a category_id
+    outside 1..14, a bbox that is not 4 finite numbers, a score that is not a finite
+    number, a segmentation other than [].
     """
     if not isinstance(obj, list):
         raise SubmissionError(f'expected a JSON list of records, got '

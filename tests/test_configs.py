@@ -1,4 +1,4 @@
-"""Every SPEC section 4-8 value, read back from the configs users run."""
+"""Every docs/reference.md sections 4-8 value, read back from the configs users run."""
 import pytest
 from conftest import REPO
 from mmengine.config import Config
@@ -6,8 +6,8 @@ from mmengine.config import Config
 from parkdet_challenge.classes import CLASSES
 from parkdet_mm.config import final_checkpoint, load_config
 
-# SPEC section 5, hyper-parameters in YOLOv5's names.
-SPEC_HYPS = {
+# docs/reference.md section 5, hyper-parameters in YOLOv5's names.
+REFERENCE_HYPS = {
     'scratch-low': dict(
         lr0=0.01, lrf=0.01, momentum=0.937, weight_decay=0.0005,
         warmup_epochs=3.0, warmup_momentum=0.8, warmup_bias_lr=0.1, box=0.05,
@@ -23,8 +23,8 @@ SPEC_HYPS = {
         degrees=0.0, translate=0.1, scale=0.9, shear=0.0, perspective=0.0,
         flipud=0.0, fliplr=0.5, mosaic=1.0, mixup=0.0, copy_paste=0.0),
 }
-# SPEC section 5, the two stages.
-SPEC_STAGES = {
+# docs/reference.md section 5, the two stages.
+REFERENCE_STAGES = {
     'configs/baseline.py': dict(hyps='scratch-low', epochs=50, image_weights=True),
     'configs/finetune.py': dict(hyps='finetune', epochs=15, image_weights=False),
 }
@@ -136,20 +136,21 @@ def mixup_prob(cfg: Config) -> float:
     return steps[0]['prob'] if steps else 0.0
 
 
-@pytest.mark.parametrize('path', sorted(SPEC_STAGES))
+@pytest.mark.parametrize('path', sorted(REFERENCE_STAGES))
 def test_stage_configs_match_the_spec(path):
     cfg = load(path)
-    stage = SPEC_STAGES[path]
+    stage = REFERENCE_STAGES[path]
     assert cfg.img_scale == (1280, 1280)
     hyps = read_hyps(cfg)
-    for name, value in SPEC_HYPS[stage['hyps']].items():
+    for name, value in REFERENCE_HYPS[stage['hyps']].items():
         assert hyps[name] == pytest.approx(value), name
     assert cfg.train_cfg.max_epochs == stage['epochs']
     assert cfg.default_hooks.param_scheduler.max_epochs == stage['epochs']
     # validation off during training: only after the last epoch
     assert cfg.train_cfg.val_interval == stage['epochs']
     assert cfg.train_dataloader.batch_size == 2
-    # SPEC 5: nominal batch 64, the batch read at run time (not from the optimizer)
+    # docs/reference.md section 5: nominal batch 64, the batch read at run time
+    # (not from the optimizer)
     assert cfg.optim_wrapper.type == 'NominalBatchOptimWrapper'
     assert cfg.optim_wrapper.nominal_batch_size == 64
     assert 'batch_size_per_gpu' not in cfg.optim_wrapper.optimizer
@@ -193,7 +194,7 @@ def test_model_is_yolov5x6_p6_for_the_14_classes():
     init_default_scope('mmyolo')
     model = MODELS.build(cfg.model)
     params = sum(p.numel() for p in model.parameters())
-    assert 135e6 < params < 145e6, params  # SPEC: about 140 M
+    assert 135e6 < params < 145e6, params  # docs/reference.md section 4: about 140 M
 
 
 def test_inference_defaults_match_the_spec():
@@ -235,7 +236,7 @@ def test_finetune_starts_from_the_baselines_final_checkpoint(baseline, finetune)
 ])
 def test_demo_configs_are_their_stage_small(demo, parent):
     small, full = load(demo), load(parent)
-    hyps = SPEC_HYPS[SPEC_STAGES[parent]['hyps']]
+    hyps = REFERENCE_HYPS[REFERENCE_STAGES[parent]['hyps']]
     small_hyps = read_hyps(small)
     for name, value in hyps.items():
         assert small_hyps[name] == pytest.approx(value), name

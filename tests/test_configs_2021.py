@@ -1,4 +1,4 @@
-"""Every SPEC section 9 value, read back from configs/challenge2021/."""
+"""Every docs/reference.md section 9 value, read back from configs/challenge2021/."""
 from typing import Optional
 
 import pytest
@@ -9,9 +9,9 @@ from test_configs import read_hyps
 from parkdet_challenge.formats.inattention2021 import CLASSES as CLASSES_2021
 from parkdet_mm.config import load_config
 
-# SPEC section 9 in YOLOv5's names: hyp.scratch-p6 as the team shipped it, and
+# docs/reference.md section 9 in YOLOv5's names: hyp.scratch-p6 as the team shipped it, and
 # hyp.finetune-simple (2022's hyp.finetune with hsv_v, scale and mosaic 0).
-SPEC_HYPS = {
+REFERENCE_HYPS = {
     'scratch-p6': dict(
         lr0=0.01, lrf=0.2, momentum=0.937, weight_decay=0.0005, warmup_epochs=3.0,
         warmup_momentum=0.8, warmup_bias_lr=0.1, box=0.05, cls=0.3, cls_pw=1.0,
@@ -26,14 +26,14 @@ SPEC_HYPS = {
         scale=0.0, shear=0.0, perspective=0.0, flipud=0.0, fliplr=0.5, mosaic=0.0,
         mixup=0.0),
 }
-SPEC_STAGES = {
+REFERENCE_STAGES = {
     'baseline': dict(hyps='scratch-p6', epochs=300, epoch_parts=15,
                      train_ann='annotations/train_diet.json', load_from=None),
     'finetune': dict(hyps='finetune-simple', epochs=50, epoch_parts=50,
                      train_ann='annotations/train.json',
                      load_from='work_dirs/challenge2021/baseline/epoch_300.pth'),
 }
-# SPEC section 4's P6 anchors, which v5.0's yolov5l6.yaml shares (section 9).
+# docs/reference.md section 4's P6 anchors, which v5.0's yolov5l6.yaml shares (section 9).
 P6_ANCHORS = [[(19, 27), (44, 40), (38, 94)], [(96, 68), (86, 152), (180, 137)],
               [(140, 301), (303, 264), (238, 542)],
               [(436, 615), (739, 380), (925, 792)]]
@@ -53,15 +53,15 @@ def find(cfg: Config, name: str) -> Optional[dict]:
     return found[0] if found else None
 
 
-@pytest.mark.parametrize('stage', sorted(SPEC_STAGES))
+@pytest.mark.parametrize('stage', sorted(REFERENCE_STAGES))
 def test_hyper_parameters_are_speced(stage: str) -> None:
-    hyps, spec = read_hyps(load(stage)), SPEC_HYPS[SPEC_STAGES[stage]['hyps']]
+    hyps, spec = read_hyps(load(stage)), REFERENCE_HYPS[REFERENCE_STAGES[stage]['hyps']]
     assert {name: hyps[name] for name in spec} == pytest.approx(spec)
 
 
-@pytest.mark.parametrize('stage', sorted(SPEC_STAGES))
+@pytest.mark.parametrize('stage', sorted(REFERENCE_STAGES))
 def test_stage_values(stage: str) -> None:
-    spec, cfg = SPEC_STAGES[stage], load(stage)
+    spec, cfg = REFERENCE_STAGES[stage], load(stage)
     assert cfg.train_cfg.max_epochs == spec['epochs']
     assert cfg.default_hooks.param_scheduler.max_epochs == spec['epochs']
     # validated once, after the last epoch
@@ -85,7 +85,7 @@ def test_stage_values(stage: str) -> None:
     assert cfg.val_dataloader.dataset.ann_file == 'annotations/val.json'
 
 
-@pytest.mark.parametrize('stage', sorted(SPEC_STAGES))
+@pytest.mark.parametrize('stage', sorted(REFERENCE_STAGES))
 def test_model_is_v50_l6_for_the_seven_classes(stage: str) -> None:
     cfg = load(stage)
     model = cfg.model
@@ -119,7 +119,7 @@ def test_finetune_without_mosaic_trains_on_one_letterboxed_image() -> None:
     assert tuple(affine['border']) == (0, 0)
 
 
-@pytest.mark.parametrize('stage', sorted(SPEC_STAGES))
+@pytest.mark.parametrize('stage', sorted(REFERENCE_STAGES))
 def test_predict_defaults(stage: str) -> None:
     cfg = load(stage)
     test_cfg = cfg.model.test_cfg

@@ -11,9 +11,10 @@ from conftest import REPO, draw_tiny_coco, run_tool, write_tiny_config
 from parkdet_mm.datasets import BatchShareSampler
 
 RECT_BATCHES = """
+test_img_scale = (128, 128)
+test_batch_size_per_gpu = 2
 test_dataloader = dict(dataset=dict(batch_shapes_cfg=dict(
-    type='BatchShapePolicy', batch_size=2, img_size=128, size_divisor=64,
-    extra_pad_ratio=0)))
+    type='BatchShapePolicy', extra_pad_ratio=0)))
 """
 
 

@@ -18,7 +18,7 @@ DEMO = str(REPO / 'configs/demo/baseline.py')
 EDITS = dict(img_scale=(320, 320), max_epochs=3, train_batch_size_per_gpu=4,
              epoch_parts=4, base_lr=0.02, loss_obj_weight=0.7, loss_bbox_weight=0.04,
              affine_scale=0.2, hsv_v=0.1, warmup_epochs=0.0, warmup_min_iters=5)
-# SPEC section 5's hyp.scratch-low in YOLOv5's layout (all its keys), with the
+# docs/reference.md section 5's hyp.scratch-low in YOLOv5's layout (all its keys), with the
 # eleven edits' hyper-parameters: what `--hyp FILE` reads.
 SCRATCH_LOW = dict(
     lr0=0.01, lrf=0.01, momentum=0.937, weight_decay=0.0005, warmup_epochs=3.0,

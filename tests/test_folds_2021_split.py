@@ -1,5 +1,5 @@
-"""2021 split (SPEC 9: Python's random.sample over the labels file), 2021 test listing,
-and k-fold splits (partition, stratified, stable) in both formats."""
+"""2021 split (docs/reference.md section 9: Python's random.sample over the labels
+file), 2021 test listing, and k-fold splits (partition, stratified, stable) in both formats."""
 import json
 import random
 from pathlib import Path
@@ -41,7 +41,7 @@ def names_of(coco: Dict) -> List[str]:
 def test_2021_val_is_the_references_random_sample(tmp_path: Path) -> None:
     entries = write_2021_set(tmp_path, 60)
     outputs = convert(tmp_path, val_size=17).outputs
-    random.seed(100)  # the reference's own calls (SPEC section 9)
+    random.seed(100)  # the reference's own calls (docs/reference.md section 9)
     drawn = random.sample(range(len(entries)), 17)
     assert names_of(outputs['annotations/val.json']) == sorted(
         entries[i]['file_name'] for i in drawn)

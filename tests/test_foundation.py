@@ -91,8 +91,7 @@ def test_train_resume_load_from_and_test(tiny_coco, tmp_path):
 
     # --resume continues the same run to a later final epoch.
     proc = run_tool(['tools/train.py', str(config), '--work-dir', str(work),
-                     '--resume', '--cfg-options', 'train_cfg.max_epochs=3',
-                     'default_hooks.param_scheduler.max_epochs=3'])
+                     '--resume', '--cfg-options', 'max_epochs=3'])
     assert 'resumed epoch: 2' in proc.stdout + proc.stderr
     from parkdet_mm.engine.checkpoint import load_local_checkpoint
     assert load_local_checkpoint(str(work / 'epoch_3.pth'))['meta']['epoch'] == 3
@@ -101,8 +100,7 @@ def test_train_resume_load_from_and_test(tiny_coco, tmp_path):
     other = tmp_path / 'other'
     proc = run_tool(['tools/train.py', str(config), '--work-dir', str(other),
                      '--cfg-options', f'load_from={work / "epoch_3.pth"}',
-                     'train_cfg.max_epochs=1',
-                     'default_hooks.param_scheduler.max_epochs=1'])
+                     'max_epochs=1'])
     assert 'Load checkpoint from' in proc.stdout + proc.stderr
     assert load_local_checkpoint(str(other / 'epoch_1.pth'))['meta']['epoch'] == 1
 
@@ -120,7 +118,7 @@ def test_missing_inputs_fail_at_start_with_one_line(tiny_coco, tmp_path):
     config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco)
     work = tmp_path / 'run'
     proc = run_tool(['tools/train.py', str(config), '--work-dir', str(work),
-                     '--cfg-options', 'train_dataloader.dataset.ann_file=nope.json'],
+                     '--cfg-options', 'train_ann_file=nope.json'],
                     check=False)
     assert_one_line_error(proc, 'nope.json', 'train_dataloader')
     proc = run_tool(['tools/train.py', str(config), '--work-dir', str(work),

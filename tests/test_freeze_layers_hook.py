@@ -46,9 +46,11 @@ def test_reference_freeze_through_training(tiny_coco, tmp_path):
     config.write_text(config.read_text() + f'''
 model = dict(backbone=dict(type='YOLOv5V50CSPDarknet'))
 load_from = {str(pt)!r}
-custom_hooks = [dict(type='FreezeLayersHook', layers={REFERENCE_FREEZE})]
-optim_wrapper = dict(nominal_batch_size=None)
-train_cfg = dict(max_epochs=1, val_interval=10)
+frozen_layers = {REFERENCE_FREEZE}
+image_weights = False
+custom_hooks = []  # no EMA either: only the freeze
+nominal_batch_size = None
+val_interval = 10
 ''')
     work = tmp_path / 'run'
     proc = run_tool(['tools/train.py', str(config), '--work-dir', str(work)])

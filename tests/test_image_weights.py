@@ -9,7 +9,7 @@ from parkdet_mm.datasets import class_count_matrix, expected_class_share, image_
 
 
 def loop_image_weights(counts, maps):
-    """SPEC section 7 written out one number at a time."""
+    """docs/reference.md section 7 written out one number at a time."""
     num_images, num_classes = len(counts), len(counts[0])
     boxes = [sum(counts[i][c] for i in range(num_images)) or 1
              for c in range(num_classes)]

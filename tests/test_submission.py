@@ -1,4 +1,5 @@
-"""Submission records (SPEC 8), the exact size cap, atomic writing and the cap CLI."""
+"""Submission records (docs/reference.md section 8), the exact size cap, atomic writing
+and the cap CLI."""
 import json
 import logging
 import os

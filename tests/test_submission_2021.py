@@ -1,4 +1,4 @@
-"""The inattention2021 format's submission (SPEC section 9) and its size cap against
+"""The inattention2021 format's submission (docs/reference.md section 9) and its size cap against
 brute force."""
 import json
 import random

@@ -95,11 +95,15 @@ def test_patience_stops_where_yolov5s_early_stopping_does(stopped_run):
             f'validations (patience {PATIENCE}); best {best_fitness:.4f} at '
             f'epoch {best_epoch}') in stopped_run['log']
     assert not (work / f'epoch_{stop_epoch + 1}.pth').exists()
-    # The run's final checkpoint, for the next stage and predict, is its best.
+    # The run's final checkpoint, for the next stage and predict, is its best,
+    # and the run recorded so when it ended.
     from parkdet_mm.config import final_checkpoint, load_config
     cfg = load_config(str(stopped_run['config']),
                       primaries=dict(work_dir=str(work)))
     assert final_checkpoint(cfg) == str(work / 'best.pth')
+    record = json.loads((work / 'finished.json').read_text())
+    assert {k: record[k] for k in ('final_checkpoint', 'epochs', 'stopped_early')} \
+        == dict(final_checkpoint='best.pth', epochs=stop_epoch, stopped_early=True)
 
 
 def test_best_pth_holds_the_best_epochs_weights(stopped_run):

@@ -1,4 +1,4 @@
-"""The training loop steps like the reference's train.py (SPEC section 5).
+"""The training loop steps like the reference's train.py (docs/reference.md section 5).
 
 Real training runs at a total batch of 2 on tiny data record, per iteration, whether
 the optimizer stepped, each group's lr, momentum and weight decay, and the EMA's
@@ -183,7 +183,7 @@ def test_two_processes_step_like_the_reference_and_sync_only_on_steps(
     config = loop_config(tmp_path, tiny_coco)
     work = tmp_path / 'dist'
     train([str(config), '--work-dir', str(work), '--cfg-options',
-           f'optim_wrapper.nominal_batch_size={NOMINAL_BATCH * 2}'], nproc=2)
+           f'nominal_batch_size={NOMINAL_BATCH * 2}'], nproc=2)
     for rank in (0, 1):
         records = read_records(work / f'loop_rank{rank}.jsonl')
         assert_matches_reference(records, expected)
@@ -194,7 +194,7 @@ def test_two_processes_step_like_the_reference_and_sync_only_on_steps(
 
 
 def v50_reference_loop(epochs, nb, batch_size, nbs, hyp, warmup_min_iters):
-    """YOLOv5 v5.0's train.py loop (the 2021 solution, SPEC 9), transcribed:
+    """YOLOv5 v5.0's train.py loop (the 2021 solution, docs/reference.md section 9), transcribed:
     cosine lf, warmup_bias_lr on group 2 (its biases), a step when
     ni % accumulate == 0."""
     accumulate = max(round(nbs / batch_size), 1)

@@ -226,9 +226,9 @@ def test_predict_runs_with_tta_on_rectangular_batches(tiny_coco, tmp_path):
     from parkdet_mm.config import load_config
     config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco)
     with open(config, 'a') as f:
-        f.write("test_dataloader['dataset'].update(batch_shapes_cfg=dict("
-                "type='BatchShapePolicy', batch_size=2, img_size=64, "
-                'size_divisor=64, extra_pad_ratio=0.5))\n')
+        f.write('test_batch_size_per_gpu = 2\n'
+                "test_dataloader = dict(dataset=dict(batch_shapes_cfg=dict("
+                "type='BatchShapePolicy', extra_pad_ratio=0.5)))\n")
     cfg = load_config(str(config))
     init_default_scope('mmyolo')
     torch.manual_seed(0)

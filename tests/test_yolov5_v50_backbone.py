@@ -1,4 +1,5 @@
-"""YOLOv5V50CSPDarknet against YOLOv5 v5.0's models/hub/yolov5l6.yaml (SPEC section 9)."""
+"""YOLOv5V50CSPDarknet against YOLOv5 v5.0's models/hub/yolov5l6.yaml
+(docs/reference.md section 9)."""
 import math
 
 import pytest

@@ -71,7 +71,7 @@ YAML_V6_P6 = dict(
               [-1, 3, 'C3', [1024]], [-1, 1, 'SPPF', [1024, 5]]],
     head=_HEAD_P6)
 
-# v5.0's models/hub/yolov5l6.yaml (the 2021 reference's, SPEC section 9).
+# v5.0's models/hub/yolov5l6.yaml (the 2021 reference's, docs/reference.md section 9).
 YAML_V50_P6 = dict(
     anchors=ANCHORS_P6,
     backbone=[[-1, 1, 'Focus', [64, 3]], [-1, 1, 'Conv', [128, 3, 2]],

@@ -21,7 +21,11 @@ import parkdet_mm  # noqa: F401  (registers modules)
 from parkdet_challenge.cli import run_cli
 from parkdet_mm.apis.run_setup import add_data_args, data_primaries
 from parkdet_mm.config import load_config
-from parkdet_mm.engine.checkpoint import load_local_checkpoint
+from parkdet_mm.engine.checkpoint import (
+    cached_checkpoint_path,
+    is_url,
+    load_local_checkpoint,
+)
 from parkdet_mm.engine.preflight import check_config_inputs
 from parkdet_mm.models.anchors import (
     anchors_config_lines,
@@ -51,6 +55,8 @@ def main() -> None:
     cfg = load_config(args.config, args.cfg_options, data_primaries(args))
     check_config_inputs(cfg, ('train', ))
     load_from = cfg.get('load_from')
+    if load_from and is_url(load_from):  # its copy in torch's hub cache, if any
+        load_from = cached_checkpoint_path(load_from)
     if load_from and '://' not in load_from and osp.isfile(load_from):
         # AutoAnchorHook checks the model after load_from has set its anchors
         found = apply_checkpoint_anchors(

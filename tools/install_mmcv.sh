@@ -4,7 +4,8 @@
 #
 # PyPI ships mmcv 2.0.1 as source only, and its setup.py forces -std=c++14 while the
 # headers of torch >= 2.1 need C++17. So, in order of preference:
-#   1. a matching wheel from the wheelhouse (PARKDET_WHEELHOUSE, else ../shared/wheelhouse);
+#   1. a matching wheel from the wheelhouse PARKDET_WHEELHOUSE names, if it names one (a
+#      folder of wheels you keep; CI points it at its cache, .ci/run);
 #   2. a wheel this script built before, cached in PARKDET_WHEEL_CACHE (GPU builds in
 #      a folder of their own per torch and CUDA version);
 #   3. the PyPI sdist, patched to -std=c++17 and built (MMCV_WITH_OPS=1, and on a GPU
@@ -18,11 +19,7 @@ set -euo pipefail
 
 PY=$(realpath -s "${PY:-.venv/bin/python}")
 MMCV_VERSION=2.0.1
-here=$(cd "$(dirname "$0")/.." && pwd)
 wheelhouse=${PARKDET_WHEELHOUSE:-}
-if [ -z "$wheelhouse" ] && [ -d "$here/../shared/wheelhouse" ]; then
-  wheelhouse="$here/../shared/wheelhouse"
-fi
 cache=${PARKDET_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/parkdet_mm/wheels}
 # torch's CUDA version when it sees a GPU, or when FORCE_CUDA=1 asks for CUDA ops
 # without one (docker build); else empty (and empty before torch is in).

@@ -1,4 +1,4 @@
-"""Write a small synthetic data set in the challenge's layout (SPEC section 1).
+"""Write a small synthetic data set in the challenge's layout (docs/reference.md section 1).
 
     python tools/make_demo_data.py OUT_DATA [--train 400] [--test 60] [--seed 0]
         [--format 2022|2021]

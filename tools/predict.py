@@ -1,22 +1,26 @@
 """Predict the test set and write the challenge submission.
 
-    python tools/predict.py [CONFIG] [CHECKPOINT ...] --data-root DATA --ann-dir OUT
-        [--out-dir DIR] [--tta/--no-tta] [--max-bytes N] [--batch-size 16]
+    python tools/predict.py [CONFIG | WORK_DIR] [CHECKPOINT ...] --data-root DATA
+        [--ann-dir DIR] [--out-dir DIR] [--tta/--no-tta] [--max-bytes N] [--batch-size 16]
         [--img-size 1536] [--nms nms|soft] [--ensemble wbf|nms] [--show-dir DIR]
         [--save-txt [--save-conf]] [--device cuda|cpu] [--half]
         [--backend pytorch|onnxruntime|openvino]
     bash tools/dist_predict.sh [CONFIG] [CHECKPOINT ...] NPROC --data-root DATA ...
 
-Defaults are the reference's: configs/finetune.py and its final checkpoint (a 2021
-fine-tune: also its baseline's), 1536 px, TTA; several checkpoints are fused. Writes
-preds.json, submission.json and, on labelled data, scores.json (docs/inference.md).
+Defaults are the reference's: 1536 px, TTA, several checkpoints fused. Without
+CONFIG: the final checkpoint of the last of configs/finetune.py and
+configs/baseline.py to finish; a WORK_DIR names a finished run's config and
+checkpoint; without CHECKPOINT, the config's final one (a 2021 fine-tune: also its
+baseline's). Writes preds.json, submission.json and, on labelled data, scores.json
+(parkdet_mm.apis.predict_submission; docs/inference.md).
 """
 import argparse
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
-from parkdet_mm.apis import predict_submission
+from parkdet_mm.apis import predict_submission, predict_target
 from parkdet_mm.apis.run_setup import (
+    add_data_args,
     add_device_args,
     add_inference_args,
     add_runner_args,
@@ -27,10 +31,11 @@ from parkdet_mm.apis.run_setup import (
     init_process_group,
     parse_runner_args,
 )
-from parkdet_mm.config import final_checkpoint, load_config
 from parkdet_mm.engine.preflight import check_cuda_ops
 
 DEFAULT_CONFIG = 'configs/finetune.py'
+# Without a config: the last of these training stages to finish.
+DEFAULT_STAGES = (DEFAULT_CONFIG, 'configs/baseline.py')
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,13 +44,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         'paths',
         nargs='*',
-        metavar='CONFIG | CHECKPOINT',
-        help=f'a config (default {DEFAULT_CONFIG}), then checkpoints '
-        "(default: the config's final checkpoint); several are fused")
-    parser.add_argument('--data-root', required=True,
-                        help='the challenge DATA folder')
-    parser.add_argument('--ann-dir', required=True,
-                        help='tools/prepare_data.py output (holds test.json)')
+        metavar='CONFIG | WORK_DIR | CHECKPOINT',
+        help='a config or a finished run\'s work dir (default: the last of '
+        f'{", ".join(DEFAULT_STAGES)} to finish), then checkpoints (default: the '
+        "config's final checkpoint); several are fused")
+    add_data_args(parser)
     parser.add_argument('--out-dir', help='default: WORK_DIR/submission')
     parser.add_argument('--tta', action=argparse.BooleanOptionalAction,
                         default=True, help="YOLOv5's test-time augmentation")
@@ -62,28 +65,15 @@ def parse_args() -> argparse.Namespace:
     return parse_runner_args(parser)
 
 
-def split_paths(paths):
-    """``[CONFIG] [CHECKPOINT ...]``: a leading .py file is the config."""
-    if paths and paths[0].endswith('.py'):
-        return paths[0], paths[1:]
-    return DEFAULT_CONFIG, paths
-
-
 def main() -> None:
     args = parse_args()
     device = check_device_args(args)
     check_cuda_ops(device)  # mmcv without CUDA ops fails at the first NMS
     flush_denormals_on_cpu()
     init_process_group(args.launcher)
-    config, checkpoints = split_paths(args.paths)
-    cfg = load_config(config, args.cfg_options, dict(
-        **data_primaries(args), **inference_primaries(args)))
-    if not checkpoints:
-        # the config's final checkpoint; a config that asks for it (the 2021
-        # fine-tune) also the one it started from, as the 2021 reference's predict
-        # ensembled its baseline and fine-tuned models
-        checkpoints = ([cfg.load_from] if cfg.get('predict_with_load_from')
-                       else []) + [final_checkpoint(cfg)]
+    cfg, checkpoints = predict_target(
+        args.paths, DEFAULT_CONFIG, DEFAULT_STAGES, args.cfg_options,
+        dict(**data_primaries(args), **inference_primaries(args)))
     predict_submission(
         cfg, checkpoints, args.out_dir, args.max_bytes, args.save_txt, args.save_conf,
         show_dir=args.show_dir, show_num=args.show_num,

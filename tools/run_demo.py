@@ -163,10 +163,10 @@ def val_as_test(data: str, work: str) -> str:
 
 
 def final_checkpoint_of(config: str) -> str:
-    """tools/stage_status.py's final checkpoint of a training config."""
-    out = subprocess.run([sys.executable, 'tools/stage_status.py', config],
-                         capture_output=True, text=True, check=True).stdout
-    return out.strip().splitlines()[-1]
+    """The checkpoint a training config's last finished run ended with (the
+    record its work dir holds, parkdet_mm.config.final_checkpoint_of)."""
+    from parkdet_mm.config import final_checkpoint_of as recorded
+    return recorded(config)
 
 
 def run_inattention(python: str) -> dict:

@@ -37,6 +37,12 @@ image_cache = None
 fold = {{'$FOLD:None'}}
 # The training annotation file in the split folder: train.json, or e.g. train_diet.
 train_split = 'train'
+# The annotation files below data_root; None: ANN_DIR/train_split.json and
+# ANN_DIR/val.json (ANN_DIR/fold{k}/ for a fold), ANN_DIR/test.json. Set one to
+# use another file (e.g. test_ann_file = 'annotations/val.json' to test on val).
+train_ann_file = None
+val_ann_file = None
+test_ann_file = None
 # YOLOv5-numbered backbone layers to freeze (YOLOv5's --freeze), or None.
 frozen_layers = None
 # Hooks of your own, run after the recipe's custom_hooks (or, MMEngine's way:

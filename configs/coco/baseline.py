@@ -11,8 +11,10 @@ _base_ = [
 max_epochs = 100
 epoch_parts = 1
 image_weights = True
-# COCO-pretrained YOLOv5x6, converted (see configs/baseline.py); None: from scratch.
-load_from = 'checkpoints/yolov5x6.pth'
+# COCO-pretrained YOLOv5x6 by URL, fetched once into torch's hub cache (see
+# configs/baseline.py); None: from scratch.
+load_from = (
+    'https://github.com/ultralytics/yolov5/releases/download/v6.1/yolov5x6.pt')
 
 # The values that follow the primaries (parkdet_mm/config/derivation.py), written out
 # so that any reader of this file (MMEngine's Config.fromfile, MMDetection's and

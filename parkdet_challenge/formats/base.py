@@ -23,7 +23,7 @@ class DataLayout:
     recursive: bool = False
 
 
-#: The challenges' layout (SPEC section 1).
+#: The challenges' layout (docs/reference.md section 1).
 CHALLENGE_LAYOUT = DataLayout('train/label/Train.json', 'train/images',
                               'Test_Images_Information.json', 'test/images')
 

@@ -1,4 +1,4 @@
-"""The 2021 challenge, driver inattention (SPEC section 9).
+"""The 2021 challenge, driver inattention (docs/reference.md section 9).
 
 Labels: ``{"annotations": [{file_name, objects: [{class: <name>, position: [x1, y1,
 x2, y2]}]}]}`` with 7 named classes and no image ids (ids 1..N in sorted NFC name
@@ -116,7 +116,7 @@ def read_entries(entries: List[Any], path: Path) -> LabelSet:
 
 
 def diet_mask(labels: LabelSet, present: np.ndarray) -> np.ndarray:
-    """The reference's "diet" subset (SPEC section 9), judged by the classes of the
+    """The reference's "diet" subset (docs/reference.md section 9), judged by the classes of the
     images' kept boxes (``present``: images x classes).
 
     Kept: an image with a cigar or a phone; else one with eye_closed and mouth_closed

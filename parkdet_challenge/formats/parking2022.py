@@ -1,4 +1,4 @@
-"""The 2022 challenge, parking-related moving objects (SPEC sections 1-3, 8).
+"""The 2022 challenge, parking-related moving objects (docs/reference.md sections 1-3, 8).
 
 Labels: COCO-like ``{"images": [{id, file_name, width?, height?}], "annotations":
 [{id?, image_id, category_id, bbox: [x, y, w, h]}]}`` with the 14 classes of
@@ -59,7 +59,7 @@ class Parking2022(CompetitionFormat):
         if not isinstance(categories, list) or not categories:
             return True  # the challenge's files name no categories
         names = tuple(c.get('name') for c in categories if isinstance(c, dict))
-        # the challenge's own file names them in Korean (SPEC section 2)
+        # the challenge's own file names them in Korean (docs/reference.md section 2)
         return names in (CLASSES, tuple(ko for _, ko in CLASS_NAMES_KO))
 
     def read_labels(self, data: Dict[str, Any], path: Path) -> LabelSet:
@@ -71,5 +71,5 @@ class Parking2022(CompetitionFormat):
 
     def image_entry(self, image_id, file_name, bboxes_xyxy, scores, category_ids,
                     class_names) -> List[dict]:
-        # category ids 1..14 only (SPEC 8)
+        # category ids 1..14 only (docs/reference.md section 8)
         return image_records(image_id, bboxes_xyxy, scores, category_ids)

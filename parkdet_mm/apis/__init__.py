@@ -8,11 +8,12 @@ from .predict import (
                       check_test_images,
                       gather_predictions,
                       predict_submission,
+                      predict_target,
                       share_test_batches,
 )
 
 __all__ = [
     'DetectorEnsemble', 'Predictions', 'YOLOv5Inferencer', 'check_checkpoint_fits',
     'check_test_images', 'detect_source', 'ensemble_test_step', 'gather_predictions',
-    'load_detector', 'predict_submission', 'share_test_batches'
+    'load_detector', 'predict_submission', 'predict_target', 'share_test_batches'
 ]

@@ -14,7 +14,7 @@ order, so the files are written once and are the same bytes as with one process.
 import json
 import os.path as osp
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 from mmengine.dist import all_gather_object, get_rank, get_world_size
@@ -24,6 +24,12 @@ from mmyolo.registry import DATASETS
 from parkdet_challenge.atomic import write_json_atomic
 from parkdet_challenge.cli import InputError
 from parkdet_challenge.yolo_txt import label_lines, write_label_file
+from parkdet_mm.config import (
+    finished_checkpoint,
+    finished_run_in,
+    last_finished_stage,
+    load_config,
+)
 from parkdet_mm.datasets import BatchShareSampler
 from parkdet_mm.engine.checkpoint import check_checkpoint_file
 from parkdet_mm.engine.inference_timer import InferenceTimer
@@ -60,6 +66,40 @@ def check_test_images(data_root: str, ann_file: str) -> int:
         if not osp.isfile(path):
             raise InputError(f'test image {path} (id {image["id"]}) is missing')
     return len(images)
+
+
+def predict_target(paths: Sequence[str], default_config: str,
+                   default_stages: Sequence[str], cfg_options: Optional[dict] = None,
+                   primaries: Optional[dict] = None) -> Tuple[Config, List[str]]:
+    """The config and checkpoints of ``tools/predict.py [CONFIG | WORK_DIR]
+    [CHECKPOINT ...]``: a leading .py file is the config (``default_config`` when
+    only checkpoints are given); a leading folder, a finished run's work dir (its
+    config and final checkpoint first); nothing, the last of ``default_stages``
+    to finish and its final checkpoint (one line says which). Without a
+    checkpoint, the config's final one; a config that asks for it
+    (``predict_with_load_from``: the 2021 fine-tune) also the one it started
+    from, as the 2021 reference's predict ensembled its baseline and fine-tuned
+    models."""
+    checkpoints, run_dir = list(paths[1:]), None
+    if paths and paths[0].endswith('.py'):
+        config = paths[0]
+    elif paths and osp.isdir(paths[0]):
+        config, final, run_dir = finished_run_in(paths[0])
+        checkpoints.insert(0, final)
+        print(f'predicting with {final}: the final checkpoint of {config}, the last '
+              f'run to finish in {paths[0]}', flush=True)
+    elif paths:
+        config, checkpoints = default_config, list(paths)
+    else:
+        cfg, final = last_finished_stage(default_stages, cfg_options, primaries)
+        print(f'predicting with {final}: the final checkpoint of {cfg.filename}, '
+              'the last training stage to finish', flush=True)
+        return cfg, [final]
+    cfg = load_config(config, cfg_options, dict(primaries or {}, work_dir=run_dir))
+    if not checkpoints:
+        checkpoints = ([cfg.load_from] if cfg.get('predict_with_load_from')
+                       else []) + [finished_checkpoint(cfg)]
+    return cfg, checkpoints
 
 
 def gather_predictions(predictions: Predictions,

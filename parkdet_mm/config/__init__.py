@@ -11,11 +11,15 @@ project's configs gives the run's values.
 from .data_classes import CLASSES_FILE, classes_of_data
 from .derivation import PRIMARIES, default_work_dir, derived_values
 from .deriving import RECORD_KEY, derive_config, derived
+from .finished_runs import FINISHED_RUN_FILE, read_finished_run, write_finished_run
 from .loading import (
                       final_checkpoint,
                       final_checkpoint_of,
                       finish_config,
+                      finished_checkpoint,
+                      finished_run_in,
                       is_finished,
+                      last_finished_stage,
                       load_config,
                       read_config,
 )
@@ -29,8 +33,10 @@ from .primaries import (
 
 __all__ = [
     'CLASSES_FILE', 'classes_of_data', 'PRIMARIES', 'default_work_dir',
-    'derived_values', 'RECORD_KEY', 'derive_config', 'derived', 'final_checkpoint',
-    'final_checkpoint_of', 'finish_config', 'is_finished', 'load_config',
-    'read_config', 'PRIMARY_CHECKS', 'YOLOV5_HYPS', 'YOLOV5_HYPS_WITHOUT_COUNTERPART',
+    'derived_values', 'RECORD_KEY', 'derive_config', 'derived', 'FINISHED_RUN_FILE',
+    'read_finished_run', 'write_finished_run', 'final_checkpoint',
+    'final_checkpoint_of', 'finish_config', 'finished_checkpoint', 'finished_run_in',
+    'is_finished', 'last_finished_stage', 'load_config', 'read_config',
+    'PRIMARY_CHECKS', 'YOLOV5_HYPS', 'YOLOV5_HYPS_WITHOUT_COUNTERPART',
     'check_primaries', 'read_hyp_file'
 ]

@@ -15,7 +15,7 @@ primaries is the rest of it.
 """
 import os
 import os.path as osp
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from mmengine.config import ConfigDict
 
@@ -54,12 +54,14 @@ PRIMARIES = (
     'score_thr', 'nms_iou_thr', 'max_per_img', 'nms_type', 'agnostic_nms',
     'tta_scale_factors', 'tta_flips',
     # where the run writes, what it starts from
-    'work_dir', 'load_from', 'previous_stage',
+    'work_dir', 'load_from', 'previous_stage', 'train_ann_file', 'val_ann_file',
+    'test_ann_file',
 )
 
 #: Primaries that may be None, meaning "follow another value" (see
 #: :func:`resolve_defaults`): set one and it is yours; leave it None and it follows.
-DEFAULTED = ('classes', 'anchors', 'test_img_scale', 'work_dir', 'load_from')
+DEFAULTED = ('classes', 'anchors', 'test_img_scale', 'work_dir', 'load_from',
+             'train_ann_file', 'val_ann_file', 'test_ann_file')
 
 #: Where the project writes runs: work_dirs/ + the config's path below configs/.
 CONFIGS_DIR = 'configs'
@@ -88,7 +90,7 @@ def scaled_anchors(anchors: List[list], img_size: int, size: int = 1280) -> List
 
 
 def resolve_defaults(p: ConfigDict, config_file: Optional[str],
-                     need_data: bool = True) -> ConfigDict:
+                     need_data: bool = True, explicit: Iterable[str] = ()) -> ConfigDict:
     """``p`` with each None of :data:`DEFAULTED` replaced by what it follows:
 
     - ``classes``: the class list tools/prepare_data.py wrote for the data
@@ -98,8 +100,11 @@ def resolve_defaults(p: ConfigDict, config_file: Optional[str],
     - ``anchors``: YOLOv5's P6 anchors (pixels at 1280) scaled to ``img_scale``;
     - ``test_img_scale``: ``img_scale``;
     - ``work_dir``: :func:`default_work_dir` of the config file and fold;
+    - ``train_ann_file``, ``val_ann_file``, ``test_ann_file``: :func:`ann_files`;
     - ``load_from``: the final checkpoint of ``previous_stage`` (another training
-      config, e.g. a fine-tune's baseline), when one is named.
+      config, e.g. a fine-tune's baseline), when one is named, unless ``explicit``
+      (the names a config or an override set) holds it: MMEngine's
+      ``load_from = None``, from scratch.
     """
     from .loading import final_checkpoint_of  # (loading imports this module)
     p = ConfigDict(p)
@@ -112,7 +117,10 @@ def resolve_defaults(p: ConfigDict, config_file: Optional[str],
         p.test_img_scale = p.img_scale
     if p.work_dir is None:
         p.work_dir = default_work_dir(config_file, p.fold)
-    if p.load_from is None and p.previous_stage:
+    for name, path in ann_files(p).items():
+        if p[name] is None:
+            p[name] = path
+    if p.load_from is None and p.previous_stage and 'load_from' not in explicit:
         p.load_from = final_checkpoint_of(p.previous_stage, p.fold)
     return p
 
@@ -386,12 +394,12 @@ def derived_values(p: ConfigDict) -> Dict[str, Any]:
     """Every value that follows the primaries ``p`` (defaults resolved), in the
     shape of the config: a dict descends into the config's dict of that name, a
     :class:`Whole` dict, a list or any other value replaces what stands there."""
-    files = ann_files(p)
+    files = {name: p[name] for name in ('train_ann_file', 'val_ann_file',
+                                        'test_ann_file')}
     pipes = pipelines(p)
     return dict(
         num_classes=num_classes(p),
         metainfo=metainfo(p),
-        **files,
         **pipes,
         model=model_values(p),
         **loader_values(p, files, pipes),

@@ -113,6 +113,7 @@ class _Derivation:
             raise InputError(f'the config has no {missing[0]}: a parkdet_mm config '
                              'inherits configs/_base_/yolov5_p6.py (with a data set, a '
                              'size and hyper-parameters)')
+        self.explicit = explicit
         self.record = cfg.get(RECORD_KEY)
         self.raw = {name: _plain(cfg[name]) for name in PRIMARIES}
         self._old = None
@@ -124,7 +125,8 @@ class _Derivation:
                 if name not in explicit and self.record.get(name) is None and \
                         old is not None and same(self.raw[name], old[name]):
                     self.raw[name] = None
-        self.new = resolve_defaults(ConfigDict(self.raw), config_file, need_data)
+        self.new = resolve_defaults(ConfigDict(self.raw), config_file, need_data,
+                                    explicit)
         self.values = derived_values(self.new)
 
     def old_primaries(self) -> Optional[ConfigDict]:
@@ -222,7 +224,7 @@ class _Derivation:
                 continue
             try:
                 p = resolve_defaults(ConfigDict({**self.raw, name: changed}),
-                                     self.config_file)
+                                     self.config_file, True, self.explicit)
                 if not same(_get(derived_values(p), path), _get(self.values, path)):
                     names.append(name)
             except Exception:  # a changed primary the derivation cannot take

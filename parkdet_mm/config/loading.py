@@ -9,8 +9,9 @@ derived from it.
 """
 import difflib
 import inspect
+import os
 import os.path as osp
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -18,6 +19,7 @@ from mmengine.runner import Runner
 from parkdet_challenge.cli import InputError
 
 from .deriving import derive_config
+from .finished_runs import FINISHED_RUN_FILE, read_finished_run
 from .primaries import check_primaries
 
 # Top-level keys a config may gain from --cfg-options without stating them first.
@@ -117,14 +119,36 @@ STOPPED_EARLY_FILE = 'stopped_early.json'
 BEST_CHECKPOINT_FILE = 'best.pth'
 
 
-def final_checkpoint(cfg: Config) -> str:
-    """The checkpoint a training config's run ends with: where the next stage and
-    predict look for it. That is its work dir's ``epoch_{max_epochs}.pth``, or,
-    when early stopping ended the run (``stopped_early.json`` there), its
-    ``best.pth``, the weights YOLOv5 goes on with."""
+def _named_final_checkpoint(cfg: Config) -> str:
+    """The checkpoint a run of ``cfg`` ends with by its file names alone:
+    ``epoch_{max_epochs}.pth``, or ``best.pth`` when ``stopped_early.json`` says
+    early stopping ended it (what readers fall back to without a record)."""
     if osp.isfile(osp.join(cfg.work_dir, STOPPED_EARLY_FILE)):
         return osp.join(cfg.work_dir, BEST_CHECKPOINT_FILE)
     return osp.join(cfg.work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
+
+
+def final_checkpoint(cfg: Config) -> str:
+    """The checkpoint a run of exactly this config (its flags included) ends with:
+    whether that stage is finished (``tools/stage_status.py``).
+
+    The work dir's record (:mod:`.finished_runs`) when the run it records was set
+    to train as many epochs as ``cfg`` (a run of ``--epochs 1`` does not finish a
+    50-epoch stage); else, as before records, ``epoch_{max_epochs}.pth``, or
+    ``best.pth`` when early stopping ended the run (``stopped_early.json``).
+    """
+    record = read_finished_run(cfg.work_dir)
+    if record and record.get('max_epochs') == cfg.train_cfg.max_epochs:
+        return record['final_checkpoint']
+    return _named_final_checkpoint(cfg)
+
+
+def finished_checkpoint(cfg: Config) -> str:
+    """The checkpoint the last finished run in ``cfg``'s work dir ended with,
+    however many epochs it trained (its record), else :func:`final_checkpoint`:
+    what the next stage and predict take."""
+    record = read_finished_run(cfg.work_dir)
+    return record['final_checkpoint'] if record else _named_final_checkpoint(cfg)
 
 
 # final_checkpoint_of's answers while one load_config runs (a fine-tune's config is
@@ -133,12 +157,64 @@ _final_checkpoints: Optional[Dict[tuple, str]] = None
 
 
 def final_checkpoint_of(config_path: str, fold: Optional[int] = None) -> str:
-    """:func:`final_checkpoint` of the training config at ``config_path`` (a
-    fine-tune's ``previous_stage``: its baseline), for the k-fold split ``fold``."""
+    """:func:`finished_checkpoint` of the training config at ``config_path`` (a
+    fine-tune's ``previous_stage``: its baseline), for the k-fold split ``fold``:
+    what its last finished run ended with, also after ``tools/train.py BASELINE
+    --epochs 1``."""
     key = (osp.abspath(config_path), fold)
     if _final_checkpoints is not None and key in _final_checkpoints:
         return _final_checkpoints[key]
-    final = final_checkpoint(load_config(config_path, None, dict(fold=fold)))
+    final = finished_checkpoint(load_config(config_path, None, dict(fold=fold)))
     if _final_checkpoints is not None:
         _final_checkpoints[key] = final
     return final
+
+
+def last_finished_stage(configs: Sequence[str],
+                        cfg_options: Optional[Dict[str, Any]] = None,
+                        primaries: Optional[Dict[str, Any]] = None
+                        ) -> Tuple[Config, str]:
+    """Of the training ``configs`` (read with the overrides, as
+    :func:`load_config`), the one whose run finished last, and its
+    :func:`finished_checkpoint` (a checkpoint that exists; the newest file wins).
+
+    Raises:
+        InputError: none of them has finished, naming each config and work dir.
+    """
+    stages = [load_config(path, cfg_options, primaries) for path in configs]
+    found = [(osp.getmtime(checkpoint), cfg, checkpoint) for cfg, checkpoint in
+             ((cfg, finished_checkpoint(cfg)) for cfg in stages)
+             if osp.isfile(checkpoint)]
+    if not found:
+        names = ', '.join(f'{path} (in {cfg.work_dir})'
+                          for path, cfg in zip(configs, stages))
+        raise InputError(f'no finished training run to predict with: none of {names} '
+                         'has finished; train one, or name a config and checkpoint')
+    _, cfg, checkpoint = max(found, key=lambda item: item[0])
+    return cfg, checkpoint
+
+
+def finished_run_in(folder: str) -> Tuple[str, str, str]:
+    """``(config, final checkpoint, work dir)`` of the finished run whose work dir
+    is ``folder``, or of the last to finish among its subfolders (the stages
+    ``tools/train_pipeline.sh --work-dir`` puts below it).
+
+    Raises:
+        InputError: no finished run there, or its config no longer exists.
+    """
+    dirs = [folder] + sorted(osp.join(folder, name) for name in os.listdir(folder)
+                             if osp.isdir(osp.join(folder, name)))
+    records = [dict(record, work_dir=work_dir) for work_dir, record in
+               ((work_dir, read_finished_run(work_dir)) for work_dir in dirs)
+               if record and osp.isfile(record['final_checkpoint'])]
+    if not records:
+        raise InputError(f'{folder}: no finished training run there (no '
+                         f'{FINISHED_RUN_FILE} naming an existing checkpoint, in it '
+                         'or in a folder below it)')
+    record = max(records,
+                 key=lambda record: osp.getmtime(record['final_checkpoint']))
+    if not record.get('config') or not osp.isfile(record['config']):
+        raise InputError(f"{folder}: the finished run's config {record.get('config')} "
+                         'no longer exists; name a config and the checkpoint '
+                         f"{record['final_checkpoint']}")
+    return record['config'], record['final_checkpoint'], record['work_dir']

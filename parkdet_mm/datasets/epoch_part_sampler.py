@@ -1,14 +1,14 @@
-"""Epoch parts: each training "epoch" reads ``N // parts`` images (SPEC section 6).
+"""Epoch parts: each training "epoch" reads ``N // parts`` images (docs/reference.md section 6).
 
 The reference drew every epoch's images with replacement (``RandomSampler(
 replacement=True)``) and, on several GPUs, gave each rank a fixed slice of the data.
 :class:`EpochPartSampler` keeps the epoch size and instead walks shuffled passes over
 the whole set, so every image is read once per pass; with image weights
-(:meth:`EpochPartSampler.set_weights`, SPEC section 7) it draws with replacement in
+(:meth:`EpochPartSampler.set_weights`, docs/reference.md section 7) it draws with replacement in
 proportion to the weights, as the reference did, and unlike the reference it does so on
 any number of processes. With image weights it also draws each sample's mosaic
 partner tiles by the same weights (:class:`MosaicIndex`), as the reference's mosaic
-did (SPEC section 7), and, for MixUp, those of the second mosaic blended in.
+did (docs/reference.md section 7), and, for MixUp, those of the second mosaic blended in.
 """
 import math
 from typing import Iterable, Iterator, Optional, Sequence, Sized, Union

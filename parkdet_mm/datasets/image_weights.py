@@ -1,4 +1,4 @@
-"""Class-balanced image weights (SPEC section 7), vectorized over a count matrix.
+"""Class-balanced image weights (docs/reference.md section 7), vectorized over a count matrix.
 
 Everything works on ``counts``, an ``(N images, C classes)`` matrix of box counts, built
 once per run by :func:`class_count_matrix` from the annotations alone.

@@ -15,6 +15,14 @@ pickled YOLOv5 modules) and converts it in memory with
 :func:`~parkdet_mm.converters.yolov5_checkpoint.convert_yolov5_checkpoint`, so
 ``load_from``, ``tools/test.py`` and ``tools/predict.py`` take it directly.
 
+A checkpoint named by URL (``load_from = 'https://...'``, as MMYOLO's configs name their
+weights) is downloaded once by torch's own ``download_url_to_file`` (its progress bar)
+into torch's hub cache, ``$TORCH_HOME/hub/checkpoints/<file name>``, where MMEngine
+puts ``load_from`` URLs, and then read as a local file is (a YOLOv5 ``.pt`` converted in
+memory): :func:`fetch_checkpoint`. The next run reads the cache and needs no network;
+without a network and without the cached file it is one :class:`CheckpointDownloadError`
+naming the URL and what to do by hand.
+
 A file that is missing, cut short, damaged or not a checkpoint at all is one
 :class:`CheckpointFileError` naming it, never torch's traceback:
 :func:`check_checkpoint_file` finds most of them cheaply (the zip directory only) before
@@ -27,13 +35,19 @@ the previous file or the new complete one, never a part. Select it with
 ``backend_args=ATOMIC_BACKEND_ARGS`` wherever mmengine takes ``backend_args``
 (``AtomicCheckpointHook`` does by default), or call :func:`save_checkpoint_atomic`.
 """
+import os
+import os.path as osp
 import pickle
 import re
+import socket
 import zipfile
 from typing import Any, List, Optional
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
+from mmengine.dist import barrier, get_dist_info
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader, save_checkpoint
@@ -63,6 +77,72 @@ class UnsafeCheckpointError(InputError):
 
 class CheckpointFileError(InputError):
     """A checkpoint file that is missing, cut short, damaged or not a checkpoint."""
+
+
+class CheckpointDownloadError(InputError):
+    """A checkpoint URL that cannot be downloaded and is not in torch's hub cache."""
+
+
+#: URL schemes :func:`fetch_checkpoint` downloads (MMEngine's ``load_from_http``'s).
+URL_SCHEMES = ('http://', 'https://')
+# Seconds a download may wait on one socket operation before it counts as failed
+# (urllib waits forever by default: a firewall that drops packets would hang a run).
+DOWNLOAD_TIMEOUT_S = 60
+
+
+def is_url(path: str) -> bool:
+    """Whether ``path`` names a checkpoint by URL (http or https)."""
+    return str(path).startswith(URL_SCHEMES)
+
+
+def cached_checkpoint_path(url: str) -> str:
+    """Where torch's hub cache keeps ``url``'s file:
+    ``$TORCH_HOME/hub/checkpoints/<file name>`` (torch.hub's and MMEngine's place)."""
+    return osp.join(torch.hub.get_dir(), 'checkpoints',
+                    osp.basename(urlparse(url).path))
+
+
+def fetch_checkpoint(url: str, progress: bool = True) -> str:
+    """The local path of ``url``'s checkpoint: the hub cache's copy, downloaded
+    first (by torch's ``download_url_to_file``, to a temporary file renamed when
+    complete) when it is not there yet.
+
+    Raises:
+        CheckpointDownloadError: the download failed and nothing is cached: one
+            line naming the URL, the cache path and the commands that do it by hand.
+    """
+    cached = cached_checkpoint_path(url)
+    if osp.isfile(cached):
+        return cached
+    os.makedirs(osp.dirname(cached), exist_ok=True)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        print(f'Downloading {url} to {cached}', flush=True)
+        torch.hub.download_url_to_file(url, cached, progress=progress)
+    except (OSError, ValueError) as err:  # URLError, HTTPError, timeouts
+        raise CheckpointDownloadError(_download_failed(url, cached, err)) from None
+    finally:
+        socket.setdefaulttimeout(previous)
+    return cached
+
+
+def _download_failed(url: str, cached: str, err: BaseException) -> str:
+    """The one line for a URL that could not be fetched: what happened, and the
+    two commands that do it by hand."""
+    # urllib's URLError says `<urlopen error ...>` around its reason; HTTPError's
+    # own text has the status (`HTTP Error 404: Not Found`)
+    plain = isinstance(err, URLError) and not isinstance(err, HTTPError)
+    reason = err.reason if plain else _first_line(err)
+    line = (f'checkpoint {url} cannot be downloaded ({reason}) and is not in '
+            f"torch's hub cache ({cached}): download it there "
+            f'(`curl -L --create-dirs -o {cached} {url}`, or copy the file there from '
+            'a machine with a network)')
+    name, stem = osp.basename(cached), osp.splitext(osp.basename(cached))[0]
+    if name.endswith('.pt'):  # a YOLOv5 release file
+        line += (f', or convert a copy (`python tools/convert_yolov5.py {name} '
+                 f'checkpoints/{stem}.pth`) and set load_from=checkpoints/{stem}.pth')
+    return line
 
 
 def check_checkpoint_file(path: str) -> None:
@@ -189,6 +269,23 @@ def load_local_checkpoint(filename: str,
             f'checkpoint {filename} cannot be loaded: {_first_line(err)}') from None
 
 
+def load_url_checkpoint(filename: str, map_location: Optional[Any] = None,
+                        progress: bool = True) -> Any:
+    """MMEngine's loader for ``http(s)://`` checkpoints, replaced: the file is
+    fetched into torch's hub cache (:func:`fetch_checkpoint`; under several
+    processes rank 0 first, as MMEngine's ``load_from_http``) and read by
+    :func:`load_local_checkpoint`, so ``weights_only=True`` and the in-memory
+    YOLOv5 conversion apply to downloaded files too."""
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        path = fetch_checkpoint(filename, progress)
+    if world_size > 1:
+        barrier()
+        if rank > 0:
+            path = fetch_checkpoint(filename, progress)
+    return load_local_checkpoint(path, map_location=map_location)
+
+
 class AtomicLocalBackend(LocalBackend):
     """mmengine's local file backend whose writes replace a file atomically:
     a temporary file in the same folder, flushed to disk, renamed over the target
@@ -209,6 +306,8 @@ def save_checkpoint_atomic(checkpoint: dict, filename: str) -> None:
 
 
 CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint,
+                                 force=True)
+CheckpointLoader.register_scheme(prefixes=URL_SCHEMES, loader=load_url_checkpoint,
                                  force=True)
 register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
 allow_mmengine_checkpoints()

@@ -3,10 +3,13 @@
 A run that dies after minutes of model building because an annotation file is
 missing or a ``load_from`` checkpoint is missing or cut short wastes a GPU slot; the
 tools call :func:`check_config_inputs` first, which fails with one line naming the key
-and path.
+and path. A ``load_from`` URL is fetched into torch's hub cache there, so a machine
+without a network and without the cached file stops before anything is built, with
+one line naming the URL.
 One that dies at its first validation because mmcv has no CUDA ops wastes the whole
 run; the tools call :func:`check_cuda_ops` first too.
 """
+import os
 import os.path as osp
 from typing import Iterator, Optional, Sequence, Tuple
 
@@ -15,7 +18,7 @@ from mmengine.config import Config
 
 from parkdet_challenge.cli import InputError
 
-from .checkpoint import check_checkpoint_file
+from .checkpoint import check_checkpoint_file, fetch_checkpoint, is_url
 
 
 def _dataset_ann_files(dataset: dict) -> Iterator[str]:
@@ -62,15 +65,21 @@ def check_config_inputs(cfg: Config,
     (:func:`~parkdet_mm.engine.checkpoint.check_checkpoint_file`).
 
     ``checkpoint`` is the checkpoint the run will load (``load_from``, the resume
-    file, or the one given to the test tool); ``None`` means none, and one with a
-    scheme (``https://``) is left to its loader.
+    file, or the one given to the test tool); ``None`` means none. An ``http(s)``
+    URL is downloaded into torch's hub cache unless it is there
+    (:func:`~parkdet_mm.engine.checkpoint.fetch_checkpoint`; by each machine's first
+    process only: the others' loader reads the cache or fetches it itself); one
+    with another scheme (``open-mmlab://``) is left to its loader.
     """
     for key, path in required_files(cfg, stages):
         if not osp.isfile(path):
             raise InputError(f'{key}: {path} does not exist (config data_root '
                              f'{cfg.get("data_root")!r}; run tools/prepare_data.py '
                              'or set data_root)')
-    if checkpoint and '://' not in checkpoint:
+    if checkpoint and is_url(checkpoint):
+        if os.environ.get('LOCAL_RANK', '0') == '0':
+            check_checkpoint_file(fetch_checkpoint(checkpoint))
+    elif checkpoint and '://' not in checkpoint:
         check_checkpoint_file(checkpoint)
 
 

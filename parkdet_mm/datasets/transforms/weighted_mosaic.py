@@ -1,4 +1,4 @@
-"""MMYOLO's Mosaic with partner tiles drawn by the image weights (SPEC 7)."""
+"""MMYOLO's Mosaic with partner tiles drawn by the image weights (docs/reference.md section 7)."""
 from typing import List, Optional, Sequence
 
 from mmyolo.datasets.transforms import Mosaic

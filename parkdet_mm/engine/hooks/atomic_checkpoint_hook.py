@@ -9,6 +9,7 @@ from mmengine.hooks import CheckpointHook
 
 from mmyolo.registry import HOOKS
 from parkdet_challenge.atomic import write_bytes_atomic
+from parkdet_mm.config.finished_runs import write_finished_run
 from parkdet_mm.config.loading import BEST_CHECKPOINT_FILE, STOPPED_EARLY_FILE
 from parkdet_mm.engine.checkpoint import ATOMIC_BACKEND_ARGS
 from parkdet_mm.engine.errors import CheckpointWriteError, resume_hint
@@ -46,6 +47,10 @@ class AtomicCheckpointHook(CheckpointHook):
       message hub, so ``--resume`` keeps them; after every validation the epoch's
       checkpoint is written again, so that it carries what the validation changed
       (the best, an early-stopping count), as mmengine does after a new best.
+    - When training ends (its last epoch, or early stopping), it records what the
+      run ended with in ``WORK_DIR/finished.json``
+      (:mod:`parkdet_mm.config.finished_runs`): the last epoch's checkpoint, or
+      ``best_filename`` when early stopping ended the run.
 
     Args:
         best_filename: The best checkpoint's file name in ``out_dir``.
@@ -76,6 +81,23 @@ class AtomicCheckpointHook(CheckpointHook):
                 os.remove(osp.join(self.out_dir, name))
                 runner.logger.info(f'removed {name}: a checkpoint that a stopped '
                                    'run left unfinished')
+
+    def after_train(self, runner) -> None:
+        super().after_train(runner)
+        if not is_main_process():
+            return
+        stopped_early = osp.isfile(osp.join(runner.work_dir, STOPPED_EARLY_FILE))
+        if stopped_early:
+            final = (getattr(self, 'best_ckpt_path', None)
+                     or osp.join(self.out_dir, self.best_filename))
+        else:  # a resumed run that had nothing left to train saved none itself
+            final = self.last_ckpt or runner.message_hub.get_info('last_ckpt')
+        if final is None:
+            return
+        path = write_finished_run(runner.work_dir, str(final), runner.epoch,
+                                  runner.max_epochs, stopped_early,
+                                  runner.cfg.filename)
+        runner.logger.info(f'training finished with {final} (recorded in {path})')
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         """mmengine's, in an order that names a good checkpoint at every moment:

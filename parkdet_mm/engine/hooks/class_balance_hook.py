@@ -1,4 +1,4 @@
-"""Hand class-balanced image weights (SPEC section 7) to the epoch-part sampler."""
+"""Hand class-balanced image weights (docs/reference.md section 7) to the epoch-part sampler."""
 import math
 from typing import Dict, List, Optional
 

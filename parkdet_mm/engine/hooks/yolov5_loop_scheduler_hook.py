@@ -1,4 +1,5 @@
-"""The reference's learning-rate, momentum and accumulation schedule (SPEC 5, 9)."""
+"""The reference's learning-rate, momentum and accumulation schedule
+(docs/reference.md sections 5, 9)."""
 from typing import Optional
 
 import numpy as np

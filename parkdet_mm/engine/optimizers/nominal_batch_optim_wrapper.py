@@ -1,6 +1,6 @@
 """YOLOv5's nominal batch: gradients of several batches add up before one step.
 
-YOLOv5 (the reference's train.py, SPEC section 5) accumulates the gradients of
+YOLOv5 (the reference's train.py, docs/reference.md section 5) accumulates the gradients of
 ``accumulate = round(nominal_batch_size / B)`` consecutive batches of B images (the
 total over all processes) and then takes one optimizer step; during warmup
 ``accumulate`` ramps from 1 per iteration, and a step is taken whenever

@@ -58,8 +58,8 @@ class ChallengeSubmissionMetric(CocoMetric):
         confusion_score_thr: Detections scoring at least this enter the
             confusion matrix (the configs pass their ``score_thr``).
         data_format: The competition format (``parkdet_challenge.formats``) that
-            writes the files: 'parking2022' (SPEC 8: a list of records),
-            'inattention2021' (SPEC 9: ``{"annotations": [{"file_name",
+            writes the files: 'parking2022' (docs/reference.md section 8: a list of records),
+            'inattention2021' (docs/reference.md section 9: ``{"annotations": [{"file_name",
             "objects"}]}``, one entry per image, capped the same way) or 'coco' (a
             COCO results list with the data set's own category ids).
         single_cls: Read ``ann_file`` with every box under one category, as

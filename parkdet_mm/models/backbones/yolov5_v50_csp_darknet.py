@@ -1,4 +1,4 @@
-"""YOLOv5 v5.0's CSP-Darknet (the 2021 solution's yolov5l6, SPEC section 9)."""
+"""YOLOv5 v5.0's CSP-Darknet (the 2021 solution's yolov5l6, docs/reference.md section 9)."""
 from typing import List, Optional, Sequence
 
 import torch.nn as nn
