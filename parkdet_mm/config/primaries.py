@@ -109,6 +109,7 @@ PRIMARY_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = dict(
     data_format=one_of(*FORMATS), predict_with_load_from=boolean,
     single_cls=boolean, anchors_per_level=positive_int_or_none,
     mixup_alpha=positive,
+    pseudo_label_file=text_or_none,
     # hyper-parameters (YOLOV5_HYPS)
     base_lr=positive, lr_factor=positive, momentum=fraction,
     weight_decay=non_negative, warmup_epochs=non_negative,
