@@ -4,7 +4,7 @@
         [--score-thr/--conf-thres 0.25] [--iou-thres 0.7] [--max-det N]
         [--classes 0 2 ...] [--agnostic-nms] [--save-txt [--save-conf]]
         [--save-crop] [--line-thickness 3] [--hide-labels] [--hide-conf]
-        [--device cpu|cuda[:N]]
+        [--device cpu|cuda[:N]] [--slice SIZE [--overlap 0.2]]
 
 SOURCE is an image, a folder (searched recursively), a glob pattern (quote it) or a
 video file. Writes into --out-dir (default WORK_DIR/detect) each image with its boxes
@@ -12,7 +12,9 @@ drawn, under its path relative to SOURCE (or the video, drawn frame by frame, as
 NAME.mp4), and detections.json: one record per box with the file name (and the
 frame index for a video), the box ``[x1, y1, x2, y2]`` in pixels of the original
 image, the class name and the score. Images run at the config's test size;
---tta adds YOLOv5's test-time augmentation (the config's tta_model).
+--tta adds YOLOv5's test-time augmentation (the config's tta_model); --slice SIZE
+runs the model on SIZE x SIZE tiles of each image (and frame) as well, merged with
+the whole image's boxes by the NMS (small objects).
 
 YOLOv5 detect.py's options, with its semantics: --iou-thres and --max-det set the
 NMS IoU (nms_iou_thr) and the boxes kept per image (max_per_img), --agnostic-nms
@@ -52,6 +54,7 @@ from parkdet_challenge.atomic import write_bytes_atomic
 from parkdet_challenge.cli import InputError, run_cli
 from parkdet_mm.apis import load_detector
 from parkdet_mm.apis.run_setup import flush_denormals_on_cpu
+from parkdet_mm.apis.sliced import add_slice_args, enable_sliced_inference
 from parkdet_mm.config import load_config
 from parkdet_mm.datasets.pipelines import replace_transforms
 from parkdet_mm.engine.checkpoint import check_checkpoint_file
@@ -98,6 +101,7 @@ def parse_args() -> argparse.Namespace:
                         help='no scores on the pictures')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
                         else 'cpu')
+    add_slice_args(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
 
@@ -213,10 +217,12 @@ class Detector:
     def __call__(self, image: np.ndarray) -> Tuple[InstanceData, np.ndarray]:
         """Detections of a BGR image kept by score and class, and the image with
         them drawn (BGR)."""
-        data = self.pipeline(dict(img=image, img_id=0))
         with torch.no_grad():
-            sample = self.model.test_step(pseudo_collate([data]))[0]
-        pred = sample.pred_instances.cpu()
+            if hasattr(self.model, 'predict_image'):  # --slice: from the array
+                pred = self.model.predict_image(image).cpu()
+            else:
+                data = self.pipeline(dict(img=image, img_id=0))
+                pred = self.model.test_step(pseudo_collate([data]))[0].pred_instances.cpu()
         keep = pred.scores >= self.score_thr
         if self.keep_classes is not None:
             keep &= torch.isin(pred.labels, torch.tensor(self.keep_classes))
@@ -345,7 +351,9 @@ def main() -> None:
     if not is_video:
         images, root = find_images(args.source)
     out_dir = args.out_dir or osp.join(cfg.work_dir, 'detect')
-    detector = Detector(cfg, args.checkpoint, args.tta, args.device,
+    if args.slice:
+        enable_sliced_inference(cfg, args.slice, args.overlap, args.tta)
+    detector = Detector(cfg, args.checkpoint, args.tta or bool(args.slice), args.device,
                         args.score_thr, args.classes, args.line_thickness,
                         args.hide_labels, args.hide_conf)
     outputs = Outputs(out_dir, args.save_txt, args.save_conf, args.save_crop)

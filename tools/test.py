@@ -2,13 +2,17 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] [--out-dir DIR]
         [--img-size N] [--batch-size N] [--nms nms|soft] [--out results.pkl]
+        [--slice SIZE [--overlap 0.2]]
         [--data-root DIR] [--ann-dir DIR] [--single-cls] [--cfg-options key=value ...]
         [--launcher none|pytorch|slurm|mpi]
 
 The config's ``test_evaluator`` decides what is computed and written (the challenge
-metric writes ``preds.json`` and the capped ``submission.json``).
+metric writes ``preds.json`` and the capped ``submission.json``). ``--slice SIZE``
+tests twice, plainly and with sliced inference (SIZE x SIZE tiles of each image as
+well, merged by the NMS), prints both mAPs side by side and writes the sliced files.
 """
 import argparse
+import copy
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import InputError, run_cli
@@ -21,6 +25,7 @@ from parkdet_mm.apis.run_setup import (
     inference_primaries,
     parse_runner_args,
 )
+from parkdet_mm.apis.sliced import add_slice_args, enable_sliced_inference
 from parkdet_mm.engine.preflight import check_config_inputs, check_cuda_ops
 
 
@@ -44,6 +49,7 @@ def parse_args() -> argparse.Namespace:
         help="YOLOv5's --single-cls: every class as one, 'item' (a model "
         'trained with --single-cls)')
     add_inference_args(parser)
+    add_slice_args(parser)
     add_data_args(parser)
     add_runner_args(parser)
     return parse_runner_args(parser)
@@ -69,12 +75,31 @@ def main() -> None:
         cfg.test_evaluator = evaluators + [
             dict(type='AtomicDumpDetResults', out_file_path=args.out)]
     check_config_inputs(cfg, ('test', ), checkpoint=args.checkpoint)
-    if args.tta:
+    plain = None
+    if args.slice:
+        # the plain test first, for the comparison; the sliced one writes the files
+        plain_cfg = copy.deepcopy(cfg)
+        if args.tta:
+            plain_cfg.model = dict(**cfg.tta_model, module=cfg.model)
+        plain = build_runner(plain_cfg).test()
+        enable_sliced_inference(cfg, args.slice, args.overlap, args.tta)
+        cfg.visualizer.name = 'sliced_test'  # a second runner in this process
+    if args.tta or args.slice:
         # YOLOv5's TTA: views of the normal (letterboxed, rectangular) batch
         cfg.model = dict(**cfg.tta_model, module=cfg.model)
 
     runner = build_runner(cfg)
-    runner.test()
+    metrics = runner.test()
+    if plain is not None:
+        print(slice_comparison(plain, metrics, args.slice, args.overlap))
+
+
+def slice_comparison(plain: dict, sliced: dict, size: int, overlap: float) -> str:
+    """The mAPs of the plain and the sliced test, side by side."""
+    keys = [k for k in plain if k.rsplit('/', 1)[-1] in ('mAP', 'mAP_50', 'mAP_75')]
+    rows = [f'{"":12s} {"plain":>8s} {"sliced":>8s}']
+    rows += [f'{k.rsplit("/", 1)[-1]:12s} {plain[k]:8.4f} {sliced[k]:8.4f}' for k in keys]
+    return f'--slice {size} --overlap {overlap}:\n' + '\n'.join(rows)
 
 
 if __name__ == '__main__':
