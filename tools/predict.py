@@ -3,6 +3,7 @@
     python tools/predict.py [CONFIG | WORK_DIR] [CHECKPOINT ...] --data-root DATA
         [--ann-dir DIR] [--out-dir DIR] [--tta/--no-tta] [--max-bytes N] [--batch-size 16]
         [--img-size 1536] [--nms nms|soft] [--ensemble wbf|nms] [--show-dir DIR]
+        [--folds K [--fold-weights [OOF_SCORES]]] [--slice SIZE [--overlap 0.2]]
     bash tools/dist_predict.sh [CONFIG] [CHECKPOINT ...] NPROC --data-root DATA ...
 
 Defaults are the reference's: the last stage's final checkpoint (below), images
@@ -20,6 +21,11 @@ did (the config's ``predict_with_load_from``). A WORK_DIR (a finished run's, or
 tools/train_pipeline.sh --work-dir's folder of stages) names the config and the
 checkpoint its last finished run ended with. --ann-dir defaults to the config's
 ann_dir below --data-root (DATA/annotations).
+--folds K predicts with the K fold models of tools/kfold.py (each fold's final
+checkpoint of CONFIG), fused the same way; with --fold-weights, weighted boxes fusion
+weighs each by its held-out fitness (tools/kfold.py's oof_scores.json).
+--slice SIZE runs each model on SIZE x SIZE tiles of each image as well (overlapping
+by --overlap), merged with the whole image's boxes by the NMS (small objects).
 Writes OUT_DIR/preds.json (every record) and OUT_DIR/submission.json (under the
 format's cap), and OUT_DIR/scores.json (mAP and the rest) when the annotation file
 has boxes (e.g. val.json as test.json).
@@ -35,7 +41,7 @@ from mmengine.structures import InstanceData
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from mmyolo.registry import METRICS, VISUALIZERS
 from parkdet_challenge.atomic import write_json_atomic
-from parkdet_challenge.cli import run_cli
+from parkdet_challenge.cli import InputError, run_cli
 from parkdet_mm.apis import (
     check_test_images,
     fuse_models,
@@ -54,6 +60,7 @@ from parkdet_mm.apis.run_setup import (
     init_process_group,
     parse_runner_args,
 )
+from parkdet_mm.apis.sliced import add_slice_args, enable_sliced_inference
 from parkdet_mm.config import (
     finished_checkpoint,
     finished_run_in,
@@ -63,6 +70,7 @@ from parkdet_mm.config import (
 from parkdet_mm.engine.checkpoint import check_checkpoint_file
 from parkdet_mm.engine.inference_timer import InferenceTimer
 from parkdet_mm.engine.preflight import check_cuda_ops
+from parkdet_mm.tuning.kfold import OOF_SCORES, fold_checkpoints, kfold_dir, oof_weights
 
 DEFAULT_CONFIG = 'configs/finetune.py'
 # Without a config: the last of these training stages to finish.
@@ -87,12 +95,20 @@ def parse_args() -> argparse.Namespace:
                         help="submission.json stays strictly below this size "
                         "(default: the data format's cap, the challenges' 20 MB)")
     add_inference_args(parser)
+    add_slice_args(parser)
     parser.add_argument('--ensemble', choices=('wbf', 'nms'),
                         help='how several checkpoints are fused: wbf (weighted boxes '
                         "fusion) or nms (YOLOv5's Ensemble); default: the config's "
                         "predict_ensemble, else wbf")
     parser.add_argument('--wbf-iou', type=float, default=0.55,
                         help='IoU at which weighted boxes fusion merges boxes')
+    parser.add_argument('--folds', type=int, metavar='K',
+                        help="the K fold models of tools/kfold.py (each fold's final "
+                        'checkpoint of CONFIG), fused as --ensemble says')
+    parser.add_argument('--fold-weights', nargs='?', const='', metavar='OOF_SCORES',
+                        help='with --folds and wbf: weigh each fold model by its '
+                        'held-out fitness in tools/kfold.py\'s oof_scores.json '
+                        '(default: the one of CONFIG)')
     parser.add_argument('--show-dir',
                         help='draw the predictions on a few images here')
     parser.add_argument('--show-num', type=int, default=8)
@@ -153,6 +169,18 @@ def main() -> None:
         if run_dir:
             print(f'predicting with {checkpoints[0]}: the final checkpoint of '
                   f'{config}, the last run to finish in {args.paths[0]}', flush=True)
+    weights = None
+    if args.folds:
+        if config is None or checkpoints or run_dir:
+            raise InputError('--folds takes a CONFIG, whose fold models it uses: '
+                             'give no CHECKPOINT')
+        checkpoints = fold_checkpoints(config, args.folds, args.cfg_options,
+                                       data_primaries(args))
+        if args.fold_weights is not None:
+            weights = oof_weights(args.fold_weights or osp.join(
+                kfold_dir(config), OOF_SCORES), args.folds)
+    elif args.fold_weights is not None:
+        raise InputError('--fold-weights goes with --folds')
     if not checkpoints:
         # the config's final checkpoint; a config that asks for it (the 2021
         # fine-tune) also the one it started from, as the 2021 reference's predict
@@ -165,6 +193,14 @@ def main() -> None:
     num_images = check_test_images(cfg.data_root, ann_file)
     batch_size = cfg.test_dataloader.batch_size
     ensemble = args.ensemble or cfg.get('predict_ensemble', 'wbf')
+    if args.slice:
+        if ensemble == 'nms' and len(checkpoints) > 1:
+            raise InputError('--slice goes with --ensemble wbf, not the NMS ensemble')
+        enable_sliced_inference(cfg, args.slice, args.overlap, args.tta)
+        args.tta = True  # the sliced model takes the TTA model's place
+    if weights and ensemble != 'wbf':
+        raise InputError('--fold-weights weigh weighted boxes fusion; the NMS '
+                         'ensemble has no weights')
     share_test_batches(cfg)
     out_dir = args.out_dir or osp.join(cfg.work_dir, 'submission')
 
@@ -180,7 +216,7 @@ def main() -> None:
             per_model.append(predict_with_checkpoint(
                 cfg, checkpoint, args.tta, args.device,
                 desc=f'model {i + 1}/{len(checkpoints)}', timer=timer))
-        fused = fuse_models(per_model, args.wbf_iou, cfg.max_per_img)
+        fused = fuse_models(per_model, args.wbf_iou, cfg.max_per_img, weights)
     predictions = gather_predictions(fused, batch_size)
     if predictions is None:
         return  # not rank 0: rank 0 writes the files

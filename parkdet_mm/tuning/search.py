@@ -31,7 +31,7 @@ from parkdet_challenge.atomic import write_bytes_atomic
 from parkdet_challenge.cli import InputError
 from parkdet_mm.apis.training import train_config
 from parkdet_mm.config import YOLOV5_HYPS, load_config
-from parkdet_mm.engine.errors import TrainingDiverged
+from parkdet_mm.engine.errors import TrainingDiverged, TrainingInterrupted
 
 from .outputs import METRIC_COLUMNS, write_search_files
 from .space import SearchParam, column_primary, hyp_columns
@@ -89,7 +89,7 @@ class SearchSpec:
 
     def description(self) -> Dict[str, Any]:
         """What every worker of one study must agree on."""
-        return dict(config=osp.abspath(self.config), epochs=self.epochs, prune=self.prune,
+        return dict(config=osp.normpath(self.config), epochs=self.epochs, prune=self.prune,
                     space={p.name: repr(p.distribution) for p in self.params})
 
 
@@ -241,8 +241,14 @@ def train_trial(spec: SearchSpec, trial: Trial) -> float:
         train_config(cfg, resume='auto', hooks=[hook])
     except TrainingDiverged:
         raise
-    except BaseException:
+    except TrainingInterrupted as err:
         trial.set_user_attr('interrupted', True)  # resumable: run it again later
+        raise TrainingInterrupted(
+            f'trial {trial.number}: {str(err).split("; run the same")[0]}; run the same '
+            'tools/evolve.py command to continue the search (this trial trains on '
+            'from there)', err.status - 128) from None
+    except BaseException:
+        trial.set_user_attr('interrupted', True)
         raise
     if hook.pruned_at is not None:
         raise optuna.TrialPruned(f'pruned after epoch {hook.pruned_at}')
