@@ -19,7 +19,7 @@ import torch
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.atomic import write_json_atomic
 from parkdet_challenge.cli import InputError, run_cli
-from parkdet_mm.apis import check_test_images, predict_with_checkpoint
+from parkdet_mm.apis import check_test_images
 from parkdet_mm.apis.run_setup import (
     add_data_args,
     add_inference_args,
@@ -30,6 +30,7 @@ from parkdet_mm.apis.run_setup import (
 )
 from parkdet_mm.engine.checkpoint import check_checkpoint_file
 from parkdet_mm.engine.preflight import check_cuda_ops
+from parkdet_mm.tuning.prediction import predict_set
 from parkdet_mm.tuning.pseudo_labels import pseudo_label_coco
 
 
@@ -71,8 +72,8 @@ def main() -> None:
     if osp.abspath(out) in labelled | {osp.abspath(ann_file)}:
         raise InputError(f'--out {out} is an annotation file of the config; write the '
                          'pseudo-labels beside it')
-    predictions = predict_with_checkpoint(cfg, args.checkpoint, args.tta, args.device,
-                                          desc='pseudo-labels')
+    predictions = predict_set(cfg, args.checkpoint, args.tta, args.device,
+                              desc='pseudo-labels')
     coco = pseudo_label_coco(
         predictions, ann_file, cfg.metainfo['classes'], args.score_thr,
         dict(checkpoint=osp.abspath(args.checkpoint), images=osp.abspath(ann_file),

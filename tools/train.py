@@ -8,7 +8,8 @@
         [--launcher none|pytorch|slurm|mpi]
 
 The flags set the config's primaries as YOLOv5's train.py flags do: --hyp every
-hyper-parameter of a YOLOv5 hyp.*.yaml (before --cfg-options, which may change one
+hyper-parameter of a YOLOv5 hyp.*.yaml, or a primary by its own name, as
+tools/evolve.py's best_hyp.yaml may hold (before --cfg-options, which may change one
 of them), then --epochs (max_epochs), --img-size N (img_scale (N, N)), --batch-size
 (train_batch_size_per_gpu) and --workers (train_num_workers); everything derived from
 them follows.

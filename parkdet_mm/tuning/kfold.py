@@ -23,11 +23,12 @@ from mmengine.config import Config
 from mmyolo.registry import METRICS
 from parkdet_challenge.atomic import write_bytes_atomic, write_json_atomic
 from parkdet_challenge.cli import InputError
-from parkdet_mm.apis import predict_with_checkpoint
 from parkdet_mm.apis.training import train_config
 from parkdet_mm.config import final_checkpoint, load_config
 from parkdet_mm.config.loading import default_work_dir
 from parkdet_mm.engine.checkpoint import CheckpointFileError, check_checkpoint_file
+
+from .prediction import predict_set
 
 OOF_SCORES, OOF_PER_CLASS, OOF_LABELS = 'oof_scores.json', 'oof_per_class.png', 'oof_gt.json'
 #: a fold's held-out predictions, in its work dir
@@ -110,8 +111,8 @@ def run_fold(configs: Sequence[str], fold: int, tta: bool, device: str,
     if osp.isfile(path) and osp.getmtime(path) >= osp.getmtime(checkpoint):
         return path
     held_out = held_out_config(cfg)
-    predictions = predict_with_checkpoint(held_out, checkpoint, tta, device,
-                                          desc=f'fold {fold} held-out')
+    predictions = predict_set(held_out, checkpoint, tta, device,
+                              desc=f'fold {fold} held-out')
     buffer = _serialize(dict(fold=fold, checkpoint=checkpoint, tta=tta,
                              ann_file=held_out.test_evaluator.ann_file,
                              predictions=predictions))
