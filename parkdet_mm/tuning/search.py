@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import optuna
 import yaml
 from optuna.distributions import FloatDistribution, IntDistribution
-from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from parkdet_challenge.atomic import write_bytes_atomic
@@ -38,7 +38,7 @@ from .space import SearchParam, column_primary, hyp_columns
 from .trial_hook import TrialHook
 from .yolov5_sampler import YOLOv5MutationSampler
 
-# retry_history and retried_trial_number are experimental in Optuna 5
+# retry_history is experimental in Optuna 5
 warnings.filterwarnings('ignore', category=optuna.exceptions.ExperimentalWarning)
 
 #: Retries of a trial whose run was killed or stopped, before it stays failed.
@@ -109,7 +109,7 @@ def open_storage(url: str, heartbeat_interval: int = 60) -> RDBStorage:
         return RDBStorage(url, engine_kwargs=engine_kwargs,
                           heartbeat_interval=heartbeat_interval,
                           grace_period=2 * heartbeat_interval,
-                          failed_trial_callback=RetryFailedTrialCallback(
+                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
                               max_retry=MAX_RETRIES, inherit_intermediate_values=True))
     except (ImportError, ModuleNotFoundError) as err:
         raise InputError(f'--storage {url}: its database driver is missing ({err})') \
@@ -164,7 +164,7 @@ def open_study(spec: SearchSpec, storage: RDBStorage, study_name: str,
 def first_number(trial: FrozenTrial) -> int:
     """The number of the trial whose values ``trial`` runs again (itself if new):
     its work dir."""
-    history = RetryFailedTrialCallback.retry_history(trial)
+    history = RetryHeartbeatStaleTrialCallback.retry_history(trial)
     return history[0] if history else trial.number
 
 
@@ -199,11 +199,12 @@ def recover(study: optuna.Study, storage: RDBStorage) -> List[int]:
                 study_id, trial.number)
             storage.set_trial_user_attr(trial_id, 'interrupted', True)
             storage.set_trial_state_values(trial_id, TrialState.FAIL)
-    retried = {RetryFailedTrialCallback.retried_trial_number(t) for t in trials}
+    retried = {number for t in trials
+               for number in RetryHeartbeatStaleTrialCallback.retry_history(t)}
     queued = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL, )):
         if trial.user_attrs.get('interrupted') and trial.number not in retried:
-            RetryFailedTrialCallback(max_retry=MAX_RETRIES,
+            RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES,
                                      inherit_intermediate_values=True)(study, trial)
             queued.append(trial.number)
     return queued
