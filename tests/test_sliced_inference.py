@@ -1,7 +1,6 @@
 """--slice: the model on SAHI's overlapping tiles and on the whole image, merged by the
 NMS, finds small objects that the whole image at the test size loses."""
 import numpy as np
-import pytest
 import torch
 from conftest import run_tool
 from mmdet.structures import DetDataSample
@@ -107,7 +106,7 @@ def test_test_py_slice_prints_its_map_beside_the_plain_one(tiny_model, tmp_path)
     assert table[1].split() == ['plain', 'sliced']
     assert [row.split()[0] for row in table[2:5]] == ['mAP', 'mAP_50', 'mAP_75']
     assert all(0 <= float(v) <= 1 for row in table[2:5] for v in row.split()[1:])
-    # the files written are the sliced test's: more boxes than the plain test kept
+    # the sliced test wrote the files
     assert (tmp_path / 'submission' / 'preds.json').is_file()
 
 
@@ -117,4 +116,3 @@ def test_slice_refuses_bad_sizes(tiny_model, tmp_path):
     assert_one_line_error(run_tool(['tools/test.py', str(config), str(checkpoint),
                                     '--slice', '8', '--work-dir', str(tmp_path)],
                                    check=False), '--slice 8')
-    assert pytest.approx(0.2) == 0.2
