@@ -3,10 +3,9 @@ out-of-fold predictions scored together; tools/predict.py --folds fuses the fold
 import json
 import os
 
-import numpy as np
 import pytest
 import torch
-from conftest import CLASSES, run_tool, write_tiny_config
+from conftest import CLASSES, REPO, run_tool, write_tiny_config
 from mmdet.datasets.api_wrappers import COCO, COCOeval
 from mmengine.structures import InstanceData
 
@@ -21,12 +20,9 @@ from parkdet_mm.tuning.kfold import (
 
 
 def _fold_config(root, data, name):
-    """A 64 px config of ``data`` whose fold k trains in ROOT/NAME_fold{k}."""
-    config = write_tiny_config(root / f'{name}.py', data, epochs=1)
-    with open(config, 'a') as f:
-        f.write(f"work_dir = '${{join(\"{root}\", \"{name}\" + (\"\" if fold is None "
-                "else f\"_fold{fold}\"))}'\n")
-    return config
+    """A 64 px config of ``data``; fold k trains in work_dirs/NAME_fold{k} below the
+    tools' current folder (the tests run them in ``root``)."""
+    return write_tiny_config(root / f'{name}.py', data, epochs=1)
 
 
 @pytest.fixture(scope='module')
@@ -65,9 +61,11 @@ def _predictions_of(labels, keep):
     return predictions
 
 
-def test_oof_scores_are_pycocotools_on_all_folds_held_out_images(demo_folds, tmp_path):
+def test_oof_scores_are_pycocotools_on_all_folds_held_out_images(demo_folds, tmp_path,
+                                                                 monkeypatch):
     root, _ = demo_folds
     config = _fold_config(tmp_path, root / 'data', 'scored')
+    monkeypatch.chdir(tmp_path)  # the folds' work dirs
     # fold 0's model finds every box of its held-out images, fold 1's none
     records = []
     for fold in (0, 1):
@@ -75,7 +73,7 @@ def test_oof_scores_are_pycocotools_on_all_folds_held_out_images(demo_folds, tmp
         ann_file = f'{cfg.data_root}{cfg.val_ann_file}'
         labels = _labels(ann_file)
         predictions = _predictions_of(labels, lambda image_id, f=fold: f == 0)
-        os.makedirs(cfg.work_dir)
+        os.makedirs(cfg.work_dir, exist_ok=True)
         torch.save(dict(fold=fold, checkpoint=f'fold{fold}.pth', tta=False,
                         ann_file=ann_file, predictions=predictions),
                    f'{cfg.work_dir}/{FOLD_PREDICTIONS}')
@@ -101,10 +99,12 @@ def test_oof_scores_are_pycocotools_on_all_folds_held_out_images(demo_folds, tmp
     assert oof_weights(str(tmp_path / 'oof' / 'oof_scores.json'), 2) == [1.0, 0.0]
 
 
-def test_kfold_trains_both_folds_and_the_fold_ensemble_predicts(demo_folds):
+def test_kfold_trains_both_folds_and_the_fold_ensemble_predicts(demo_folds, monkeypatch):
     root, config = demo_folds
-    out = run_tool(['tools/kfold.py', str(config), '--folds', '2', '--no-tta',
-                    '--out-dir', str(root / 'kfold')]).stdout
+    monkeypatch.chdir(root)  # the folds' work dirs, as the tools (run there) find them
+    kfold = [str(REPO / 'tools/kfold.py'), str(config), '--folds', '2', '--no-tta',
+             '--out-dir', str(root / 'kfold')]
+    out = run_tool(kfold, cwd=root).stdout
     scores = json.loads((root / 'kfold' / 'oof_scores.json').read_text())
     assert [f['fold'] for f in scores['per_fold']] == [0, 1]
     # every labelled image predicted once, by the fold that held it out
@@ -113,7 +113,7 @@ def test_kfold_trains_both_folds_and_the_fold_ensemble_predicts(demo_folds):
     seen = []
     for fold in (0, 1):
         cfg = fold_config(str(config), fold)
-        saved = torch.load(f'{cfg.work_dir}/{FOLD_PREDICTIONS}', weights_only=False)
+        saved = torch.load(root / cfg.work_dir / FOLD_PREDICTIONS, weights_only=False)
         held_out = {i['id'] for i in _labels(saved['ann_file'])['images']}
         assert set(saved['predictions']) == held_out
         assert saved['checkpoint'] == f'{cfg.work_dir}/epoch_1.pth'
@@ -121,20 +121,17 @@ def test_kfold_trains_both_folds_and_the_fold_ensemble_predicts(demo_folds):
     assert sorted(seen) == sorted(labelled) and scores['images'] == len(labelled)
     assert 'out-of-fold (16 images)' in out
     # run again: nothing is trained or predicted twice
-    again = run_tool(['tools/kfold.py', str(config), '--folds', '2', '--no-tta',
-                      '--out-dir', str(root / 'kfold')]).stdout
+    again = run_tool(kfold, cwd=root).stdout
     assert again.count(' done (') == 2 and 'Epoch(train)' not in again
 
     # the fold ensemble: both fold models, fused; the same as predicting with them
-    sub = root / 'sub'
-    run_tool(['tools/predict.py', str(config), '--folds', '2', '--no-tta',
-              '--data-root', str(root / 'data'), '--ann-dir',
-              str(root / 'data' / 'annotations'), '--out-dir', str(sub)])
-    checkpoints = [str(fold_config(str(config), k).work_dir) + '/epoch_1.pth'
+    data = ['--data-root', str(root / 'data'), '--ann-dir', str(root / 'data' / 'annotations')]
+    run_tool([str(REPO / 'tools/predict.py'), str(config), '--folds', '2', '--no-tta',
+              *data, '--out-dir', str(root / 'sub')], cwd=root)
+    checkpoints = [str(root / fold_config(str(config), k).work_dir / 'epoch_1.pth')
                    for k in (0, 1)]
-    run_tool(['tools/predict.py', str(config), *checkpoints, '--no-tta',
-              '--data-root', str(root / 'data'), '--ann-dir',
-              str(root / 'data' / 'annotations'), '--out-dir', str(root / 'by_hand')])
-    assert (sub / 'submission.json').read_bytes() == \
+    run_tool([str(REPO / 'tools/predict.py'), str(config), *checkpoints, '--no-tta',
+              *data, '--out-dir', str(root / 'by_hand')], cwd=root)
+    assert (root / 'sub' / 'submission.json').read_bytes() == \
         (root / 'by_hand' / 'submission.json').read_bytes()
-    assert np.all([r['image_id'] for r in json.loads((sub / 'preds.json').read_text())])
+    assert json.loads((root / 'sub' / 'preds.json').read_text())

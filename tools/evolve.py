@@ -38,8 +38,7 @@ from parkdet_mm.apis.run_setup import (
     config_from_args,
     parse_runner_args,
 )
-from parkdet_mm.config import read_hyp_file
-from parkdet_mm.config.loading import default_work_dir
+from parkdet_mm.config import default_work_dir, read_hyp_file
 from parkdet_mm.engine.preflight import check_config_inputs, check_cuda_ops
 from parkdet_mm.tuning.outputs import BEST_HYP, EVOLVE_CSV, EVOLVE_PNG
 from parkdet_mm.tuning.search import (

@@ -12,7 +12,6 @@ tests twice, plainly and with sliced inference (SIZE x SIZE tiles of each image 
 well, merged by the NMS), prints both mAPs side by side and writes the sliced files.
 """
 import argparse
-import copy
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import InputError, run_cli
@@ -78,10 +77,12 @@ def main() -> None:
     plain = None
     if args.slice:
         # the plain test first, for the comparison; the sliced one writes the files
-        plain_cfg = copy.deepcopy(cfg)
+        # (the runner copies the config it is built from)
+        detector = cfg.model
         if args.tta:
-            plain_cfg.model = dict(**cfg.tta_model, module=cfg.model)
-        plain = build_runner(plain_cfg).test()
+            cfg.model = dict(**cfg.tta_model, module=detector)
+        plain = build_runner(cfg).test()
+        cfg.model = detector
         enable_sliced_inference(cfg, args.slice, args.overlap, args.tta)
         cfg.visualizer.name = 'sliced_test'  # a second runner in this process
     if args.tta or args.slice:
