@@ -77,8 +77,12 @@ def main() -> None:
         raise InputError(f'fold {fold} is not one of 0..{args.folds - 1}')
     primaries = data_primaries(args)
     folds = range(args.folds) if fold is None else [fold]
-    for k in range(args.folds):  # every fold's split exists before any work
-        fold_config(args.configs[-1], k, args.cfg_options, primaries)
+    for config in args.configs:  # every fold's split exists before any work
+        work_dirs = {fold_config(config, k, args.cfg_options, primaries).work_dir
+                     for k in range(args.folds)}
+        if len(work_dirs) < args.folds:
+            raise InputError(f'{config} sets one work_dir for every fold; leave it None '
+                             '(each fold then trains in WORK_DIR_fold{k})')
     for k in folds:
         print(f'fold {k}: held-out predictions in '
               f'{run_fold(args.configs, k, args.tta, args.device, args.cfg_options, primaries)}')
