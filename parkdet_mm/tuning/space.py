@@ -4,9 +4,10 @@ and the primaries a user adds.
 :data:`YOLOV5_META` is YOLOv5 v7.0 ``train.py``'s ``meta``: for each key of a hyp
 file, its mutation scale (0 to 1: how strongly ``--evolve`` mutates it; 0 leaves it as
 the hyp file has it) and its lower and upper limits. The keys with a counterpart here
-(:data:`~parkdet_mm.config.YOLOV5_HYPS`) form the default space; the others
-(``iou_t``, ``anchors``, ``fl_gamma``, ``perspective``, ``flipud``, ``mixup``,
-``copy_paste``) change nothing in this recipe and are not searched.
+(:data:`~parkdet_mm.config.YOLOV5_HYPS`) form the default space; ``iou_t``,
+``fl_gamma``, ``perspective`` and ``copy_paste`` change nothing in this recipe, and
+``anchors`` (anchors per level, the primary ``anchors_per_level``) changes the
+model's head, so they are not searched.
 """
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
