@@ -20,11 +20,12 @@ install: $(STAMP)
 
 # mmcv must come before mmdet/mmyolo: pip cannot build it (see tools/install_mmcv.sh), so
 # everything else that does not depend on it goes in first, then mmcv, then the rest.
-$(STAMP): requirements.txt pyproject.toml tools/install_mmcv.sh
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml tools/install_mmcv.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q $$(grep -vE '^(#|$$|mmcv==|mmdet==|mmyolo==)' requirements.txt)
 	PY=$(PY) bash tools/install_mmcv.sh
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	$(PY) -c "import parkdet_mm; from mmcv.ops import batched_nms"
 	touch $(STAMP)

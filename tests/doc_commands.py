@@ -46,6 +46,7 @@ FORWARDS_FLAGS_TO = {
     'tools/slurm_test.sh': 'tools/test.py',
     'tools/dist_predict.sh': 'tools/predict.py',
     'tools/slurm_predict.sh': 'tools/predict.py',
+    'tools/slurm_evolve.sh': 'tools/evolve.py',
 }
 #: Shell scripts whose own arguments are not flags.
 SHELL_WITHOUT_FLAGS = {'tools/install_mmcv.sh', 'tools/dist_run.sh',

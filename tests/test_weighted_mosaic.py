@@ -35,10 +35,13 @@ def two_class_coco(tmp_path_factory):
         annotations.append(dict(id=i + 1, image_id=i + 1, category_id=label + 1,
                                 bbox=[2, 2, 28, 28], area=28 * 28, iscrowd=0))
     categories = [dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)]
-    for split in ('train', 'val', 'test'):
+    for split in ('train', 'val'):
         (root / 'annotations' / f'{split}.json').write_text(json.dumps(
             dict(images=images, annotations=annotations,
                  categories=categories)))
+    # no test images: a training set holding test images is refused
+    (root / 'annotations' / 'test.json').write_text(json.dumps(
+        dict(images=[], annotations=[], categories=categories)))
     return root
 
 

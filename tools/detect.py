@@ -5,7 +5,7 @@
         [--classes 0 2 ...] [--agnostic-nms] [--save-txt [--save-conf]]
         [--save-crop] [--line-thickness 3] [--hide-labels] [--hide-conf]
         [--ensemble wbf|nms] [--wbf-iou 0.55] [--device cpu|cuda[:N]] [--half]
-        [--backend pytorch|onnxruntime|openvino]
+        [--backend pytorch|onnxruntime|openvino] [--slice SIZE [--overlap 0.2]]
 
 SOURCE is an image, a folder (searched recursively), a glob pattern (quote it) or a
 video file. Writes into --out-dir (default WORK_DIR/detect) each image with its boxes
@@ -16,7 +16,9 @@ image, the class name and the score. Images run at the config's test size;
 --tta adds YOLOv5's test-time augmentation (the config's tta_model). Several
 checkpoints are fused as tools/predict.py fuses them (--ensemble, default the
 config's predict_ensemble); --half runs FP16 on CUDA; --backend onnxruntime or
-openvino runs the network there, on the CPU (docs/inference.md).
+openvino runs the network there, on the CPU (docs/inference.md); --slice SIZE runs
+the model on SIZE x SIZE tiles of each image (and frame) as well, merged with the
+whole image's boxes by the NMS (small objects).
 
 YOLOv5 detect.py's options, with its semantics: --iou-thres and --max-det set the
 NMS IoU (nms_iou_thr) and the boxes kept per image (max_per_img), --agnostic-nms
@@ -42,6 +44,7 @@ from parkdet_mm.apis.run_setup import (
     check_device_args,
     flush_denormals_on_cpu,
 )
+from parkdet_mm.apis.sliced import add_slice_args
 from parkdet_mm.config import load_config
 
 
@@ -79,6 +82,7 @@ def parse_args() -> argparse.Namespace:
                         help='no scores on the pictures')
     add_ensemble_args(parser)
     add_device_args(parser)
+    add_slice_args(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
 
@@ -92,7 +96,8 @@ def main() -> None:
         agnostic_nms=args.agnostic_nms))
     outputs = detect_source(
         cfg, args.checkpoints, args.source, args.out_dir, args.score_thr,
-        args.classes, args.save_txt, args.save_conf, args.save_crop, tta=args.tta,
+        args.classes, args.save_txt, args.save_conf, args.save_crop,
+        slice_size=args.slice, overlap=args.overlap, tta=args.tta,
         device=device, half=args.half, backend=args.backend, ensemble=args.ensemble,
         wbf_iou=args.wbf_iou, line_thickness=args.line_thickness,
         hide_labels=args.hide_labels, hide_conf=args.hide_conf)

@@ -4,7 +4,8 @@
         [--ann-dir DIR] [--out-dir DIR] [--tta/--no-tta] [--max-bytes N] [--batch-size 16]
         [--img-size 1536] [--nms nms|soft] [--ensemble wbf|nms] [--show-dir DIR]
         [--save-txt [--save-conf]] [--device cuda|cpu] [--half]
-        [--backend pytorch|onnxruntime|openvino]
+        [--backend pytorch|onnxruntime|openvino] [--slice SIZE [--overlap 0.2]]
+        [--folds K [--fold-weights [OOF_SCORES]]]
     bash tools/dist_predict.sh [CONFIG] [CHECKPOINT ...] NPROC --data-root DATA ...
 
 Defaults are the reference's: 1536 px, TTA, several checkpoints fused. Without
@@ -12,12 +13,15 @@ CONFIG: the final checkpoint of the last of configs/finetune.py and
 configs/baseline.py to finish; a WORK_DIR names a finished run's config and
 checkpoint; without CHECKPOINT, the config's final one (a 2021 fine-tune: also its
 baseline's). Writes preds.json, submission.json and, on labelled data, scores.json
-(parkdet_mm.apis.predict_submission; docs/inference.md).
+(parkdet_mm.apis.predict_submission; docs/inference.md). --folds K predicts with
+the K fold models of tools/kfold.py (CONFIG's final checkpoint of each fold), fused
+the same way (--fold-weights: weighted by their held-out fitness); --slice SIZE runs
+each model on SIZE x SIZE tiles of each image as well, merged by the NMS.
 """
 import argparse
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
-from parkdet_challenge.cli import run_cli
+from parkdet_challenge.cli import InputError, run_cli
 from parkdet_mm.apis import predict_submission, predict_target
 from parkdet_mm.apis.run_setup import (
     add_data_args,
@@ -31,7 +35,9 @@ from parkdet_mm.apis.run_setup import (
     init_process_group,
     parse_runner_args,
 )
+from parkdet_mm.apis.sliced import add_slice_args
 from parkdet_mm.engine.preflight import check_cuda_ops
+from parkdet_mm.tuning.kfold import fold_models
 
 DEFAULT_CONFIG = 'configs/finetune.py'
 # Without a config: the last of these training stages to finish.
@@ -56,6 +62,13 @@ def parse_args() -> argparse.Namespace:
                         help="submission.json stays strictly below this size "
                         "(default: the data format's cap, the challenges' 20 MB)")
     add_inference_args(parser)
+    add_slice_args(parser)
+    parser.add_argument('--folds', type=int, metavar='K',
+                        help="the K fold models of tools/kfold.py (each fold's final "
+                        'checkpoint of CONFIG), fused as --ensemble says')
+    parser.add_argument('--fold-weights', nargs='?', const='', metavar='OOF_SCORES',
+                        help='with --folds and wbf: weigh each fold model by its '
+                        "held-out fitness in tools/kfold.py's oof_scores.json")
     parser.add_argument('--show-dir',
                         help='draw the predictions on a few images here')
     parser.add_argument('--show-num', type=int, default=8)
@@ -71,15 +84,23 @@ def main() -> None:
     check_cuda_ops(device)  # mmcv without CUDA ops fails at the first NMS
     flush_denormals_on_cpu()
     init_process_group(args.launcher)
-    cfg, checkpoints = predict_target(
-        args.paths, DEFAULT_CONFIG, DEFAULT_STAGES, args.cfg_options,
-        dict(**data_primaries(args), **inference_primaries(args)))
+    primaries = dict(**data_primaries(args), **inference_primaries(args))
+    weights = None
+    if args.folds:
+        cfg, checkpoints, weights = fold_models(args.paths, args.folds, args.fold_weights,
+                                                args.cfg_options, primaries)
+    elif args.fold_weights is not None:
+        raise InputError('--fold-weights goes with --folds')
+    else:
+        cfg, checkpoints = predict_target(args.paths, DEFAULT_CONFIG, DEFAULT_STAGES,
+                                          args.cfg_options, primaries)
     predict_submission(
         cfg, checkpoints, args.out_dir, args.max_bytes, args.save_txt, args.save_conf,
         show_dir=args.show_dir, show_num=args.show_num,
-        show_score_thr=args.show_score_thr, tta=args.tta, device=device,
-        half=args.half, backend=args.backend, ensemble=args.ensemble,
-        wbf_iou=args.wbf_iou)
+        show_score_thr=args.show_score_thr, slice_size=args.slice,
+        overlap=args.overlap, tta=args.tta, device=device, half=args.half,
+        backend=args.backend, ensemble=args.ensemble, wbf_iou=args.wbf_iou,
+        model_weights=weights)
 
 
 if __name__ == '__main__':

@@ -3,15 +3,20 @@
     python tools/test.py CONFIG CHECKPOINT [CHECKPOINT ...] [--work-dir DIR] [--tta]
         [--out-dir DIR] [--img-size N] [--batch-size N] [--nms nms|soft]
         [--ensemble wbf|nms] [--wbf-iou 0.55] [--half] [--save-txt [--save-conf]]
-        [--out results.pkl] [--data-root DIR] [--ann-dir DIR] [--single-cls]
-        [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
+        [--slice SIZE [--overlap 0.2]] [--out results.pkl] [--data-root DIR]
+        [--ann-dir DIR] [--single-cls] [--cfg-options key=value ...]
+        [--launcher none|pytorch|slurm|mpi]
 
 The config's ``test_evaluator`` decides what is computed and written (the challenge
 metric writes ``preds.json`` and the capped ``submission.json``). Several
 checkpoints are fused as tools/predict.py fuses them; --half runs FP16 on CUDA;
 --save-txt writes YOLOv5 val.py's WORK_DIR/labels/STEM.txt (--save-conf: scores).
+``--slice SIZE`` tests twice, plainly and with sliced inference (SIZE x SIZE tiles of
+each image as well, merged by the NMS), prints both mAPs side by side and writes the
+sliced files.
 """
 import argparse
+import copy
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import InputError, run_cli
@@ -26,6 +31,7 @@ from parkdet_mm.apis.run_setup import (
     parse_runner_args,
     set_test_model,
 )
+from parkdet_mm.apis.sliced import add_slice_args, enable_sliced_inference
 from parkdet_mm.engine.preflight import check_config_inputs, check_cuda_ops
 
 
@@ -52,6 +58,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--half', action='store_true',
                         help="FP16 inference (YOLOv5's --half): CUDA only")
     add_inference_args(parser)
+    add_slice_args(parser)
     add_data_args(parser)
     add_runner_args(parser)
     return parse_runner_args(parser)
@@ -78,14 +85,33 @@ def main() -> None:
             dict(type='AtomicDumpDetResults', out_file_path=args.out)]
     for checkpoint in args.checkpoints:
         check_config_inputs(cfg, ('test', ), checkpoint=checkpoint)
-    set_test_model(cfg, args.checkpoints, args.tta, args.half, args.ensemble,
-                   args.wbf_iou)
     if args.save_txt:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='YOLOLabelsHook', save_conf=args.save_conf)]
+    plain = None
+    if args.slice:
+        # the plain test first, for the comparison; the sliced one writes the files
+        plain_cfg = copy.deepcopy(cfg)
+        set_test_model(plain_cfg, args.checkpoints, args.tta, args.half,
+                       args.ensemble, args.wbf_iou)
+        plain = build_runner(plain_cfg).test()
+        enable_sliced_inference(cfg, args.slice, args.overlap, args.tta)
+        cfg.visualizer.name = 'sliced_test'  # a second runner in this process
+    # sliced inference runs in the tta_model's place
+    set_test_model(cfg, args.checkpoints, args.tta or bool(args.slice), args.half,
+                   args.ensemble, args.wbf_iou)
 
-    runner = build_runner(cfg)
-    runner.test()
+    metrics = build_runner(cfg).test()
+    if plain is not None:
+        print(slice_comparison(plain, metrics, args.slice, args.overlap))
+
+
+def slice_comparison(plain: dict, sliced: dict, size: int, overlap: float) -> str:
+    """The mAPs of the plain and the sliced test, side by side."""
+    keys = [k for k in plain if k.rsplit('/', 1)[-1] in ('mAP', 'mAP_50', 'mAP_75')]
+    rows = [f'{"":12s} {"plain":>8s} {"sliced":>8s}']
+    rows += [f'{k.rsplit("/", 1)[-1]:12s} {plain[k]:8.4f} {sliced[k]:8.4f}' for k in keys]
+    return f'--slice {size} --overlap {overlap}:\n' + '\n'.join(rows)
 
 
 if __name__ == '__main__':

@@ -8,7 +8,8 @@
         [--launcher none|pytorch|slurm|mpi]
 
 The flags set the config's primaries as YOLOv5's train.py flags do: --hyp every
-hyper-parameter of a YOLOv5 hyp.*.yaml (before --cfg-options, which may change one
+hyper-parameter of a YOLOv5 hyp.*.yaml, or a primary by its own name, as
+tools/evolve.py's best_hyp.yaml may hold (before --cfg-options, which may change one
 of them), then --epochs (max_epochs), --img-size N (img_scale (N, N)), --batch-size
 (train_batch_size_per_gpu) and --workers (train_num_workers); everything derived from
 them follows.
@@ -21,20 +22,17 @@ training images once, into RAM (``--cache`` alone) or beside them on disk, as YO
 """
 import argparse
 
-from mmengine.runner import find_latest_checkpoint
-
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.cli import run_cli
 from parkdet_mm.apis.run_setup import (
     add_data_args,
     add_runner_args,
-    build_runner,
     config_from_args,
     parse_runner_args,
 )
+from parkdet_mm.apis.training import train_config
 from parkdet_mm.config import read_hyp_file
-from parkdet_mm.engine.optimizers import amp_variant
-from parkdet_mm.engine.preflight import check_config_inputs, check_cuda_ops
+from parkdet_mm.engine.preflight import check_cuda_ops
 
 
 def parse_args() -> argparse.Namespace:
@@ -130,21 +128,7 @@ def main() -> None:
     args = parse_args()
     check_cuda_ops()  # on a GPU, mmcv without CUDA ops would fail at the first NMS
     cfg = config_from_args(args, flag_primaries(args), hyp_primaries(args))
-    if args.amp:
-        # the nominal-batch wrapper has its own AMP variant (one scaler step per
-        # optimizer step)
-        cfg.optim_wrapper.type = amp_variant(cfg.optim_wrapper.type)
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.resume == 'auto':
-        latest = find_latest_checkpoint(cfg.work_dir)
-        if latest:
-            cfg.resume, cfg.load_from = True, latest
-    elif args.resume:
-        cfg.resume, cfg.load_from = True, args.resume
-    check_config_inputs(cfg, ('train', 'val'), checkpoint=cfg.get('load_from'))
-
-    runner = build_runner(cfg)
-    runner.train()
+    train_config(cfg, resume=args.resume, amp=args.amp)
 
 
 if __name__ == '__main__':

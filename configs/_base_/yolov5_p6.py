@@ -43,6 +43,12 @@ train_split = 'train'
 train_ann_file = None
 val_ann_file = None
 test_ann_file = None
+# Pseudo-labels (tools/pseudo_label.py): a COCO file of predicted boxes on
+# unlabelled images (e.g. the test set), whose images join the training set; a
+# relative path is below data_root. None: none. Test images are trained on through
+# this primary only (YOLOv5PseudoLabelCocoDataset refuses them anywhere else;
+# derived into the training loader).
+pseudo_label_file = None
 # YOLOv5-numbered backbone layers to freeze (YOLOv5's --freeze), or None.
 frozen_layers = None
 # Hooks of your own, run after the recipe's custom_hooks (or, MMEngine's way:
@@ -195,6 +201,9 @@ dataset_type = 'YOLOv5CocoDataset'
 # sampler.mixup_partners (with image weights, MixUp's second mosaic's partner
 # tiles: 3 with mixup_prob), dataset.type (dataset_type), data_root, metainfo,
 # ann_file, pipeline
+# For training, with dataset_type YOLOv5CocoDataset: YOLOv5PseudoLabelCocoDataset
+# (the same, with pseudo_label_file's images, refusing test images anywhere else)
+# and its pseudo_label_file, test_ann_file and val_ann_file.
 train_dataloader = dict(
     pin_memory=True,
     # Each epoch sees 1/epoch_parts of the training images (docs/reference.md

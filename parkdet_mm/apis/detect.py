@@ -17,6 +17,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+import torch
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 from tqdm import tqdm
@@ -27,6 +28,7 @@ from parkdet_challenge.yolo_txt import label_lines, write_label_file
 from parkdet_mm.engine.checkpoint import check_checkpoint_file
 
 from .inferencer import YOLOv5Inferencer
+from .sliced import enable_sliced_inference
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'}
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.m4v', '.mpg', '.mpeg',
@@ -135,8 +137,13 @@ class Detector:
 
     def __call__(self, image: np.ndarray) -> Tuple[InstanceData, np.ndarray]:
         """Detections of a BGR image and the image with them drawn (BGR)."""
-        batch = next(iter(self.inferencer.preprocess([image], batch_size=1)))[1]
-        pred = self.inferencer.forward(batch)[0].pred_instances.cpu()
+        model = self.inferencer.model
+        if hasattr(model, 'predict_image'):  # sliced: the tiles cut from the array
+            with torch.no_grad():
+                pred = model.predict_image(image).cpu()
+        else:
+            batch = next(iter(self.inferencer.preprocess([image], batch_size=1)))[1]
+            pred = self.inferencer.forward(batch)[0].pred_instances.cpu()
         pred = pred[pred.scores >= self.score_thr]
         return pred, self.inferencer.draw(image, pred)
 
@@ -208,6 +215,7 @@ def detect_source(cfg: Config, checkpoints: Sequence[str], source: str,
                   out_dir: Optional[str] = None, score_thr: float = 0.25,
                   classes: Optional[Sequence[int]] = None, save_txt: bool = False,
                   save_conf: bool = False, save_crop: bool = False,
+                  slice_size: Optional[int] = None, overlap: float = 0.2,
                   **inferencer_kwargs) -> DetectionOutputs:
     """Detect on SOURCE (an image, a folder searched recursively, a glob or a video)
     with ``checkpoints`` (several: fused) and write the outputs into ``out_dir``
@@ -216,8 +224,9 @@ def detect_source(cfg: Config, checkpoints: Sequence[str], source: str,
     before NMS as YOLOv5 does) and, as asked, YOLOv5's label files and crops.
     ``inferencer_kwargs`` go to :class:`YOLOv5Inferencer` (``tta``, ``device``,
     ``half``, ``ensemble``, ``wbf_iou``, the drawing's ``line_thickness``,
-    ``hide_labels``, ``hide_conf``). Bad input is an InputError before anything
-    runs."""
+    ``hide_labels``, ``hide_conf``). With ``slice_size`` the model also runs on
+    tiles of that size overlapping by ``overlap`` (one checkpoint). Bad input is an
+    InputError before anything runs."""
     for checkpoint in checkpoints:
         check_checkpoint_file(checkpoint)
     names = cfg.metainfo['classes']
@@ -226,6 +235,12 @@ def detect_source(cfg: Config, checkpoints: Sequence[str], source: str,
         raise InputError(f'--classes {bad[0]}: class indices are 0 to {len(names) - 1}')
     if inferencer_kwargs.get('line_thickness', 1) < 1:
         raise InputError('--line-thickness must be at least 1')
+    if slice_size:
+        if len(checkpoints) > 1:
+            raise InputError('--slice takes one checkpoint in detect')
+        enable_sliced_inference(cfg, slice_size, overlap,
+                                inferencer_kwargs.get('tta', False))
+        inferencer_kwargs['tta'] = True  # the sliced model in the TTA model's place
     video = is_video(source)
     if not video:
         images, root = find_images(source)

@@ -91,11 +91,13 @@ class DetectorEnsemble(nn.Module):
         checkpoints: One per model, loaded into it (:func:`load_weights`); so a
             config (``tools/test.py`` with several checkpoints) holds the whole
             ensemble.
+        weights: Each model's weight in weighted boxes fusion; None: equal.
     """
 
     def __init__(self, models: Sequence[Union[nn.Module, dict]], fusion: str = 'wbf',
                  wbf_iou: float = 0.55, max_per_img: int = 300,
-                 checkpoints: Optional[Sequence[str]] = None) -> None:
+                 checkpoints: Optional[Sequence[str]] = None,
+                 weights: Optional[Sequence[float]] = None) -> None:
         super().__init__()
         if fusion not in FUSIONS:
             raise ValueError(f'fusion must be one of {FUSIONS}, got {fusion!r}')
@@ -106,6 +108,7 @@ class DetectorEnsemble(nn.Module):
         self.fusion = fusion
         self.wbf_iou = wbf_iou
         self.max_per_img = max_per_img
+        self.weights = None if weights is None else list(weights)
 
     def test_step(self, data: dict) -> list:
         """One ``DetDataSample`` per image of the batch ``data``, its
@@ -125,7 +128,8 @@ class DetectorEnsemble(nn.Module):
         """Each image's detections of every model (``per_model[m][i]``) fused by
         weighted boxes fusion, on the CPU."""
         return [fuse_boxes([preds[i].cpu() for preds in per_model], self.wbf_iou,
-                           self.max_per_img) for i in range(len(per_model[0]))]
+                           self.max_per_img, self.weights)
+                for i in range(len(per_model[0]))]
 
 
 def ensemble_config(cfg: Config, checkpoints: Sequence[str], tta: bool = False,

@@ -28,6 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from mmyolo.registry import VISUALIZERS
+from parkdet_challenge.cli import InputError
 from parkdet_mm.datasets.pipelines import replace_transforms
 from parkdet_mm.engine.inference_timer import InferenceTimer
 from parkdet_mm.models import keep_classes
@@ -58,6 +59,8 @@ class YOLOv5Inferencer(DetInferencer):
             fusion) or 'nms' (YOLOv5's ``Ensemble``); None: the config's
             ``predict_ensemble``, else 'wbf'.
         wbf_iou: The IoU at which weighted boxes fusion merges boxes.
+        model_weights: Each checkpoint's weight in weighted boxes fusion (e.g. the
+            fold models' held-out fitness); None: equal.
         show_progress: Progress bars.
         line_thickness: Box line width of the drawings.
         hide_labels: Draw boxes without class names nor scores.
@@ -74,6 +77,7 @@ class YOLOv5Inferencer(DetInferencer):
                  classes: Optional[Sequence[int]] = None,
                  ensemble: Optional[str] = None,
                  wbf_iou: float = 0.55,
+                 model_weights: Optional[Sequence[float]] = None,
                  show_progress: bool = True,
                  line_thickness: int = 3,
                  hide_labels: bool = False,
@@ -88,6 +92,14 @@ class YOLOv5Inferencer(DetInferencer):
         if self.ensemble not in FUSIONS:
             raise ValueError(f'ensemble must be one of {FUSIONS}, got {self.ensemble!r}')
         self.wbf_iou = wbf_iou
+        self.model_weights = model_weights
+        if model_weights is not None and self.ensemble != 'wbf':
+            raise InputError('model weights weigh weighted boxes fusion; the NMS '
+                             'ensemble has no weights')
+        if (tta and self.ensemble == 'nms' and len(self.checkpoints) > 1
+                and cfg.tta_model.get('type') == 'SlicedInferenceModel'):
+            raise InputError('sliced inference (--slice) goes with --ensemble wbf, '
+                             'not the NMS ensemble')
         self.drawing = dict(line_width=line_thickness, hide_labels=hide_labels,
                             hide_conf=hide_conf)
         super().__init__(model=cfg, weights=None, device=device,
@@ -111,7 +123,8 @@ class YOLOv5Inferencer(DetInferencer):
         models = [load_detector(cfg, checkpoint, self.tta, device, self.half, self.backend)
                   for checkpoint in self.checkpoints]
         model = models[0] if len(models) == 1 else DetectorEnsemble(
-            models, self.ensemble, self.wbf_iou, cfg.max_per_img)
+            models, self.ensemble, self.wbf_iou, cfg.max_per_img,
+            weights=self.model_weights)
         if self.classes is not None:
             keep_classes(model, self.classes)
         model.dataset_meta = dict(classes=tuple(cfg.metainfo['classes']),

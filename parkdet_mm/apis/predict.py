@@ -38,6 +38,7 @@ from parkdet_mm.evaluation.submission_writer import SubmissionWriter
 from parkdet_mm.visualization.detections import draw_predictions
 
 from .inferencer import Predictions, YOLOv5Inferencer
+from .sliced import enable_sliced_inference
 
 
 def share_test_batches(cfg: Config) -> None:
@@ -121,6 +122,7 @@ def predict_submission(cfg: Config, checkpoints: Sequence[str],
                        save_txt: bool = False, save_conf: bool = False,
                        show_dir: Optional[str] = None, show_num: int = 8,
                        show_score_thr: float = 0.3,
+                       slice_size: Optional[int] = None, overlap: float = 0.2,
                        **inferencer_kwargs) -> Optional[Dict[str, float]]:
     """Predict the config's test set with ``checkpoints`` and write the submission.
 
@@ -131,8 +133,10 @@ def predict_submission(cfg: Config, checkpoints: Sequence[str],
     ``OUT_DIR/labels/STEM.txt`` per image (``save_conf``: with the scores). With
     ``show_dir``, the first
     ``show_num`` images are drawn there with their boxes scoring above
-    ``show_score_thr``. ``inferencer_kwargs`` go to :class:`YOLOv5Inferencer`
-    (``tta``, ``device``, ``half``, ``ensemble``, ``wbf_iou``). A missing checkpoint, test
+    ``show_score_thr``. With ``slice_size``, each model also runs on tiles of that
+    size overlapping by ``overlap`` (:func:`~.sliced.enable_sliced_inference`).
+    ``inferencer_kwargs`` go to :class:`YOLOv5Inferencer` (``tta``, ``device``,
+    ``half``, ``ensemble``, ``wbf_iou``, ``model_weights``). A missing checkpoint, test
     image or annotation file is an InputError before anything runs. On ranks other
     than 0 nothing is written and None returned.
     """
@@ -142,6 +146,10 @@ def predict_submission(cfg: Config, checkpoints: Sequence[str],
     check_test_images(cfg.data_root, ann_file)
     share_test_batches(cfg)
     out_dir = out_dir or osp.join(cfg.work_dir, 'submission')
+    if slice_size:
+        enable_sliced_inference(cfg, slice_size, overlap,
+                                inferencer_kwargs.get('tta', False))
+        inferencer_kwargs['tta'] = True  # the sliced model takes the TTA model's place
     inferencer = YOLOv5Inferencer(cfg, checkpoints, **inferencer_kwargs)
     timer = InferenceTimer()
     predictions = gather_predictions(

@@ -19,6 +19,8 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from mmengine.config import ConfigDict
 
+from parkdet_challenge.cli import InputError
+
 from .data_classes import CLASSES_FILE, classes_of_data
 
 #: Every primary of the recipe (configs/_base_/ and the training configs set them).
@@ -26,6 +28,7 @@ from .data_classes import CLASSES_FILE, classes_of_data
 PRIMARIES = (
     # data
     'data_root', 'ann_dir', 'classes', 'fold', 'train_split', 'data_format',
+    'pseudo_label_file',
     # model and sizes
     'deepen_factor', 'widen_factor', 'strides', 'anchors', 'yolov5_p6_anchors',
     'img_scale', 'test_img_scale',
@@ -295,6 +298,26 @@ def ann_files(p: ConfigDict) -> Dict[str, str]:
                 test_ann_file=osp.join(p.ann_dir, 'test.json'))
 
 
+#: The data set type the training set's guard and pseudo-labels extend.
+GUARDED_DATASET_TYPE = 'YOLOv5CocoDataset'
+
+
+def training_set_values(p: ConfigDict, files: Dict[str, str]) -> dict:
+    """What the training set adds to ``dataset_type``'s values: with MMYOLO's COCO
+    data set (the recipe's), :class:`~parkdet_mm.datasets.YOLOv5PseudoLabelCocoDataset`,
+    which reads ``pseudo_label_file``'s images too and refuses test images
+    anywhere else; a data set type of one's own, or ``single_cls``'s
+    SingleClassCocoDataset, gets nothing (and no pseudo-labels)."""
+    if p.dataset_type != GUARDED_DATASET_TYPE or p.single_cls:
+        if p.pseudo_label_file:
+            raise InputError(f'pseudo_label_file needs dataset_type '
+                             f'{GUARDED_DATASET_TYPE!r} without single_cls')
+        return {}
+    return dict(type='YOLOv5PseudoLabelCocoDataset',
+                pseudo_label_file=p.pseudo_label_file,
+                test_ann_file=files['test_ann_file'], val_ann_file=files['val_ann_file'])
+
+
 def loader_values(p: ConfigDict, files: Dict[str, str],
                   pipes: Dict[str, List[dict]]) -> dict:
     """The three dataloaders' values that follow the primaries. Evaluation runs in
@@ -316,7 +339,8 @@ def loader_values(p: ConfigDict, files: Dict[str, str],
             sampler=dict(parts=p.epoch_parts,
                          mixup_partners=3 if p.mixup_prob else 0),
             dataset=dict(dataset, ann_file=files['train_ann_file'],
-                         pipeline=pipes['train_pipeline'])),
+                         pipeline=pipes['train_pipeline'],
+                         **training_set_values(p, files))),
         val_dataloader=dict(
             batch_size=p.val_batch_size_per_gpu,
             num_workers=p.val_num_workers,

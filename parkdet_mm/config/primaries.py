@@ -109,6 +109,7 @@ PRIMARY_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = dict(
     data_format=one_of(*FORMATS), predict_with_load_from=boolean,
     single_cls=boolean, anchors_per_level=positive_int_or_none,
     mixup_alpha=positive,
+    pseudo_label_file=text_or_none,
     # hyper-parameters (YOLOV5_HYPS)
     base_lr=positive, lr_factor=positive, momentum=fraction,
     weight_decay=non_negative, warmup_epochs=non_negative,
@@ -185,12 +186,16 @@ ANCHORS_HYP, ANCHORS_PRIMARY = 'anchors', 'anchors_per_level'
 def read_hyp_file(path: str) -> Tuple[Dict[str, Any], List[str]]:
     """Read a YOLOv5 hyperparameter file (``hyp.scratch-low.yaml`` layout, YOLOv5's
     names): the primaries it sets, and one note per key that has no counterpart.
+    A key may also name a primary itself (``label_smoothing``, as
+    ``tools/evolve.py``'s best_hyp.yaml holds a searched primary); its value is
+    checked with the config.
 
     ``anchors: N`` sets ``anchors_per_level`` to ``round(N)`` as YOLOv5's Model
     does (0 keeps the model's anchors); ``copy_paste`` above 0 is a warning
     note: it needs segment labels, so YOLOv5 trains without it on boxes too.
-    A key YOLOv5 does not have, a value that is not a number, or a non-zero value
-    for a key without counterpart (``fl_gamma: 1.5``) is an InputError naming it.
+    A key that is neither a YOLOv5 hyperparameter nor a primary, a YOLOv5 value
+    that is not a number, or a non-zero value for a key without counterpart
+    (``fl_gamma: 1.5``) is an InputError naming it.
     """
     import yaml
     if not osp.isfile(path):
@@ -204,6 +209,9 @@ def read_hyp_file(path: str) -> Tuple[Dict[str, Any], List[str]]:
         raise InputError(f'--hyp {path} is not a mapping of YOLOv5 hyperparameters')
     primaries, notes = {}, []
     for key, value in hyps.items():
+        if key in PRIMARY_CHECKS and key not in YOLOV5_HYPS and key != ANCHORS_HYP:
+            primaries[key] = value
+            continue
         if not _is_number(value):
             raise InputError(f'--hyp {path}: {key}: {value!r} is not a number')
         if key in YOLOV5_HYPS:

@@ -21,11 +21,13 @@ from parkdet_challenge.cli import InputError
 from .checkpoint import check_checkpoint_file, fetch_checkpoint, is_url
 
 
-def _dataset_ann_files(dataset: dict) -> Iterator[str]:
-    """Annotation files a dataset config reads, through wrapper datasets too."""
-    if 'ann_file' in dataset and dataset['ann_file']:
-        root = dataset.get('data_root') or ''
-        yield osp.join(root, dataset['ann_file'])
+def _dataset_ann_files(dataset: dict) -> Iterator[Tuple[str, str]]:
+    """``(key, path)`` of the annotation files a dataset config reads, through
+    wrapper datasets too."""
+    root = dataset.get('data_root') or ''
+    for key in ('ann_file', 'pseudo_label_file'):  # (YOLOv5PseudoLabelCocoDataset)
+        if dataset.get(key):
+            yield key, osp.join(root, dataset[key])
     if isinstance(dataset.get('dataset'), dict):
         yield from _dataset_ann_files(dataset['dataset'])
     for child in dataset.get('datasets') or ():
@@ -50,8 +52,8 @@ def required_files(cfg: Config,
         if loader and stage != 'train' and not cfg.get(f'{stage}_cfg'):
             continue  # a val loader with no val loop is never used
         if loader:
-            for path in _dataset_ann_files(loader['dataset']):
-                yield f'{stage}_dataloader.dataset.ann_file', path
+            for key, path in _dataset_ann_files(loader['dataset']):
+                yield f'{stage}_dataloader.dataset.{key}', path
         if stage != 'train' and cfg.get(f'{stage}_evaluator'):
             for path in _evaluator_ann_files(cfg[f'{stage}_evaluator']):
                 yield f'{stage}_evaluator.ann_file', path

@@ -1,3 +1,4 @@
+from .sliced_inference_model import SlicedInferenceModel
 from .yolov5_tta_model import (
                                DecodedPredictions,
                                YOLOv5TTAModel,
@@ -8,6 +9,6 @@ from .yolov5_tta_model import (
 )
 
 __all__ = [
-    'DecodedPredictions', 'YOLOv5TTAModel', 'cat_predictions', 'decode_levels',
-    'decoded_predictions', 'nms_predictions'
+    'DecodedPredictions', 'SlicedInferenceModel', 'YOLOv5TTAModel', 'cat_predictions',
+    'decode_levels', 'decoded_predictions', 'nms_predictions'
 ]
