@@ -96,6 +96,18 @@ def test_a_child_moves_everything_that_follows_its_primaries(tmp_path):
     assert [h['type'] for h in cfg.custom_hooks] == ['OptimizerStepEMAHook']
 
 
+def test_values_the_new_primaries_no_longer_derive_go(tmp_path):
+    """single_cls picks another data set type, which takes none of the
+    pseudo-label data set's arguments: they leave with the type."""
+    dataset = load_config(str(DEMO)).train_dataloader.dataset
+    assert dataset.type == 'YOLOv5PseudoLabelCocoDataset'
+    assert 'pseudo_label_file' in dataset and 'test_ann_file' in dataset
+    one = load_config(str(DEMO), {'single_cls': True}).train_dataloader.dataset
+    assert one.type == 'SingleClassCocoDataset'
+    assert not {'pseudo_label_file', 'test_ann_file', 'val_ann_file'} & one.keys()
+    assert one.ann_file == dataset.ann_file
+
+
 def test_a_defaulted_primary_set_in_a_child_is_kept(tmp_path):
     cfg = load_config(child_of_demo(tmp_path, 'img_scale = (320, 320)\n'
                                     'test_img_scale = (256, 256)\n'))

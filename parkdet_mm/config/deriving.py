@@ -182,8 +182,22 @@ class _Derivation:
                     f'{".".join(path)} = {_plain(current)!r} is derived from '
                     f'{self.described(names)}: set {" or ".join(names) or "them"} '
                     f'instead (they give {_plain(value)!r})')
+        self.drop_no_longer_derived(cfg)
         cfg.custom_hooks = self.custom_hooks(cfg.get('custom_hooks') or [])
         cfg[RECORD_KEY] = dict(self.raw, config_file=self.config_file)
+
+    def drop_no_longer_derived(self, cfg: Config) -> None:
+        """Remove the values the old primaries derived and the new ones do not
+        (e.g. the pseudo-label data set's arguments once ``single_cls`` picks
+        another data set type), where they still hold what was derived."""
+        old_values = self.old_values() if self.record is not None else None
+        for path, value in _leaves(old_values or {}):
+            if _get(self.values, path) is not _MISSING:
+                continue
+            holder = _get(cfg._cfg_dict, path[:-1])
+            if isinstance(holder, dict) and path[-1] in holder and \
+                    same(holder[path[-1]], value):
+                del holder[path[-1]]
 
     def custom_hooks(self, hooks: List[dict]) -> List[dict]:
         """``hooks`` with the entries the primaries switch (:func:`managed_hooks`)
