@@ -169,6 +169,15 @@ def tiny_model(tiny_coco, tmp_path_factory):
     return config, checkpoint
 
 
+@pytest.fixture
+def unformatted_config_dumps(monkeypatch) -> None:
+    """MMEngine's config text (dumped into a work dir, written into checkpoints)
+    not run through yapf: its formatting takes most of building a tiny runner."""
+    import mmengine.config.config as mmengine_config
+    monkeypatch.setattr(mmengine_config, 'FormatCode',
+                        lambda text, **kwargs: (text, False))
+
+
 def run_tool(args: List[str], cwd: Path = REPO,
              check: bool = True) -> subprocess.CompletedProcess:
     """Run ``python ARGS`` with this interpreter; on failure show its output."""
