@@ -275,10 +275,10 @@ def test_two_deterministic_runs_give_identical_checkpoints(tmp_path, tiny_coco,
     """tools/train.py CONFIG --deterministic twice (one epoch, in this process):
     the same weights, EMA and optimizer state, bit for bit."""
     import torch
+    from test_yolov5_hyp_files import quick_training
 
     from parkdet_mm.engine import DerivingRunner
     from parkdet_mm.engine.checkpoint import load_local_checkpoint
-    from test_yolov5_hyp_files import quick_training
     monkeypatch.delenv('CUBLAS_WORKSPACE_CONFIG', raising=False)
     config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco, epochs=1)
     runs = []

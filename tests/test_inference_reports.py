@@ -229,7 +229,7 @@ def test_benchmark_rates_agree_with_their_ms_and_the_stages_add_up(tiny_model,
     speed = re.search(rf'one more run: Speed: {number} ms loading and pre-process, '
                       rf'{number} ms inference, {number} ms decoding and NMS per image '
                       rf'at shape \(2, 3, 64, 64\) \((\d+) images, {number} ms per '
-                      'image in all\)', out)
+                      r'image in all\)', out)
     assert speed, out
     *stages, images, total = speed.groups()
     # one run of --iters 2 batches of --batch-size 2 (TTA's views are one image)

@@ -90,9 +90,9 @@ def test_the_flags_parsed_by_train_reach_the_built_runner(
     model smooths its class targets, and its data preprocessor resizes each
     training batch to YOLOv5's draw; without the flags, neither."""
     from mmengine.registry import init_default_scope
+    from test_edit_once import config_from_train_flags
 
     from parkdet_mm.engine import DerivingRunner
-    from test_edit_once import config_from_train_flags
     config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco, epochs=1)
     init_default_scope('mmyolo')
     runners = {}

@@ -163,10 +163,11 @@ def test_a_validation_equal_to_the_best_replaces_best_pth(
         tiny_coco, tmp_path, monkeypatch, unformatted_config_dumps):
     """As YOLOv5's best.pt: a fitness equal to the best so far replaces best.pth,
     a lower one does not (planted fitness 0.5, 0.5, 0.4 over three epochs)."""
+    from test_edit_once import config_from_train_flags
+
     from parkdet_mm.engine import DerivingRunner
     from parkdet_mm.engine.checkpoint import load_local_checkpoint
     from parkdet_mm.evaluation.metrics import ChallengeSubmissionMetric
-    from test_edit_once import config_from_train_flags
     planted = iter([0.5, 0.5, 0.4])
     monkeypatch.setattr(ChallengeSubmissionMetric, 'compute_metrics',
                         lambda self, results: dict(fitness=next(planted)))
