@@ -146,27 +146,44 @@ def write_tiny_config(path: Path, data_root: Path, epochs: int = 2,
     return path
 
 
-@pytest.fixture(scope='session')
-def tiny_model(tiny_coco, tmp_path_factory):
-    """A tiny config and a checkpoint of its untrained model whose prediction
-    convolutions are drawn wide, so that scores spread over (0, 1): boxes pass the
-    thresholds and no two are near-ties (which could order differently)."""
+def write_wide_checkpoint(config: Path, path: Path, seed: int) -> Path:
+    """A checkpoint of ``config``'s untrained model (drawn with torch seed
+    ``seed``) whose prediction convolutions are drawn wide, so that scores spread
+    over (0, 1): boxes pass the thresholds and no two are near-ties (which could
+    order differently)."""
     import torch
     from mmengine.registry import init_default_scope
 
     import parkdet_mm  # noqa: F401
     from mmyolo.registry import MODELS
     from parkdet_mm.config import load_config
-    folder = tmp_path_factory.mktemp('tiny_model')
-    config = write_tiny_config(folder / 'tiny.py', tiny_coco)
     init_default_scope('mmyolo')
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = MODELS.build(load_config(str(config)).model)
     for conv in model.bbox_head.head_module.convs_pred:
         torch.nn.init.normal_(conv.weight, std=0.5)
-    checkpoint = folder / 'tiny.pth'
-    torch.save(dict(state_dict=model.state_dict(), meta={}), checkpoint)
-    return config, checkpoint
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return path
+
+
+@pytest.fixture(scope='session')
+def tiny_model(tiny_coco, tmp_path_factory):
+    """A tiny config and a checkpoint of its untrained model, prediction
+    convolutions drawn wide (:func:`write_wide_checkpoint`, seed 0)."""
+    folder = tmp_path_factory.mktemp('tiny_model')
+    config = write_tiny_config(folder / 'tiny.py', tiny_coco)
+    return config, write_wide_checkpoint(config, folder / 'tiny.pth', seed=0)
+
+
+@pytest.fixture(scope='session')
+def two_models(tiny_model, tmp_path_factory):
+    """The tiny config, its checkpoint and a second one of other random weights
+    (seed 1), drawn alike: two different models to fuse (checkpoint paths as
+    strings)."""
+    config, first = tiny_model
+    second = write_wide_checkpoint(
+        config, tmp_path_factory.mktemp('second') / 'b.pth', seed=1)
+    return config, str(first), str(second)
 
 
 @pytest.fixture
