@@ -186,6 +186,50 @@ def two_models(tiny_model, tmp_path_factory):
     return config, str(first), str(second)
 
 
+def model_detections(cfg, checkpoint, tta: bool = False) -> dict:
+    """image id -> ``checkpoint``'s own detections on ``cfg``'s test set (with
+    ``tta``: in the config's TTA model), run here in one thread as the tools run,
+    so that they are the tools' bit for bit."""
+    import torch
+    from mmengine.runner import Runner
+
+    from parkdet_mm.apis import load_detector
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = load_detector(cfg, str(checkpoint), tta, 'cpu')
+        found = {}
+        with torch.no_grad():
+            for batch in Runner.build_dataloader(cfg.test_dataloader):
+                for sample in model.test_step(batch):
+                    found[sample.img_id] = sample.pred_instances
+    finally:
+        torch.set_num_threads(threads)
+    return found
+
+
+def assert_records_are_detections(records: list, detections: dict) -> None:
+    """A written prediction file's ``records`` are ``detections`` (image id ->
+    instances), image by image: every image of the set and no other, each
+    detection one record with its category id (label + 1), its box as x, y, w, h
+    rounded to 0.1 px and its score rounded to 4 decimals."""
+    assert records, 'no record at all'
+    got, want = {}, {}
+    for record in records:
+        got.setdefault(record['image_id'], []).append(
+            (record['category_id'], *record['bbox'], record['score']))
+    for image_id, preds in detections.items():
+        want[image_id] = [
+            (label + 1, round(x1, 1), round(y1, 1), round(x2 - x1, 1),
+             round(y2 - y1, 1), round(score, 4))
+            for (x1, y1, x2, y2), score, label in zip(
+                preds.bboxes.tolist(), preds.scores.tolist(), preds.labels.tolist())]
+    assert sorted(got) == sorted(want)
+    for image_id in want:
+        assert want[image_id], f'image {image_id}: no detection to compare'
+        assert sorted(got[image_id]) == sorted(want[image_id]), image_id
+
+
 @pytest.fixture
 def unformatted_config_dumps(monkeypatch) -> None:
     """MMEngine's config text (dumped into a work dir, written into checkpoints)
