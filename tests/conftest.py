@@ -146,27 +146,97 @@ def write_tiny_config(path: Path, data_root: Path, epochs: int = 2,
     return path
 
 
-@pytest.fixture(scope='session')
-def tiny_model(tiny_coco, tmp_path_factory):
-    """A tiny config and a checkpoint of its untrained model whose prediction
-    convolutions are drawn wide, so that scores spread over (0, 1): boxes pass the
-    thresholds and no two are near-ties (which could order differently)."""
+def write_wide_checkpoint(config: Path, path: Path, seed: int) -> Path:
+    """A checkpoint of ``config``'s untrained model (drawn with torch seed
+    ``seed``) whose prediction convolutions are drawn wide, so that scores spread
+    over (0, 1): boxes pass the thresholds and no two are near-ties (which could
+    order differently)."""
     import torch
     from mmengine.registry import init_default_scope
 
     import parkdet_mm  # noqa: F401
     from mmyolo.registry import MODELS
     from parkdet_mm.config import load_config
-    folder = tmp_path_factory.mktemp('tiny_model')
-    config = write_tiny_config(folder / 'tiny.py', tiny_coco)
     init_default_scope('mmyolo')
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = MODELS.build(load_config(str(config)).model)
     for conv in model.bbox_head.head_module.convs_pred:
         torch.nn.init.normal_(conv.weight, std=0.5)
-    checkpoint = folder / 'tiny.pth'
-    torch.save(dict(state_dict=model.state_dict(), meta={}), checkpoint)
-    return config, checkpoint
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return path
+
+
+@pytest.fixture(scope='session')
+def tiny_model(tiny_coco, tmp_path_factory):
+    """A tiny config and a checkpoint of its untrained model, prediction
+    convolutions drawn wide (:func:`write_wide_checkpoint`, seed 0)."""
+    folder = tmp_path_factory.mktemp('tiny_model')
+    config = write_tiny_config(folder / 'tiny.py', tiny_coco)
+    return config, write_wide_checkpoint(config, folder / 'tiny.pth', seed=0)
+
+
+@pytest.fixture(scope='session')
+def two_models(tiny_model, tmp_path_factory):
+    """The tiny config, its checkpoint and a second one of other random weights
+    (seed 1), drawn alike: two different models to fuse (checkpoint paths as
+    strings)."""
+    config, first = tiny_model
+    second = write_wide_checkpoint(
+        config, tmp_path_factory.mktemp('second') / 'b.pth', seed=1)
+    return config, str(first), str(second)
+
+
+def model_detections(cfg, checkpoint, tta: bool = False) -> dict:
+    """image id -> ``checkpoint``'s own detections on ``cfg``'s test set (with
+    ``tta``: in the config's TTA model), run here in one thread as the tools run,
+    so that they are the tools' bit for bit."""
+    import torch
+    from mmengine.runner import Runner
+
+    from parkdet_mm.apis import load_detector
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = load_detector(cfg, str(checkpoint), tta, 'cpu')
+        found = {}
+        with torch.no_grad():
+            for batch in Runner.build_dataloader(cfg.test_dataloader):
+                for sample in model.test_step(batch):
+                    found[sample.img_id] = sample.pred_instances
+    finally:
+        torch.set_num_threads(threads)
+    return found
+
+
+def assert_records_are_detections(records: list, detections: dict) -> None:
+    """A written prediction file's ``records`` are ``detections`` (image id ->
+    instances), image by image: every image of the set and no other, each
+    detection one record with its category id (label + 1), its box as x, y, w, h
+    rounded to 0.1 px and its score rounded to 4 decimals."""
+    assert records, 'no record at all'
+    got, want = {}, {}
+    for record in records:
+        got.setdefault(record['image_id'], []).append(
+            (record['category_id'], *record['bbox'], record['score']))
+    for image_id, preds in detections.items():
+        want[image_id] = [
+            (label + 1, round(x1, 1), round(y1, 1), round(x2 - x1, 1),
+             round(y2 - y1, 1), round(score, 4))
+            for (x1, y1, x2, y2), score, label in zip(
+                preds.bboxes.tolist(), preds.scores.tolist(), preds.labels.tolist())]
+    assert sorted(got) == sorted(want)
+    for image_id in want:
+        assert want[image_id], f'image {image_id}: no detection to compare'
+        assert sorted(got[image_id]) == sorted(want[image_id]), image_id
+
+
+@pytest.fixture
+def unformatted_config_dumps(monkeypatch) -> None:
+    """MMEngine's config text (dumped into a work dir, written into checkpoints)
+    not run through yapf: its formatting takes most of building a tiny runner."""
+    import mmengine.config.config as mmengine_config
+    monkeypatch.setattr(mmengine_config, 'FormatCode',
+                        lambda text, **kwargs: (text, False))
 
 
 def run_tool(args: List[str], cwd: Path = REPO,

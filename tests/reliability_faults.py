@@ -5,6 +5,7 @@ faults are a signal, a NaN loss, infinite gradients, a write that dies or finds
 the disk full; the guards, hooks, loop and writers under test are the project's.
 """
 import errno
+import functools
 import json
 import os
 import signal
@@ -14,11 +15,10 @@ from typing import Optional
 import torch
 from mmengine.dist import get_rank
 from mmengine.hooks import EMAHook, Hook
-from mmengine.optim import OptimWrapper
+from mmengine.optim.optimizer import amp_optimizer_wrapper
 
 import parkdet_challenge.atomic
-from mmyolo.registry import HOOKS, OPTIM_WRAPPERS
-from parkdet_mm.engine.optimizers import NominalBatchMixin
+from mmyolo.registry import HOOKS
 
 
 @HOOKS.register_module()
@@ -108,27 +108,21 @@ class InfiniteGradientsHook(Hook):
             self.handle = None
 
 
-class _CpuLossScalerOptimWrapper(OptimWrapper):
-    """mmengine's AmpOptimWrapper steps through a loss scaler, on the GPU only;
-    this is its backward and step with torch's CPU GradScaler, so the real
-    scaler's skipped steps reach the hook under test on a CPU machine."""
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.loss_scaler = torch.amp.GradScaler('cpu')
-
-    def backward(self, loss, **kwargs) -> None:
-        super().backward(self.loss_scaler.scale(loss), **kwargs)
-
-    def step(self, **kwargs) -> None:
-        self.loss_scaler.step(self.optimizer, **kwargs)
-        self.loss_scaler.update()
+def _amp_optim_wrapper_on_the_cpu() -> None:
+    """Let mmengine's own AmpOptimWrapper (and the project's
+    NominalBatchAmpOptimWrapper over it, what ``tools/train.py --amp`` picks) run
+    on this CPU machine. Two module-level names of mmengine's wrapper module stop
+    it there: an assertion that a GPU is present, and torch.cuda.amp's GradScaler,
+    which disables itself without CUDA (no scaling, no skipped step). torch's
+    GradScaler is the same class on the CPU (``torch.amp.GradScaler('cpu')``):
+    the wrapper gets that one. Its backward, unscale, step, update and state, the
+    scaler's inf checks and mmengine's autocast (bfloat16 on a CPU) are all their
+    own code."""
+    amp_optimizer_wrapper.is_cuda_available = lambda: True
+    amp_optimizer_wrapper.GradScaler = functools.partial(torch.amp.GradScaler, 'cpu')
 
 
-@OPTIM_WRAPPERS.register_module()
-class CpuNominalBatchAmpOptimWrapper(NominalBatchMixin,
-                                     _CpuLossScalerOptimWrapper):
-    """NominalBatchAmpOptimWrapper's composition over the CPU scaler above."""
+_amp_optim_wrapper_on_the_cpu()
 
 
 class _FailingFile:

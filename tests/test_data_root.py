@@ -6,7 +6,14 @@ import json
 import shutil
 
 import pytest
-from conftest import REPO, assert_one_line_error, run_tool, write_tiny_config
+from conftest import (
+    REPO,
+    assert_one_line_error,
+    assert_records_are_detections,
+    model_detections,
+    run_tool,
+    write_tiny_config,
+)
 from test_eval_diagnostics import PICTURES
 
 from parkdet_challenge.cli import InputError
@@ -97,13 +104,16 @@ def test_train_and_test_on_a_copied_data_folder(tiny_coco, tmp_path):
     assert (work / 'results.png').is_file()
     (log_dir, ) = [d for d in work.iterdir() if d.is_dir()]
     assert all((log_dir / name).is_file() for name in PICTURES)
+    # score_thr 0: the one-epoch model scores below the default's 0.01
     out = tmp_path / 'sub'
     run_tool(['tools/test.py', str(config), str(work / 'epoch_1.pth'),
               '--work-dir', str(tmp_path / 'test'), '--out-dir', str(out),
-              '--data-root', str(copy), '--ann-dir', str(anns)])
+              '--data-root', str(copy), '--ann-dir', str(anns), '--cfg-options',
+              'score_thr=0.0'])
     (log_dir, ) = [d for d in (tmp_path / 'test').iterdir() if d.is_dir()]
     assert all((log_dir / name).is_file() for name in PICTURES)
-    test_ids = {im['id']
-                for im in json.loads((anns / 'test.json').read_text())['images']}
-    assert {r['image_id'] for r in json.loads((out / 'preds.json').read_text())} \
-        <= test_ids
+    # the model's detections on every image of the copy's test list
+    cfg = load_config(str(config), None, dict(_flags(str(copy), str(anns)),
+                                              score_thr=0.0))
+    assert_records_are_detections(json.loads((out / 'preds.json').read_text()),
+                                  model_detections(cfg, work / 'epoch_1.pth'))

@@ -268,3 +268,36 @@ def test_deterministic_reaches_torch(tmp_path, tiny_coco, monkeypatch):
     finally:
         torch.use_deterministic_algorithms(False)
         torch.backends.cudnn.deterministic = False
+
+
+def test_two_deterministic_runs_give_identical_checkpoints(tmp_path, tiny_coco,
+                                                           monkeypatch):
+    """tools/train.py CONFIG --deterministic twice (one epoch, in this process):
+    the same weights, EMA and optimizer state, bit for bit."""
+    import torch
+    from test_yolov5_hyp_files import quick_training
+
+    from parkdet_mm.engine import DerivingRunner
+    from parkdet_mm.engine.checkpoint import load_local_checkpoint
+    monkeypatch.delenv('CUBLAS_WORKSPACE_CONFIG', raising=False)
+    config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco, epochs=1)
+    runs = []
+    try:
+        for name in ('first', 'second'):
+            cfg = config_from_train_flags(monkeypatch, [
+                str(config), '--deterministic', '--work-dir', str(tmp_path / name)])
+            DerivingRunner.from_cfg(quick_training(cfg, monkeypatch)).train()
+            runs.append(load_local_checkpoint(str(tmp_path / name / 'epoch_1.pth')))
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.deterministic = False
+    first, second = runs
+    for key in ('state_dict', 'ema_state_dict'):
+        assert first[key].keys() == second[key].keys()
+        for name, tensor in first[key].items():
+            assert torch.equal(tensor, second[key][name]), (key, name)
+    # the optimizer stepped (momentum buffers), alike in both
+    momenta = [[state['momentum_buffer'] for state in run['optimizer']['state'].values()]
+               for run in runs]
+    assert momenta[0] and len(momenta[0]) == len(momenta[1])
+    assert all(torch.equal(a, b) for a, b in zip(*momenta))

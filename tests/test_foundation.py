@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, assert_one_line_error, run_tool, write_tiny_config
+from conftest import (
+    REPO,
+    assert_one_line_error,
+    assert_records_are_detections,
+    model_detections,
+    run_tool,
+    write_tiny_config,
+)
 
 
 def test_import_registers_once_and_keeps_mmcv_ops():
@@ -104,14 +111,19 @@ def test_train_resume_load_from_and_test(tiny_coco, tmp_path):
     assert 'Load checkpoint from' in proc.stdout + proc.stderr
     assert load_local_checkpoint(str(other / 'epoch_1.pth'))['meta']['epoch'] == 1
 
+    # tools/test.py writes the trained model's detections: every test image's
+    # (score_thr 0: the few-epoch model scores below the default's 0.01)
     out = tmp_path / 'sub'
     run_tool(['tools/test.py', str(config), str(work / 'epoch_3.pth'),
-              '--work-dir', str(tmp_path / 'test'), '--out-dir', str(out)])
-    records = json.loads((out / 'submission.json').read_text())
-    assert isinstance(records, list)
-    test_ids = {im['id'] for im in json.loads(
-        (tiny_coco / 'annotations' / 'test.json').read_text())['images']}
-    assert {r['image_id'] for r in records} <= test_ids
+              '--work-dir', str(tmp_path / 'test'), '--out-dir', str(out),
+              '--cfg-options', 'score_thr=0.0'])
+    from parkdet_mm.config import load_config
+    cfg = load_config(str(config), primaries=dict(score_thr=0.0))
+    records = json.loads((out / 'preds.json').read_text())
+    assert_records_are_detections(records, model_detections(cfg, work / 'epoch_3.pth'))
+    # all of them in the submission too (far below the size cap)
+    submission = json.loads((out / 'submission.json').read_text())
+    assert sorted(map(json.dumps, submission)) == sorted(map(json.dumps, records))
 
 
 def test_missing_inputs_fail_at_start_with_one_line(tiny_coco, tmp_path):

@@ -59,13 +59,11 @@ def _labels(folder):
             for path in sorted(folder.glob('*.txt'))}
 
 
-def test_test_fuses_checkpoints_and_saves_txt_as_predict(tiny_model, tiny_coco,
+def test_test_fuses_checkpoints_and_saves_txt_as_predict(two_models, tiny_coco,
                                                          tmp_path):
     """tools/test.py A B --save-txt --save-conf: the same files as tools/predict.py
     A B (fused alike), and YOLOv5's label files hold the records' boxes."""
-    from test_inferencer import write_second_checkpoint
-    config, first = tiny_model
-    second = write_second_checkpoint(config, tmp_path / 'second.pth')
+    config, first, second = two_models
     data = ['--data-root', str(tiny_coco), '--ann-dir', str(tiny_coco / 'annotations')]
     common = [str(config), str(first), str(second), *data, '--ensemble', 'nms',
               '--save-txt', '--save-conf']
@@ -99,15 +97,12 @@ def test_test_fuses_checkpoints_and_saves_txt_as_predict(tiny_model, tiny_coco,
             assert row[5] == pytest.approx(record['score'], abs=1e-4)
 
 
-def test_detect_fuses_checkpoints(tiny_model, tiny_coco, tmp_path):
+def test_detect_fuses_checkpoints(two_models, tiny_coco, tmp_path):
     """tools/detect.py A B SOURCE: each image's boxes are the inferencer's fusion
     of both checkpoints (weighted boxes fusion), not A's alone."""
-    from test_inferencer import write_second_checkpoint
-
     from parkdet_mm.apis import YOLOv5Inferencer
     from parkdet_mm.config import load_config
-    config, first = tiny_model
-    second = write_second_checkpoint(config, tmp_path / 'second.pth')
+    config, first, second = two_models
     source = tiny_coco / 'images' / 'test_000.png'
     # fused scores are lower than one model's: list from 0.1
     run_tool(['tools/detect.py', str(config), str(first), str(second), str(source),

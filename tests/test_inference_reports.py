@@ -3,6 +3,7 @@ tools/test.py --out for MMDetection's analysis tools, on a tiny model."""
 import json
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from conftest import assert_one_line_error, run_tool
@@ -65,8 +66,31 @@ def test_test_and_predict_end_with_the_speed_line(tiny_model, tiny_coco, tmp_pat
     assert f'{checkpoint.name} (TTA): Speed: ' in out.stdout
 
 
-def test_soft_nms_decays_scores_as_mmcv_does(tiny_model):
-    from mmcv.ops import soft_nms
+def linear_soft_nms(boxes: np.ndarray, scores: np.ndarray, iou_thr: float,
+                    min_score: float = 1e-3):
+    """Linear soft-NMS (Bodla et al., 2017) written out: take the best box, decay
+    every other box overlapping it at IoU above ``iou_thr`` by (1 - IoU), drop the
+    boxes decayed below ``min_score``, repeat. Returns the kept boxes and their
+    final scores, in the order they were taken."""
+    boxes, scores = boxes.astype(np.float64), scores.astype(np.float64)
+    kept_boxes, kept_scores = [], []
+    while len(scores):
+        best = int(scores.argmax())
+        kept_boxes.append(boxes[best])
+        kept_scores.append(scores[best])
+        box = boxes[best]
+        boxes, scores = np.delete(boxes, best, 0), np.delete(scores, best)
+        iw = (np.minimum(boxes[:, 2], box[2]) - np.maximum(boxes[:, 0], box[0])).clip(0)
+        ih = (np.minimum(boxes[:, 3], box[3]) - np.maximum(boxes[:, 1], box[1])).clip(0)
+        inter = iw * ih
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        iou = inter / (area + (box[2] - box[0]) * (box[3] - box[1]) - inter)
+        scores = np.where(iou > iou_thr, scores * (1 - iou), scores)
+        boxes, scores = boxes[scores >= min_score], scores[scores >= min_score]
+    return np.array(kept_boxes).reshape(-1, 4), np.array(kept_scores)
+
+
+def test_soft_nms_decays_scores_as_linear_soft_nms_does(tiny_model):
     from mmengine.registry import init_default_scope
 
     from mmyolo.registry import MODELS
@@ -77,24 +101,41 @@ def test_soft_nms_decays_scores_as_mmcv_does(tiny_model):
     assert cfg.model.test_cfg.nms.type == 'soft_nms'
     init_default_scope('mmyolo')
     head = MODELS.build(cfg.model).bbox_head
-    # three overlapping boxes of one class and one apart
-    boxes = torch.tensor([[10., 10., 50., 50.], [12., 12., 52., 52.],
-                          [14., 10., 54., 50.], [100., 100., 130., 120.]])
-    class_scores = torch.zeros(4, head.num_classes)
-    class_scores[:, 2] = torch.tensor([0.9, 0.8, 0.7, 0.6])
-    predictions = DecodedPredictions(bboxes=boxes[None], scores=class_scores[None],
-                                     objectness=torch.ones(1, 4))
+    # clusters of overlapping boxes (an exact duplicate among them) of two
+    # classes, and boxes apart; distinct scores
+    rng = np.random.default_rng(0)
+    centres = np.repeat([[40., 40.], [60., 50.], [150., 150.]], 6, axis=0)
+    centres += rng.uniform(-6, 6, centres.shape)
+    sizes = rng.uniform(20, 40, centres.shape)
+    boxes = np.c_[centres - sizes / 2, centres + sizes / 2]
+    boxes[6] = boxes[4]  # (both class 0)
+    classes = np.arange(len(boxes)) % 2 * 5  # classes 0 and 5
+    objectness = rng.permutation(np.linspace(0.3, 0.95, len(boxes)))
+    class_scores = torch.zeros(len(boxes), head.num_classes)
+    class_scores[range(len(boxes)), classes] = 1.0
+    predictions = DecodedPredictions(
+        bboxes=torch.tensor(boxes, dtype=torch.float32)[None],
+        scores=class_scores[None],
+        objectness=torch.tensor(objectness, dtype=torch.float32)[None])
     meta = dict(scale_factor=(1.0, 1.0), ori_shape=(200, 200))
     (result, ) = nms_predictions(head, predictions, [meta])
-    expected, _ = soft_nms(boxes, class_scores[:, 2],
-                           iou_threshold=cfg.nms_iou_thr)
-    assert sorted(result.scores.tolist(), reverse=True) == pytest.approx(
-        expected[:, 4].tolist())
-    assert len(result) == 4  # decayed, not removed
+    # class-aware: each class on its own
+    want = [(label, box, score) for label in (0, 5) for box, score in zip(
+        *linear_soft_nms(boxes[classes == label], objectness[classes == label],
+                         cfg.nms_iou_thr))]
+    want.sort(key=lambda row: -row[2])
+    order = result.scores.argsort(descending=True)
+    assert result.labels[order].tolist() == [label for label, _, _ in want]
+    assert result.scores[order].tolist() == pytest.approx(
+        [score for _, _, score in want], rel=1e-5)
+    assert result.bboxes[order].numpy() == pytest.approx(
+        np.array([box for _, box, _ in want]), abs=1e-4)
+    # decayed rather than removed, but for the duplicate (IoU 1: score 0)
+    assert len(result) == len(boxes) - 1
     hard_cfg = dict(head.test_cfg, nms=dict(type='nms',
                                             iou_threshold=cfg.nms_iou_thr))
     (hard, ) = nms_predictions(head, predictions, [meta], hard_cfg)
-    assert len(hard) < 4
+    assert len(hard) < len(result)
 
 
 def test_soft_nms_flag_reaches_test_and_keeps_more_boxes(tiny_model, tmp_path):
@@ -133,6 +174,32 @@ def test_out_pkl_feeds_mmdetections_confusion_matrix(tiny_model, tmp_path):
     assert (tmp_path / 'cm' / 'confusion_matrix.png').stat().st_size > 1000
 
 
+def test_out_is_written_whole_or_not_at_all(tmp_path):
+    """--out's pickle: a dump that fails half-way (here a result pickle cannot
+    write, after more than pickle's 64 KiB frame of good ones has gone to the file)
+    leaves the previous file as it was, or no file, and no temporary file."""
+    from parkdet_mm.evaluation.metrics import AtomicDumpDetResults
+    rng = np.random.default_rng(0)
+    results = [dict(img_id=i, pred_instances=dict(
+        bboxes=rng.random((5000, 4), np.float32), scores=rng.random(5000, np.float32),
+        labels=rng.integers(0, 14, 5000))) for i in range(3)]
+    broken = results + [dict(img_id=3, pred_instances=dict(labels=lambda: 0))]
+    out = tmp_path / 'results.pkl'
+    metric = AtomicDumpDetResults(out_file_path=str(out))
+    with pytest.raises((pickle.PicklingError, AttributeError)):
+        metric.compute_metrics(broken)
+    assert list(tmp_path.iterdir()) == []
+    metric.compute_metrics(results)
+    written = out.read_bytes()
+    with pytest.raises((pickle.PicklingError, AttributeError)):
+        metric.compute_metrics(broken[1:])
+    assert list(tmp_path.iterdir()) == [out] and out.read_bytes() == written
+    loaded = pickle.loads(written)
+    assert [r['img_id'] for r in loaded] == [0, 1, 2]
+    assert np.array_equal(loaded[2]['pred_instances']['bboxes'],
+                          results[2]['pred_instances']['bboxes'])
+
+
 def test_out_must_be_a_pickle(tiny_model, tmp_path):
     config, checkpoint = tiny_model
     proc = run_tool(['tools/test.py', str(config), str(checkpoint), '--out',
@@ -140,20 +207,35 @@ def test_out_must_be_a_pickle(tiny_model, tmp_path):
     assert_one_line_error(proc, '--out', '.pkl')
 
 
-def test_benchmark_prints_positive_rates(tiny_model, tiny_coco):
+def test_benchmark_rates_agree_with_their_ms_and_the_stages_add_up(tiny_model,
+                                                                   tiny_coco):
     import re
     config, checkpoint = tiny_model
     out = run_tool(['tools/benchmark.py', str(config), str(checkpoint),
-                    '--batch-size', '2', '--repeats', '2', '--iters', '1',
+                    '--batch-size', '2', '--repeats', '2', '--iters', '2',
                     '--warmup', '1', '--images', str(tiny_coco / 'images'),
                     '--tta']).stdout
     assert out.startswith('device: CPU')
-    alone = re.search(r'model alone at \(2, 3, 64, 64\): ([\d.]+) images/s', out)
-    path = re.search(r'predict path with TTA at \(2, 3, 64, 64\): ([\d.]+) '
-                     r'images/s', out)
+    number = r'(\d+\.\d)'
+    alone = re.search(rf'model alone at \(2, 3, 64, 64\): {number} images/s '
+                      rf'\({number} ms per image\)', out)
+    path = re.search(rf'predict path with TTA at \(2, 3, 64, 64\): {number} '
+                     rf'images/s \({number} ms per image\)', out)
     assert alone and path, out
-    assert float(alone.group(1)) > 0 and float(path.group(1)) > 0
-    assert 'Speed: ' in out and '(2 images,' in out
+    for line in (alone, path):
+        rate, ms = float(line.group(1)), float(line.group(2))
+        # each printed to 0.1: ms per image is 1000 / images per second
+        assert abs(ms - 1000 / rate) <= 0.05 + 0.05 * 1000 / (rate - 0.05) ** 2, line[0]
+    speed = re.search(rf'one more run: Speed: {number} ms loading and pre-process, '
+                      rf'{number} ms inference, {number} ms decoding and NMS per image '
+                      rf'at shape \(2, 3, 64, 64\) \((\d+) images, {number} ms per '
+                      r'image in all\)', out)
+    assert speed, out
+    *stages, images, total = speed.groups()
+    # one run of --iters 2 batches of --batch-size 2 (TTA's views are one image)
+    assert int(images) == 4
+    # the stages are timed inside the run's total (each rounded to 0.1 ms)
+    assert sum(float(v) for v in stages) <= float(total) + 0.2
 
 
 def test_benchmark_refuses_amp_without_cuda(tiny_model):

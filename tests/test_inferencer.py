@@ -2,33 +2,8 @@
 import copy
 
 import cv2
-import pytest
 import torch
 from mmengine.runner import Runner
-
-
-def write_second_checkpoint(config, path):
-    """A checkpoint of the tiny config's model with other random weights than
-    ``tiny_model``'s (its prediction convolutions drawn wide alike)."""
-    from mmengine.registry import init_default_scope
-
-    from mmyolo.registry import MODELS
-    from parkdet_mm.config import load_config
-    init_default_scope('mmyolo')
-    torch.manual_seed(1)
-    model = MODELS.build(load_config(str(config)).model)
-    for conv in model.bbox_head.head_module.convs_pred:
-        torch.nn.init.normal_(conv.weight, std=0.5)
-    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
-    return path
-
-
-@pytest.fixture(scope='module')
-def two_models(tiny_model, tmp_path_factory):
-    """The tiny config, its checkpoint and a second one of other random weights."""
-    config, first = tiny_model
-    second = write_second_checkpoint(config, tmp_path_factory.mktemp('second') / 'b.pth')
-    return config, str(first), str(second)
 
 
 def _test_batch(cfg):

@@ -6,7 +6,7 @@ import random
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, write_tiny_config
 from torch import nn
 
 from parkdet_mm.config import load_config
@@ -84,18 +84,41 @@ def test_label_smoothing_matches_smooth_bce_in_compute_loss(eps):
     assert loss(pcls, one_hot).item() == pytest.approx(expected.item(), rel=1e-6)
 
 
-def test_the_flags_primaries_reach_the_model():
+def test_the_flags_parsed_by_train_reach_the_built_runner(
+        tiny_coco, tmp_path, monkeypatch, unformatted_config_dumps):
+    """tools/train.py CONFIG --multi-scale --label-smoothing 0.1: the runner's
+    model smooths its class targets, and its data preprocessor resizes each
+    training batch to YOLOv5's draw; without the flags, neither."""
     from mmengine.registry import init_default_scope
+    from test_edit_once import config_from_train_flags
 
-    from mmyolo.registry import MODELS
+    from parkdet_mm.engine import DerivingRunner
+    config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco, epochs=1)
     init_default_scope('mmyolo')
-    cfg = load_config(str(REPO / 'configs/demo/baseline.py'),
-                      primaries=dict(label_smoothing=0.1, multi_scale=True))
-    model = MODELS.build(cfg.model)
+    runners = {}
+    for name, flags in (('flags', ['--multi-scale', '--label-smoothing', '0.1']),
+                        ('plain', [])):
+        cfg = config_from_train_flags(monkeypatch, [
+            str(config), '--img-size', '128', '--work-dir', str(tmp_path / name),
+            *flags])
+        runners[name] = DerivingRunner.from_cfg(cfg)
+    model = runners['flags'].model
     assert isinstance(model.bbox_head.loss_cls, SmoothedCrossEntropyLoss)
     assert model.bbox_head.loss_cls.eps == 0.1
-    (augment,) = model.data_preprocessor.batch_augments
-    assert (augment.img_size, augment.stride) == (cfg.img_scale[0], 64)
-    plain = MODELS.build(load_config(str(REPO / 'configs/demo/baseline.py')).model)
+    augments = model.data_preprocessor.batch_augments
+    assert augments is not None and [type(a) for a in augments] == [YOLOv5MultiScale]
+    batch = next(iter(runners['flags'].train_dataloader))
+    plain = runners['plain'].model
     assert type(plain.bbox_head.loss_cls).__name__ == 'CrossEntropyLoss'
     assert plain.data_preprocessor.batch_augments is None
+    assert plain.data_preprocessor(batch, True)['inputs'].shape[2:] == (128, 128)
+    sizes = set()
+    for draw in range(8):
+        random.seed(draw)
+        resized = model.data_preprocessor(batch, True)['inputs']
+        random.seed(draw)
+        # the batch at 128 x 128, the model's largest stride 64
+        expected = yolov5_multi_scale(torch.zeros(1, 3, 128, 128), 128, 64)
+        assert resized.shape[2:] == expected.shape[2:]
+        sizes.add(tuple(resized.shape[2:]))
+    assert len(sizes) > 1

@@ -2,6 +2,8 @@
 import json
 import shutil
 
+import numpy as np
+import pytest
 import torch
 from conftest import assert_one_line_error, run_tool, write_tiny_config
 
@@ -23,30 +25,69 @@ def _random_checkpoint(config, path, num_classes=None):
     return path
 
 
-def test_predict_fuses_checkpoints_and_writes_the_submission(tiny_coco, tmp_path):
-    config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco)
-    first = _random_checkpoint(config, tmp_path / 'a.pth')
-    second = tmp_path / 'b.pth'
-    shutil.copy(first, second)
+def _own_detections(cfg, checkpoint: str) -> dict:
+    """image id -> the detections of ``checkpoint``'s model alone, with TTA, on the
+    config's test set."""
+    from mmengine.runner import Runner
+
+    from parkdet_mm.apis import load_detector
+    model = load_detector(cfg, checkpoint, True, 'cpu')
+    found = {}
+    with torch.no_grad():
+        for batch in Runner.build_dataloader(cfg.test_dataloader):
+            for sample in model.test_step(batch):
+                found[sample.img_id] = sample.pred_instances
+    return found
+
+
+def _by_image(records: list) -> dict:
+    """image id -> its records, best score first."""
+    found = {}
+    for record in sorted(records, key=lambda r: -r['score']):
+        found.setdefault(record['image_id'], []).append(record)
+    return found
+
+
+def test_predict_fuses_two_checkpoints_and_writes_the_submission(two_models, tiny_coco,
+                                                                tmp_path):
+    """tools/predict.py A B (TTA and weighted boxes fusion, the defaults): each
+    test image's records are the fusion of A's and B's own detections, the best
+    max_per_img of them, in original pixels."""
+    from mmdet.models.utils import weighted_boxes_fusion
+
+    from parkdet_mm.config import load_config
+    config, first, second = two_models
     out, show = tmp_path / 'out', tmp_path / 'show'
-    # a random model scores low: keep everything above 0.001 to have boxes to fuse
-    run_tool(['tools/predict.py', str(config), str(first), str(second),
+    run_tool(['tools/predict.py', str(config), first, second,
               '--data-root', str(tiny_coco), '--ann-dir',
               str(tiny_coco / 'annotations'), '--out-dir', str(out),
               '--img-size', '64', '--batch-size', '2', '--show-dir', str(show),
-              '--show-num', '2', '--cfg-options', 'score_thr=0.001'])
+              '--show-num', '2'])
     preds = json.loads((out / 'preds.json').read_text())
     submission = json.loads((out / 'submission.json').read_text())
     test = json.loads((tiny_coco / 'annotations' / 'test.json').read_text())
-    assert preds, 'a random model above score 0.001 still predicts boxes'
-    assert {r['image_id'] for r in preds} <= {im['id'] for im in test['images']}
-    per_image = {}
     for record in preds:
         assert list(record) == ['image_id', 'category_id', 'bbox', 'score',
                                 'segmentation']
-        assert 1 <= record['category_id'] <= 14
-        per_image[record['image_id']] = per_image.get(record['image_id'], 0) + 1
-    assert max(per_image.values()) <= 50  # at most 50 boxes per image, fused too
+    cfg = load_config(str(config))
+    own = [_own_detections(cfg, checkpoint) for checkpoint in (first, second)]
+    got = _by_image(preds)
+    assert sorted(got) == sorted(im['id'] for im in test['images'])
+    for image_id, records in got.items():
+        a, b = own[0][image_id], own[1][image_id]
+        boxes, scores, labels = weighted_boxes_fusion(
+            [a.bboxes, b.bboxes], [a.scores, b.scores], [a.labels, b.labels],
+            iou_thr=0.55)
+        keep = scores.argsort(descending=True)[:cfg.max_per_img]
+        assert len(records) == len(keep) <= 50
+        assert [r['category_id'] for r in records] == (labels[keep] + 1).tolist()
+        assert [r['score'] for r in records] == pytest.approx(
+            scores[keep].tolist(), abs=1e-4)
+        xyxy = [[x, y, x + w, y + h] for x, y, w, h in (r['bbox'] for r in records)]
+        assert np.array(xyxy) == pytest.approx(boxes[keep].numpy(), abs=0.11)
+        # B's boxes count: A's alone would score otherwise
+        assert len(records) != len(a) or not np.allclose(
+            [r['score'] for r in records], a.scores.numpy(), atol=1e-3)
     assert sorted(submission, key=lambda r: -r['score']) == submission
     assert len(list(show.glob('*.png'))) == 2
 

@@ -122,9 +122,9 @@ def test_weights_gone_nan_with_a_finite_loss_are_not_saved(tiny_coco, tmp_path):
     assert checkpoints(work) == ['epoch_1.pth']
 
 
-# a step every iteration (nominal batch = batch) through a real GradScaler
+# --amp: mmengine's AmpOptimWrapper with torch's GradScaler (its CPU device,
+# reliability_faults), a step every iteration (nominal batch = batch)
 AMP = '''
-optim_wrapper = dict(type='CpuNominalBatchAmpOptimWrapper')
 nominal_batch_size = 2
 '''
 
@@ -134,7 +134,7 @@ def test_skipped_loss_scaler_steps_stop_training_only_when_they_persist(
     few = make_config(tmp_path, tiny_coco, 'few',
                       "[dict(type='InfiniteGradientsHook', start=5, stop=7)]",
                       max_skipped=3, extra=AMP)
-    proc = train(few, tmp_path / 'few')
+    proc = train(few, tmp_path / 'few', '--amp')
     assert proc.returncode == 0, proc.stderr[-3000:]
     stepped = [r['stepped'] for r in iterations(tmp_path / 'few')]
     assert stepped == [i not in (5, 6) for i in range(EPOCHS * ITERS_PER_EPOCH)]
@@ -143,7 +143,7 @@ def test_skipped_loss_scaler_steps_stop_training_only_when_they_persist(
                              "[dict(type='InfiniteGradientsHook', start=5)]",
                              max_skipped=3, extra=AMP)
     work = tmp_path / 'persisting'
-    line = one_line(train(persisting, work), 3)
+    line = one_line(train(persisting, work, '--amp'), 3)
     # 65536 halved three times
     assert line.startswith(
         'error: 3 optimizer steps in a row skipped at iteration 8 (epoch 2, '

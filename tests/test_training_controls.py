@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import run_tool, write_tiny_config
 
 PATIENCE = 2
@@ -156,6 +157,34 @@ def test_a_fresh_run_clears_a_stale_stop(stopped_run, tmp_path):
               str(work), '--epochs', '1'])
     assert not (work / 'stopped_early.json').exists()
     assert (work / 'epoch_1.pth').exists()
+
+
+def test_a_validation_equal_to_the_best_replaces_best_pth(
+        tiny_coco, tmp_path, monkeypatch, unformatted_config_dumps):
+    """As YOLOv5's best.pt: a fitness equal to the best so far replaces best.pth,
+    a lower one does not (planted fitness 0.5, 0.5, 0.4 over three epochs)."""
+    from test_edit_once import config_from_train_flags
+
+    from parkdet_mm.engine import DerivingRunner
+    from parkdet_mm.engine.checkpoint import load_local_checkpoint
+    from parkdet_mm.evaluation.metrics import ChallengeSubmissionMetric
+    planted = iter([0.5, 0.5, 0.4])
+    monkeypatch.setattr(ChallengeSubmissionMetric, 'compute_metrics',
+                        lambda self, results: dict(fitness=next(planted)))
+    work = tmp_path / 'work'
+    config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco, epochs=3)
+    cfg = config_from_train_flags(monkeypatch, [
+        str(config), '--val-interval', '1', '--work-dir', str(work)])
+    for hook in ('train_batch', 'training_curves', 'diagnostics'):
+        cfg.default_hooks.pop(hook)
+    DerivingRunner.from_cfg(cfg).train()
+    assert next(planted, None) is None  # three validations
+    best = load_local_checkpoint(str(work / 'best.pth'))
+    assert best['meta']['epoch'] == 2
+    second, third = (load_local_checkpoint(str(work / f'epoch_{e}.pth'))['state_dict']
+                     for e in (2, 3))
+    assert all(torch.equal(t, second[k]) for k, t in best['state_dict'].items())
+    assert not all(torch.equal(t, third[k]) for k, t in best['state_dict'].items())
 
 
 def test_every_logger_reads_back_with_its_own_reader(stopped_run):
