@@ -1,7 +1,7 @@
 """How much the data-preparation converter costs above plain JSON input and output.
 
     python benchmarks/bench_convert.py [--images 25000] [--boxes 135000] [--test 2000]
-        [--repeat 5]
+        [--repeat 5] [--before c063165] [--profile]
 
 Builds a data set of the real set's scale in a temporary folder (every image present
 on disk: one small PNG hard-linked under every name, so the converter still opens and
@@ -11,26 +11,37 @@ reads each header), then times, side by side and best of ``--repeat``:
   (train/val/test COCO, the same objects the converter writes);
 - the same floor with the C encoder (``json.dumps`` then one write, with the
   converter's own separators): stricter, since ``json.dump`` encodes in pure Python;
-- ``prepare_data(..., plot=False, verify=False)``: the whole library conversion,
-  reading headers, checking, splitting, and writing all JSON outputs atomically;
+- ``prepare_data(..., plot=False, verify=False)``: the whole library conversion with
+  its defaults otherwise (the ground-truth audit included), reading headers,
+  checking, splitting, and writing all JSON outputs atomically;
+- the same call of the converter as it was at ``--before`` (a git revision, read
+  with ``git archive`` into the temporary folder and imported beside this one;
+  default c063165, the last before the format plug-ins and the audit), so that
+  both ratios come from one run on the same floors (``--before ''``: left out);
 - the command line end to end with ``--no-verify`` (interpreter start, chart and
   progress bar included).
 
-This is the header-only conversion; verifying the images' data is measured against
-reading their bytes by ``benchmarks/bench_verify.py``.
+``--profile`` prints where the converter's time goes (cProfile, one run). This is
+the header-only conversion; verifying the images' data is measured against reading
+their bytes by ``benchmarks/bench_verify.py``.
 
-Target: the converter within 2x the floor.
+Target: the converter within 1.3x the floor.
 """
 import argparse
+import cProfile
+import importlib
 import io
 import json
 import os
+import pstats
 import subprocess
 import sys
 import tempfile
+import tarfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from types import ModuleType
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 from PIL import Image
@@ -95,12 +106,36 @@ def best_of(repeat: int, fns: Dict[str, Callable[[], None]]) -> Dict[str, float]
     return best
 
 
+def converter_at(revision: str, folder: Path) -> Optional[ModuleType]:
+    """The ``parkdet_challenge.convert`` module of git ``revision``, imported as
+    ``parkdet_challenge_<revision>.convert`` from a copy under ``folder``; None (with
+    a line saying why) when git cannot give it."""
+    name = f'parkdet_challenge_{revision}'.replace('-', '_').replace('.', '_')
+    folder.mkdir(parents=True)
+    archive = folder / 'before.tar'
+    proc = subprocess.run(['git', '-C', str(REPO), 'archive', '-o', str(archive),
+                           revision, 'parkdet_challenge'], capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f'--before {revision}: left out ({proc.stderr.strip() or "git failed"})')
+        return None
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder, filter='data')
+    (folder / 'parkdet_challenge').rename(folder / name)
+    sys.path.insert(0, str(folder))
+    return importlib.import_module(f'{name}.convert')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--images', type=int, default=25000)
     parser.add_argument('--boxes', type=int, default=135000)
     parser.add_argument('--test', type=int, default=2000)
     parser.add_argument('--repeat', type=int, default=5)
+    parser.add_argument('--before', default='c063165',
+                        help="the converter's git revision to time beside this one "
+                             "('': none)")
+    parser.add_argument('--profile', action='store_true',
+                        help="print where the converter's time goes (cProfile)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,8 +166,17 @@ def main() -> None:
         def converter() -> None:
             prepare_data(data, out, val_size=val_size, plot=False, verify=False)
 
-        times = best_of(args.repeat, {'floor': floor_dump, 'floor_c': floor_dumps,
-                                      'convert': converter})
+        contenders = {'floor': floor_dump, 'floor_c': floor_dumps, 'convert': converter}
+        before = (converter_at(args.before, Path(tmp) / 'before') if args.before
+                  else None)
+        if before is not None:
+            before_out = Path(tmp) / 'before_out'
+
+            def converter_before() -> None:
+                before.prepare_data(data, before_out, val_size=val_size, plot=False,
+                                    verify=False)
+            contenders['before'] = converter_before
+        times = best_of(args.repeat, contenders)
         cli: List[float] = []
         for _ in range(2):
             start = time.perf_counter()
@@ -153,10 +197,25 @@ def main() -> None:
         print(f'floor, C encoder (json.loads + json.dumps, write)     {times["floor_c"]:.3f} s')
         print(f'converter: prepare_data(plot=False), all JSON written {times["convert"]:.3f} s')
         print(f'ratio converter / floor                               '
-              f'{times["convert"] / times["floor"]:.2f}x  (target <= 2x)')
+              f'{times["convert"] / times["floor"]:.2f}x  (target <= 1.3x)')
         print(f'ratio converter / C-encoder floor                     '
               f'{times["convert"] / times["floor_c"]:.2f}x')
+        if before is not None:
+            print(f'converter at {args.before} (--before), same call        '
+                  f'{times["before"]:.3f} s')
+            print(f'ratio converter at {args.before} / floor                     '
+                  f'{times["before"] / times["floor"]:.2f}x')
+            print(f'ratio converter at {args.before} / C-encoder floor           '
+                  f'{times["before"] / times["floor_c"]:.2f}x')
+            same = all((out / 'annotations' / f'{split}.json').read_bytes()
+                       == (before_out / 'annotations' / f'{split}.json').read_bytes()
+                       for split in ('train', 'val', 'test'))
+            print(f'train/val/test.json byte-identical to {args.before}\'s: {same}')
         print(f'CLI end to end (interpreter, chart, progress bar)     {min(cli):.3f} s')
+        if args.profile:
+            profile = cProfile.Profile()
+            profile.runcall(converter)
+            pstats.Stats(profile).sort_stats('cumulative').print_stats(25)
 
 
 if __name__ == '__main__':
