@@ -143,13 +143,21 @@ def convert(data_root: PathLike, val_size: Optional[int] = None, seed: int = 100
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector. A conversion allocates millions of
     containers (parsed JSON, output records) that hold no reference cycles; the
-    collector would rescan them again and again, a third of the run, to free nothing."""
+    collector would rescan them again and again, a third of the run, to free nothing.
+
+    On resuming, what was made meanwhile joins the oldest generation unscanned
+    (``gc.freeze`` then ``gc.unfreeze``, unless the program froze objects of its
+    own): left young, the conversion still held would all be scanned by the next
+    young collection. Garbage among it is collected by the next full collection."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
@@ -302,6 +310,9 @@ def prepare_data(data_root: PathLike, out_dir: PathLike, val_size: Optional[int]
     """:func:`convert`, then write its outputs (and, if ``plot``, the class chart
     and a page of the audit's suspicious boxes, suspicious_boxes.png) under
     ``out_dir``, all or nothing. Returns the conversion."""
+    # The cyclic collector stays paused until the outputs are encoded and drawn: the
+    # objects of the conversion, made while it was paused, would all be scanned again
+    # by the first collections the charts set off.
     with _gc_paused():
         conversion = convert(data_root, val_size=val_size, seed=seed, diet=diet,
                              progress=progress, folds=folds, verify=verify,
@@ -310,18 +321,17 @@ def prepare_data(data_root: PathLike, out_dir: PathLike, val_size: Optional[int]
                              drop_suspicious=drop_suspicious)
         files = {Path(out_dir) / rel: encode(rel, obj)
                  for rel, obj in conversion.outputs.items()}
-    if plot:
-        from .plot import class_distribution_png
-        files[Path(out_dir) / 'class_distribution.png'] = class_distribution_png(
-            conversion.report['boxes_per_class'], conversion.classes,
-            f'Boxes per class ({conversion.report["format"]})')
-        examples = conversion.report['suspicious']['boxes']
-        if examples:
-            files[Path(out_dir) / 'suspicious_boxes.png'] = examples_png(
-                examples, Path(data_root))
+        if plot:
+            from .plot import class_distribution_png
+            files[Path(out_dir) / 'class_distribution.png'] = class_distribution_png(
+                conversion.report['boxes_per_class'], conversion.classes,
+                f'Boxes per class ({conversion.report["format"]})')
+            examples = conversion.report['suspicious']['boxes']
+            if examples:
+                files[Path(out_dir) / 'suspicious_boxes.png'] = examples_png(
+                    examples, Path(data_root))
     try:
         write_files_atomic(files)
     except OSError as err:
         raise InputError(f'{out_dir}: cannot write the outputs: {err}') from None
     return conversion
-
