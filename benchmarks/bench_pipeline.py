@@ -139,9 +139,11 @@ def main() -> None:
             'disk': build_dataset(root, ann, today=False),
             'ram': build_dataset(root, ann, today=False),
         }
+        # the size the config's ImageCacheHook caches at (its Mosaic's img_scale)
+        scale = Config.fromfile(CONFIG).default_hooks.image_cache.scale
         for mode in ('disk', 'ram'):
             start = time.perf_counter()
-            attach_image_cache(variants[mode], mode)
+            attach_image_cache(variants[mode], mode, scale)
             print(f'{mode} cache built in {time.perf_counter() - start:.1f} s')
         speed = {name: 0.0 for name in variants}
         for _ in range(args.rounds):

@@ -10,13 +10,9 @@ import torch
 from conftest import CLASSES, REPO, run_tool, write_tiny_config
 from PIL import Image, ImageDraw
 
-from parkdet_mm.models.anchors import (
-    anchor_fit,
-    box_sizes_per_image,
-    check_anchors,
-    model_anchors,
-    set_model_anchors,
-)
+from parkdet_mm.models.anchor_fit import anchor_fit, box_sizes_per_image
+from parkdet_mm.models.anchors import model_anchors, set_model_anchors
+from parkdet_mm.models.autoanchor import check_anchors
 
 
 def test_anchor_fit_is_yolov5s_metric():

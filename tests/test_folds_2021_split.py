@@ -10,8 +10,9 @@ import pytest
 from test_convert import dump, png, write_set
 
 from parkdet_challenge.cli import InputError
-from parkdet_challenge.convert import convert, prepare_data, stratified_folds
+from parkdet_challenge.convert import convert, prepare_data
 from parkdet_challenge.formats.inattention2021 import CLASSES as CLASSES_2021
+from parkdet_challenge.splits import stratified_folds
 
 
 def write_2021_set(root: Path, n: int, seed: int = 0, test: int = 0) -> List[Dict]:

@@ -15,7 +15,7 @@ import parkdet_mm  # noqa: F401  (registers the transforms and the hook)
 from mmyolo.datasets.transforms import YOLOv5RandomAffine
 from mmyolo.registry import DATASETS
 from parkdet_challenge.cli import InputError
-from parkdet_mm.config import load_config
+from parkdet_mm.config import TrainingSize, config_training_size, load_config, training_size
 from parkdet_mm.datasets.image_cache import ImageCache, disk_cache_file, mosaic_size
 from parkdet_mm.datasets.transforms import YOLOv5RandomAffineWarp
 from parkdet_mm.engine.hooks.image_cache_hook import attach_image_cache
@@ -73,8 +73,14 @@ def data_root(tmp_path) -> Path:
     return root
 
 
+# The tiny config's img_scale, the size its mosaics resize the images to first
+MOSAIC_SCALE = (64, 64)
+
+
 def build_train_dataset(tmp_path: Path, root: Path):
     cfg = load_config(str(write_tiny_config(tmp_path / 'tiny.py', root)))
+    # what the derivation gives ImageCacheHook (mosaic_prob 1: every sample a mosaic)
+    assert tuple(cfg.default_hooks.image_cache.scale) == MOSAIC_SCALE
     init_default_scope('mmyolo')
     return DATASETS.build(cfg.train_dataloader.dataset)
 
@@ -95,7 +101,7 @@ def test_cached_pipeline_gives_the_same_images_and_boxes(tmp_path, data_root,
                                                          mode):
     dataset = build_train_dataset(tmp_path, data_root)
     from_files = pipeline_outputs(dataset)
-    cache = attach_image_cache(dataset, mode)
+    cache = attach_image_cache(dataset, mode, MOSAIC_SCALE)
     assert len(cache) == len(dataset) == 10
     # the 96x64 images are held at Mosaic's 64x42, the 49x30 ones at file size
     first = cache.get(dataset.get_data_info(0)['img_path'])
@@ -112,7 +118,7 @@ def test_cached_pipeline_gives_the_same_images_and_boxes(tmp_path, data_root,
 
 def test_disk_cache_is_rebuilt_for_a_changed_file(tmp_path, data_root):
     dataset = build_train_dataset(tmp_path, data_root)
-    attach_image_cache(dataset, 'disk')
+    attach_image_cache(dataset, 'disk', MOSAIC_SCALE)
     paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
     arrays = [disk_cache_file(p, (64, 64)) for p in paths]
     assert all(os.path.isfile(a) for a in arrays)
@@ -120,7 +126,7 @@ def test_disk_cache_is_rebuilt_for_a_changed_file(tmp_path, data_root):
 
     from PIL import Image
     Image.new('RGB', (96, 64), (255, 0, 0)).save(paths[3])  # new content and size
-    cache = attach_image_cache(dataset, 'disk')
+    cache = attach_image_cache(dataset, 'disk', MOSAIC_SCALE)
     rewritten = [os.stat(a).st_mtime_ns != w for a, w in zip(arrays, written)]
     assert rewritten == [i == 3 for i in range(len(paths))]
     assert (cache.get(paths[3]).img == (0, 0, 255)).all()  # BGR red
@@ -130,7 +136,7 @@ def test_disk_cache_rewrites_an_array_cut_short(tmp_path, data_root):
     """An array the index calls current but that lost its tail (a power cut
     after the rename) or its header is written again, not read."""
     dataset = build_train_dataset(tmp_path, data_root)
-    attach_image_cache(dataset, 'disk')
+    attach_image_cache(dataset, 'disk', MOSAIC_SCALE)
     paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
     arrays = [disk_cache_file(p, (64, 64)) for p in paths]
     whole = [np.load(a) for a in arrays]
@@ -138,7 +144,7 @@ def test_disk_cache_rewrites_an_array_cut_short(tmp_path, data_root):
         f.truncate(os.path.getsize(arrays[2]) - 10)
     Path(arrays[5]).write_bytes(Path(arrays[5]).read_bytes()[:20])
     written = [os.stat(a).st_mtime_ns for a in arrays]
-    cache = attach_image_cache(dataset, 'disk')
+    cache = attach_image_cache(dataset, 'disk', MOSAIC_SCALE)
     rewritten = [os.stat(a).st_mtime_ns != w for a, w in zip(arrays, written)]
     assert rewritten == [i in (2, 5) for i in range(len(paths))]
     for path, array in zip(paths, whole):
@@ -147,7 +153,7 @@ def test_disk_cache_rewrites_an_array_cut_short(tmp_path, data_root):
 
 def test_ram_cache_is_shared_with_workers(tmp_path, data_root):
     dataset = build_train_dataset(tmp_path, data_root)
-    cache = attach_image_cache(dataset, 'ram')
+    cache = attach_image_cache(dataset, 'ram', MOSAIC_SCALE)
 
     class WriteIntoCache(torch.utils.data.Dataset):
 
@@ -203,6 +209,22 @@ class TruncateImage(Hook):
     assert (tmp_path / 'work' / 'epoch_2.pth').is_file()
     assert f'skipped unreadable training image {victim}' in log
     assert 'epoch 2: skipped' in log and 'epoch 1: skipped' not in log
+
+
+def test_the_cache_size_is_the_training_size_rule(tmp_path, data_root):
+    """One rule from the primaries: images are cached at img_scale when every
+    sample is a mosaic, at their file's size when some are letterboxed, for the
+    hook (as the derivation gives it) and for training_size alike."""
+    assert training_size((640, 480), 1.0) == TrainingSize(640, (640, 480))
+    assert training_size((480, 640), 0.5) == TrainingSize(640, None)
+    assert training_size((320, 320), 0.0) == TrainingSize(320, None)
+    config = write_tiny_config(tmp_path / 'tiny.py', data_root)
+    for mosaic_prob, scale in ((1.0, MOSAIC_SCALE), (0.5, None), (0.0, None)):
+        cfg = load_config(str(config), dict(mosaic_prob=mosaic_prob))
+        hook = cfg.default_hooks.image_cache
+        assert (None if hook.scale is None else tuple(hook.scale)) == scale
+        assert cfg.default_hooks.auto_anchor.img_size == 64
+        assert config_training_size(cfg) == (64, scale)
 
 
 def test_train_cache_flag_builds_the_cache(tmp_path, data_root):

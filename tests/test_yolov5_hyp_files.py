@@ -323,7 +323,8 @@ def test_hyp_anchors_are_evolved_as_yolov5(tiny_coco, tiny_model, tmp_path,
     from mmyolo.registry import DATASETS
     from parkdet_mm.engine import DerivingRunner
     from parkdet_mm.engine.checkpoint import load_local_checkpoint
-    from parkdet_mm.models.anchors import box_sizes_per_image, check_anchors
+    from parkdet_mm.models.anchor_fit import box_sizes_per_image
+    from parkdet_mm.models.autoanchor import check_anchors
     values = YOLOV5_HYP_FILES[('v7.0', 'data/hyps/hyp.Objects365.yaml')]
     assert values['anchors'] == 3.2
     # a pretrained checkpoint that carries its own anchors

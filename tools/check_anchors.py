@@ -14,26 +14,20 @@ are better, prints them as config lines to paste into a config.
 import argparse
 import os.path as osp
 
-import numpy as np
 from mmengine.config import DictAction
 
 import parkdet_mm  # noqa: F401  (registers modules)
 from parkdet_challenge.cli import run_cli
 from parkdet_mm.apis.run_setup import add_data_args, data_primaries
-from parkdet_mm.config import load_config
+from parkdet_mm.config import config_training_size, load_config
 from parkdet_mm.engine.checkpoint import (
     cached_checkpoint_path,
     is_url,
     load_local_checkpoint,
 )
 from parkdet_mm.engine.preflight import check_config_inputs
-from parkdet_mm.models.anchors import (
-    anchors_config_lines,
-    apply_checkpoint_anchors,
-    box_sizes_per_image,
-    check_anchors,
-    train_img_size,
-)
+from parkdet_mm.models.anchors import anchors_config_lines, apply_checkpoint_anchors
+from parkdet_mm.models.autoanchor import check_dataset_anchors
 
 
 def parse_args() -> argparse.Namespace:
@@ -54,6 +48,7 @@ def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, data_primaries(args))
     check_config_inputs(cfg, ('train', ))
+    img_size = config_training_size(cfg).img_size
     load_from = cfg.get('load_from')
     if load_from and is_url(load_from):  # its copy in torch's hub cache, if any
         load_from = cached_checkpoint_path(load_from)
@@ -69,18 +64,15 @@ def main() -> None:
     init_default_scope(cfg.get('default_scope', 'mmyolo'))
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     head = cfg.model.bbox_head
-    img_size = (cfg.default_hooks.get('auto_anchor', {}).get('img_size')
-                or train_img_size(cfg.train_dataloader.dataset.pipeline))
     seed = args.seed if args.seed is not None else \
         cfg.get('randomness', {}).get('seed') or 0
     anchors = [[list(pair) for pair in level]
                for level in head.prior_generator.base_sizes]
     print(f'{len(dataset)} training images at {img_size} px, '
           f'prior_match_thr {head.prior_match_thr}, anchors {anchors}')
-    evolved = check_anchors(
-        box_sizes_per_image(dataset, img_size), anchors,
-        head.prior_generator.strides, head.prior_match_thr, img_size,
-        np.random.default_rng(seed), args.generations)
+    evolved = check_dataset_anchors(
+        dataset, anchors, head.prior_generator.strides, head.prior_match_thr,
+        img_size, seed, args.generations)
     if evolved is not None:
         print('evolved anchors, as config lines:')
         print(anchors_config_lines(evolved))

@@ -6,7 +6,8 @@ what; :mod:`.deriving`: putting it into a config) and checks the primaries
 (:mod:`.primaries`). :class:`~parkdet_mm.engine.DerivingRunner` does the same for a
 config handed to ``RUNNERS.build`` (MMYOLO's own ``tools/train.py``), and
 :func:`derived` for a config file itself, so that a plain ``Config.fromfile`` of the
-project's configs gives the run's values.
+project's configs gives the run's values. :func:`training_size` is the one rule of
+the training size, which the derivation gives every reader.
 """
 from .data_classes import CLASSES_FILE, classes_of_data
 from .derivation import PRIMARIES, default_work_dir, derived_values
@@ -30,6 +31,7 @@ from .primaries import (
                       check_primaries,
                       read_hyp_file,
 )
+from .training_size import TrainingSize, config_training_size, training_size
 
 __all__ = [
     'CLASSES_FILE', 'classes_of_data', 'PRIMARIES', 'default_work_dir',
@@ -38,5 +40,6 @@ __all__ = [
     'final_checkpoint_of', 'finish_config', 'finished_checkpoint', 'finished_run_in',
     'is_finished', 'last_finished_stage', 'load_config', 'read_config',
     'PRIMARY_CHECKS', 'YOLOV5_HYPS', 'YOLOV5_HYPS_WITHOUT_COUNTERPART',
-    'check_primaries', 'read_hyp_file'
+    'check_primaries', 'read_hyp_file', 'TrainingSize', 'config_training_size',
+    'training_size'
 ]

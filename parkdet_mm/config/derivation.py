@@ -22,6 +22,7 @@ from mmengine.config import ConfigDict
 from parkdet_challenge.cli import InputError
 
 from .data_classes import CLASSES_FILE, classes_of_data
+from .training_size import training_size
 
 #: Every primary of the recipe (configs/_base_/ and the training configs set them).
 #: The derivation reads these and nothing else of a config.
@@ -100,7 +101,8 @@ def resolve_defaults(p: ConfigDict, config_file: Optional[str],
       (``ANN_DIR/classes.json``), for data sets that bring their own classes;
       without ``need_data`` it stays None when there is no such list yet (a config
       file read before its data is converted), and so does all that follows it;
-    - ``anchors``: YOLOv5's P6 anchors (pixels at 1280) scaled to ``img_scale``;
+    - ``anchors``: YOLOv5's P6 anchors (pixels at 1280) scaled to the training
+      size (:func:`~.training_size.training_size`);
     - ``test_img_scale``: ``img_scale``;
     - ``work_dir``: :func:`default_work_dir` of the config file and fold;
     - ``train_ann_file``, ``val_ann_file``, ``test_ann_file``: :func:`ann_files`;
@@ -115,7 +117,7 @@ def resolve_defaults(p: ConfigDict, config_file: Optional[str],
             osp.join(p.data_root, p.ann_dir, CLASSES_FILE))):
         p.classes = classes_of_data(p.data_root, p.ann_dir)
     if p.anchors is None:
-        p.anchors = scaled_anchors(p.yolov5_p6_anchors, p.img_scale[0])
+        p.anchors = scaled_anchors(p.yolov5_p6_anchors, img_size(p))
     if p.test_img_scale is None:
         p.test_img_scale = p.img_scale
     if p.work_dir is None:
@@ -126,6 +128,11 @@ def resolve_defaults(p: ConfigDict, config_file: Optional[str],
     if p.load_from is None and p.previous_stage and 'load_from' not in explicit:
         p.load_from = final_checkpoint_of(p.previous_stage, p.fold)
     return p
+
+
+def img_size(p: ConfigDict) -> int:
+    """The training size, YOLOv5's ``imgsz`` (:func:`~.training_size.training_size`)."""
+    return training_size(p.img_scale, p.mosaic_prob).img_size
 
 
 def train_pipeline(p: ConfigDict) -> List[dict]:
@@ -257,7 +264,7 @@ def model_values(p: ConfigDict) -> dict:
     else:  # fl_gamma 0.0: focal loss off, i.e. plain BCE
         loss_cls = Whole(type='mmdet.CrossEntropyLoss', use_sigmoid=True,
                          reduction='mean')
-    multi_scale = [dict(type='YOLOv5MultiScale', img_size=p.img_scale[0],
+    multi_scale = [dict(type='YOLOv5MultiScale', img_size=img_size(p),
                         stride=max(p.strides))]
     size = dict(deepen_factor=p.deepen_factor, widen_factor=p.widen_factor)
     return dict(
@@ -276,7 +283,7 @@ def model_values(p: ConfigDict) -> dict:
             obj=p.loss_obj_weight,
             cls_pw=p.loss_cls_pos_weight,
             obj_pw=p.loss_obj_pos_weight,
-            train_img_size=p.img_scale[0],
+            train_img_size=img_size(p),
             loss_cls=loss_cls,
             prior_match_thr=p.prior_match_thr),
         test_cfg=dict(
@@ -349,7 +356,7 @@ def loader_values(p: ConfigDict, files: Dict[str, str],
                 dataset, ann_file=files['val_ann_file'],
                 pipeline=pipes['val_pipeline'],
                 batch_shapes_cfg=rect_batches(p.val_batch_size_per_gpu,
-                                              p.img_scale[0]))),
+                                              img_size(p)))),
         test_dataloader=dict(
             batch_size=p.test_batch_size_per_gpu,
             num_workers=p.test_num_workers,
@@ -364,10 +371,12 @@ def hook_values(p: ConfigDict) -> dict:
     """``default_hooks``' values that follow the primaries."""
     from parkdet_mm.visualization.loggers import logger_backends
     loggers = dict(loggers=p.loggers)
+    size = training_size(p.img_scale, p.mosaic_prob)
     return dict(
         default_hooks=dict(
             logger=dict(interval=p.log_interval),
-            image_cache=dict(cache=p.image_cache),
+            # the images cached at the size they are first resized to
+            image_cache=dict(cache=p.image_cache, scale=size.load_scale),
             param_scheduler=dict(
                 scheduler_type=p.scheduler_type,
                 lr_factor=p.lr_factor,
@@ -384,7 +393,7 @@ def hook_values(p: ConfigDict) -> dict:
                 else None),
             non_finite_loss=dict(max_skipped_steps=p.max_skipped_steps),
             # anchors_per_level: the placeholders, put back before the check
-            auto_anchor=dict(img_size=p.img_scale[0], initial_anchors=None
+            auto_anchor=dict(img_size=size.img_size, initial_anchors=None
                              if p.anchors_per_level is None else prior_base_sizes(p)),
             training_curves=loggers,
             diagnostics=loggers,

@@ -16,6 +16,7 @@ from parkdet_challenge.cli import InputError
 from parkdet_challenge.formats import FORMATS
 
 from .derivation import DEFAULTED
+from .training_size import config_training_size
 
 
 def _is_int(value: Any) -> bool:
@@ -154,11 +155,12 @@ def check_primaries(cfg: Config, before_defaults: bool = False) -> None:
             problem = image_size_problem(cfg[name], stride)
             if problem:
                 raise InputError(f'{name} = {cfg[name]!r}: must be {problem}')
-    if cfg.get('multi_scale') and cfg.img_scale[0] < 2 * stride:
-        # YOLOv5's check_img_size(floor=2 x stride): below it a drawn size can be 0
-        raise InputError(f'multi_scale needs img_scale of at least {2 * stride} '
-                         f'(2 x the largest stride, as YOLOv5), not '
-                         f'{cfg.img_scale[0]}')
+    if cfg.get('multi_scale'):
+        img_size = config_training_size(cfg).img_size
+        if img_size < 2 * stride:
+            # YOLOv5's check_img_size(floor=2 x stride): below it a drawn size can be 0
+            raise InputError(f'multi_scale needs img_scale of at least {2 * stride} '
+                             f'(2 x the largest stride, as YOLOv5), not {img_size}')
 
 
 # YOLOv5's hyp.*.yaml keys -> the primary each sets.

@@ -54,10 +54,8 @@ from mmengine.runner import CheckpointLoader, save_checkpoint
 
 from parkdet_challenge.atomic import write_bytes_atomic
 from parkdet_challenge.cli import InputError
-from parkdet_mm.converters.yolov5_checkpoint import (
-    convert_yolov5_checkpoint,
-    looks_like_yolov5_checkpoint,
-)
+from parkdet_mm.converters.yolov5_checkpoint import convert_yolov5_checkpoint
+from parkdet_mm.converters.yolov5_pickle import looks_like_yolov5_checkpoint
 
 #: The name of :class:`AtomicLocalBackend` among mmengine's file backends.
 ATOMIC_BACKEND = 'atomic_local'

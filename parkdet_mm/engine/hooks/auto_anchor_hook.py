@@ -6,17 +6,16 @@ from mmengine.dist import broadcast_object_list, is_main_process
 from mmengine.hooks import Hook
 
 from mmyolo.registry import HOOKS
+from parkdet_challenge.cli import InputError
 from parkdet_mm.models.anchors import (
     CHECKPOINT_KEY,
     apply_checkpoint_anchors,
-    box_sizes_per_image,
-    check_anchors,
     checkpoint_anchors,
     model_anchors,
     set_model_anchors,
-    train_img_size,
     unwrap_detector,
 )
+from parkdet_mm.models.autoanchor import check_dataset_anchors
 
 
 @HOOKS.register_module()
@@ -28,16 +27,19 @@ class AutoAnchorHook(Hook):
     training size (each image randomly rescaled by 0.9-1.1) and the head's
     ``prior_match_thr``, logged as YOLOv5's line; at or below 0.98 BPR, anchors
     evolved by k-means and a genetic algorithm, put on the model when their BPR is
-    higher (:func:`parkdet_mm.models.anchors.check_anchors`). Rank 0 computes and
-    broadcasts, so every process uses the same anchors.
+    higher (:func:`parkdet_mm.models.autoanchor.check_dataset_anchors`, which
+    ``tools/check_anchors.py`` runs too). Rank 0 computes and broadcasts, so every
+    process uses the same anchors.
 
     Every checkpoint saved carries the model's anchors as ``meta['anchors']``, and
     a loaded one's (``resume``, ``load_from``, ``tools/test.py``) replace the
     model's, so evolved anchors stay with the weights they were trained with.
 
     Args:
-        img_size (int, optional): Training size; None reads the mosaic's
-            ``img_scale`` in the training pipeline. Defaults to None.
+        img_size (int, optional): The training size, YOLOv5's ``imgsz``; the
+            recipe derives it from ``img_scale``
+            (:func:`parkdet_mm.config.training_size`). The check needs it.
+            Defaults to None.
         check (bool): Run the check before training (YOLOv5's
             ``--noautoanchor`` is ``check=False``); checkpoints carry and apply
             anchors either way. Defaults to True.
@@ -104,16 +106,16 @@ class AutoAnchorHook(Hook):
             runner.logger.info(f'anchors from the checkpoint: {anchors}')
 
     def _check(self, runner):
-        dataset = runner.train_dataloader.dataset
-        img_size = self.img_size or train_img_size(dataset.pipeline)
+        if self.img_size is None:
+            raise InputError('AutoAnchorHook needs img_size, the training size '
+                             '(check=False leaves the check out)')
         head = unwrap_detector(runner.model).bbox_head
-        seed = runner.seed if self.seed is None else self.seed
-        return check_anchors(
-            box_sizes_per_image(dataset, img_size),
+        return check_dataset_anchors(
+            runner.train_dataloader.dataset,
             model_anchors(runner.model),
             head.featmap_strides,
             head.prior_match_thr,
-            img_size,
-            np.random.default_rng(seed),
+            self.img_size,
+            runner.seed if self.seed is None else self.seed,
             self.generations,
             log=runner.logger.info)

@@ -10,7 +10,6 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from mmyolo.datasets.transforms import Mosaic
 from mmyolo.registry import HOOKS
 from parkdet_challenge.cli import InputError
 from parkdet_mm.datasets.image_cache import CACHE_MODES, ImageCache
@@ -27,15 +26,6 @@ def _leaf_datasets(dataset) -> Iterator:
         yield from _leaf_datasets(dataset.dataset)
     else:
         yield dataset
-
-
-def cache_scale(pipeline) -> Optional[Tuple[int, int]]:
-    """The (w, h) every training image is resized to first: the img_scale of a
-    Mosaic that always runs; None when there is none (images keep their size)."""
-    for transform in iter_transforms(pipeline):
-        if isinstance(transform, Mosaic):
-            return tuple(transform.img_scale) if transform.prob >= 1 else None
-    return None
 
 
 def loading_transforms(dataset) -> List[LoadImageFromFileOrCache]:
@@ -64,10 +54,13 @@ def make_loading_cache_aware(dataset) -> int:
                                     LoadImageFromFile, swap)
 
 
-def attach_image_cache(dataset, mode: str) -> ImageCache:
-    """Build the image cache (``mode`` 'ram' or 'disk') of ``dataset``'s images for
-    its pipeline's Mosaic size and attach it to the pipeline's loading transforms
-    (made cache-aware first).
+def attach_image_cache(dataset, mode: str,
+                       scale: Optional[Tuple[int, int]]) -> ImageCache:
+    """Build the image cache (``mode`` 'ram' or 'disk') of ``dataset``'s images and
+    attach it to its pipeline's loading transforms (made cache-aware first). The
+    images are kept at the size they are first resized to, ``scale`` (w, h: a
+    mosaic's ``img_scale``; see :class:`ImageCacheHook`), or at their file's size
+    (None).
 
     Distributed, rank 0 writes a disk cache first and the other ranks then find it
     current; each rank builds its own RAM cache, as YOLOv5's ranks do.
@@ -77,7 +70,6 @@ def attach_image_cache(dataset, mode: str) -> ImageCache:
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     paths = [info['img_path'] for info in infos]
     sizes = [(info['width'], info['height']) for info in infos]
-    scale = cache_scale(dataset.pipeline)
     is_writer = mode == 'ram' or get_rank() == 0
     if not is_writer:
         barrier()  # rank 0 writes the arrays first
@@ -102,20 +94,32 @@ class ImageCacheHook(Hook):
     start, it makes the training pipeline's loading transforms
     :class:`~parkdet_mm.datasets.transforms.LoadImageFromFileOrCache`
     (:func:`make_loading_cache_aware`) and, with a cache, builds an
-    :class:`~parkdet_mm.datasets.ImageCache` of the training set's images for the
-    pipeline's Mosaic size and attaches it to them (:func:`attach_image_cache`).
+    :class:`~parkdet_mm.datasets.ImageCache` of the training set's images at
+    ``scale`` and attaches it to them (:func:`attach_image_cache`).
     Workers fork after that and share the RAM cache's pages (mmengine's default
     ``mp_start_method='fork'``; ``ram`` refuses another start method).
 
     After every training epoch it logs how many unreadable images the loading
     transforms skipped (the warnings before it name them), when there were any.
+
+    Args:
+        cache (str, optional): ``'ram'``, ``'disk'`` or None (no cache).
+            Defaults to None.
+        scale (tuple, optional): The (w, h) every training image is resized to
+            first, which the cache keeps it at: the mosaic's ``img_scale`` when
+            every sample is a mosaic (the recipe derives it from ``img_scale``
+            and ``mosaic_prob``: :func:`parkdet_mm.config.training_size`); None
+            keeps the images at their file's size, right for any pipeline.
+            Defaults to None.
     """
 
-    def __init__(self, cache: Optional[str] = None) -> None:
+    def __init__(self, cache: Optional[str] = None,
+                 scale: Optional[Tuple[int, int]] = None) -> None:
         if cache is not None and cache not in CACHE_MODES:
             raise InputError(f'image cache must be one of {CACHE_MODES} or None, '
                              f'not {cache!r}')
         self.cache = cache
+        self.scale = None if scale is None else tuple(scale)
         self._skipped_before = 0
 
     def before_train(self, runner: Runner) -> None:
@@ -138,7 +142,7 @@ class ImageCacheHook(Hook):
                     '--cache ram shares memory with fork-started dataloader '
                     'workers; set env_cfg.mp_cfg.mp_start_method=fork')
         for dataset in datasets:
-            attach_image_cache(dataset, self.cache)
+            attach_image_cache(dataset, self.cache, self.scale)
 
     def after_train_epoch(self, runner: Runner) -> None:
         skipped = sum(

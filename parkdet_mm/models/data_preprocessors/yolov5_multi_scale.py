@@ -21,7 +21,8 @@ class YOLOv5MultiScale(nn.Module):
     their normalized coordinates stay YOLOv5's.
 
     Args:
-        img_size: YOLOv5's ``imgsz``: the training size (``img_scale[0]``).
+        img_size: YOLOv5's ``imgsz``: the training size (the longer side of
+            ``img_scale``).
         stride: The model's largest stride (YOLOv5's ``gs``).
     """
 

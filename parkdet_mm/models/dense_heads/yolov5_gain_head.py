@@ -21,8 +21,8 @@ class YOLOv5GainHead(YOLOv5Head):
             ``featmap_strides`` give ``nc`` and ``nl``.
         box, cls, obj: YOLOv5's ``box``, ``cls`` and ``obj`` gains.
         cls_pw, obj_pw: YOLOv5's ``cls_pw`` and ``obj_pw``.
-        train_img_size: YOLOv5's ``imgsz``: the training image size (the width of
-            ``img_scale``).
+        train_img_size: YOLOv5's ``imgsz``: the training image size (the longer
+            side of ``img_scale``).
         loss_cls, loss_bbox, loss_obj: The losses as :class:`YOLOv5Head` takes
             them, without ``loss_weight`` (and ``class_weight``), which this head
             sets.
