@@ -54,6 +54,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Optional, Tuple
 
+from parkdet_challenge.cli import InputError
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/demo/baseline.py'
 
@@ -108,20 +110,16 @@ def make_demo_data(python: str, data: str, seed: int) -> None:
 
 
 def last_val(work_dir: str) -> Dict[str, float]:
-    """The last validation's mAP@.5 and mAP of the run in ``work_dir``."""
-    scores: Dict[str, float] = {}
-    if not osp.isdir(work_dir):
-        return scores
-    for stamp in sorted(os.listdir(work_dir)):
-        scalars = osp.join(work_dir, stamp, 'vis_data', 'scalars.json')
-        if osp.isfile(scalars):
-            with open(scalars) as f:
-                for line in f:
-                    record = json.loads(line)
-                    if 'challenge/mAP_50' in record:
-                        scores = dict(mAP_50=record['challenge/mAP_50'],
-                                      mAP=record['challenge/mAP'])
-    return scores
+    """The last validation's mAP@.5 and mAP of the run in ``work_dir`` ({} when
+    it has none yet)."""
+    from parkdet_mm.visualization.training_curves import read_scalars
+    try:
+        _, val = read_scalars(work_dir)
+    except InputError:  # no run there yet
+        return {}
+    last = next((r for r in reversed(val) if 'challenge/mAP_50' in r), None)
+    return {} if last is None else dict(mAP_50=last['challenge/mAP_50'],
+                                        mAP=last['challenge/mAP'])
 
 
 def train(python: str, checkout: str, config: str, seed: int, work_dir: str,

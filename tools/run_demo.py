@@ -114,20 +114,13 @@ def evaluate_on_val(demo: Demo, config: str, checkpoint: str) -> dict:
 
 def logged_val(work_dir: str) -> Dict[str, float]:
     """The val mAP@.5, mAP and mAP@.75 a training logged after its last epoch
-    (MMEngine's scalars.json in the run's log folders)."""
-    scores: Dict[str, float] = {}
-    for stamp in sorted(os.listdir(work_dir)):
-        scalars = osp.join(work_dir, stamp, 'vis_data', 'scalars.json')
-        if osp.isfile(scalars):
-            with open(scalars) as f:
-                for line in f:
-                    record = json.loads(line)
-                    if 'challenge/mAP_50' in record:
-                        scores = {key: record[f'challenge/{key}']
-                                  for key in ('mAP', 'mAP_50', 'mAP_75')}
-    if not scores:
+    (MMEngine's scalar logs in its work dir)."""
+    from parkdet_mm.visualization.training_curves import read_scalars
+    _, val = read_scalars(work_dir)
+    last = next((r for r in reversed(val) if 'challenge/mAP_50' in r), None)
+    if last is None:
         raise InputError(f'{work_dir}: the training logged no validation')
-    return scores
+    return {key: last[f'challenge/{key}'] for key in ('mAP', 'mAP_50', 'mAP_75')}
 
 
 def make_parking_data(demo: Demo, python: str) -> None:
