@@ -63,19 +63,23 @@ CONFIG = 'configs/demo/baseline.py'
 REFERENCE_LOOP = (
     "warmup_bias_lr_group = 'norm'\n"
     "train_dataloader = dict(sampler=dict(mosaic_partners=3))\n")
-LAGGED_SCHEDULE = (
-    "param_scheduler=dict(\n"
-    "    _delete_=True, type='YOLOv5ParamSchedulerHook', scheduler_type='linear',\n"
-    "    lr_factor='${lr_factor}', max_epochs='${max_epochs}',\n"
-    "    warmup_epochs='${warmup_epochs}', warmup_momentum='${warmup_momentum}',\n"
-    "    warmup_bias_lr='${warmup_bias_lr}', warmup_mim_iter='${warmup_min_iters}')")
+# MMYOLO's hook takes the derived schedule values (and ignores the two it does not
+# know); its minimum warmup is the recipe's warmup_min_iters.
+LAGGED_SCHEDULE = ("param_scheduler=dict(type='YOLOv5ParamSchedulerHook', "
+                   "warmup_mim_iter=100)")
 NO_AUTOANCHOR = 'auto_anchor=dict(check=False)'
 UNIFORM_PARTNERS = 'train_dataloader = dict(sampler=dict(mosaic_partners=0))\n'
-PERSPECTIVE_WARP = "random_affine = dict(type='YOLOv5RandomAffine')\n"
+# the recipe's pipeline with MMYOLO's affine (a pipeline of one's own: derived no
+# more, with a warning)
+PERSPECTIVE_WARP = (
+    "train_pipeline = [dict(t, type='YOLOv5RandomAffine')\n"
+    "                  if t['type'] == 'YOLOv5RandomAffineWarp' else t\n"
+    "                  for t in _base_.train_pipeline]\n")
+# (image_weights adds ClassBalanceHook after it)
 EMA_PER_ITERATION = (
-    "ema_hook = dict(_delete_=True, type='EMAHook', ema_type='ExpMomentumEMA',\n"
-    "                momentum=0.0001, update_buffers=True, strict_load=False,\n"
-    "                priority=49)\n")
+    "custom_hooks = [dict(type='EMAHook', ema_type='ExpMomentumEMA',\n"
+    "                     momentum=0.0001, update_buffers=True, strict_load=False,\n"
+    "                     priority=49)]\n")
 # Each variant: lines added to a child of configs/demo/baseline.py.
 VARIANTS: Dict[str, str] = {
     'demo': '',

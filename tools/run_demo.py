@@ -315,9 +315,8 @@ def seed_demo(demo: Demo, seed: int) -> Demo:
         name = osp.splitext(osp.basename(config))[0]
         lines = [f'_base_ = {osp.abspath(config)!r}', f'seed = {seed}',
                  f'work_dir = {osp.join(work, name)!r}']
-        if stages:
-            lines.append("load_from = '${final_checkpoint_of(%s)}'"
-                         % json.dumps(stages[-1]))
+        if stages:  # load_from follows: that stage's final checkpoint
+            lines.append(f'previous_stage = {stages[-1]!r}')
         child = osp.join(folder, f'{name}.py')
         with open(child, 'w') as f:
             f.write('\n'.join(lines) + '\n')
