@@ -136,10 +136,14 @@ def train(python: str, checkout: str, config: str, seed: int, work_dir: str,
     start = time.time()
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=checkout,
                PYTHONWARNINGS='ignore')
+    # the seed primary; a checkout from before the derived configs sets
+    # mmengine's randomness.seed itself
+    derived = osp.isfile(osp.join(checkout, 'parkdet_mm', 'config', 'derivation.py'))
+    seed_key = 'seed' if derived else 'randomness.seed'
     with open(work_dir + '.log', 'w') as log:
         subprocess.run(
             [python, 'tools/train.py', config, '--work-dir', work_dir,
-             '--cfg-options', f'randomness.seed={seed}'],
+             '--cfg-options', f'{seed_key}={seed}'],
             cwd=checkout, env=env, stdout=log, stderr=subprocess.STDOUT,
             check=True)
     return last_val(work_dir), (time.time() - start) / 60
