@@ -1,7 +1,7 @@
 """`make demo` (and demo2021, demo-coco): a recipe end to end on synthetic data, on a CPU.
 
     python tools/run_demo.py [--recipe 2022|2021|coco] [--fresh] [--docs DIR]
-        [--seeds S [S ...]] [--jobs N] [--no-data]
+        [--seeds S [S ...]] [--jobs N] [--no-data] [--data-seed N]
 
 --recipe 2022 (default, `make demo`): make the demo data (tools/make_demo_data.py),
 convert it (tools/prepare_data.py), draw a grid of augmented training inputs
@@ -35,6 +35,11 @@ per seed with their median and range, the thread count and wall time of each run
 also written to WORK/seeds.json; --jobs N runs N seeds side by side (each run's
 figures do not depend on it, its time does); with --docs DIR the figures go to
 DIR/demo_seeds.json, which later runs compare with.
+
+--data-seed N: the same recipe on the demo generator's data at seed N
+(tools/make_demo_data.py --seed N, into DATA_seedN; work in WORK_data_seedN): a draw
+of the same kind that no setting here was tuned to, to check that what learns the
+demo's data learns another draw as well.
 """
 import argparse
 import json
@@ -86,6 +91,8 @@ class Demo:
     data: str
     work: str
     stages: Tuple[str, ...]
+    #: the demo data generator's seed (tools/make_demo_data.py --seed)
+    data_seed: int = 0
 
 
 def step(title: str, args) -> None:
@@ -124,7 +131,8 @@ def logged_val(work_dir: str) -> Dict[str, float]:
 
 
 def make_parking_data(demo: Demo, python: str) -> None:
-    step('demo data', [python, 'tools/make_demo_data.py', demo.data])
+    step('demo data', [python, 'tools/make_demo_data.py', demo.data, '--seed',
+                       str(demo.data_seed)])
     step('convert to COCO', [python, 'tools/prepare_data.py', '--data-root',
                              demo.data, '--out-dir', demo.data, '--val-size', '80'])
 
@@ -224,7 +232,7 @@ def work_dir_of(config: str) -> str:
 def make_inattention_data(demo: Demo, python: str) -> None:
     step('2021-format demo data', [python, 'tools/make_demo_data.py', demo.data,
                                    '--format', '2021', '--train', '400', '--test',
-                                   '40'])
+                                   '40', '--seed', str(demo.data_seed)])
     step('convert: val split, diet subset, test list',
          [python, 'tools/prepare_data.py', '--data-root', demo.data, '--out-dir',
           demo.data, '--val-size', '80', '--no-plot'])
@@ -264,7 +272,8 @@ def run_inattention(demo: Demo, python: str) -> dict:
 
 def make_coco_data(demo: Demo, python: str) -> None:
     step('demo data as a plain COCO set (other class names and ids)',
-         [python, 'tools/make_demo_data.py', demo.data, '--format', 'coco'])
+         [python, 'tools/make_demo_data.py', demo.data, '--format', 'coco',
+          '--seed', str(demo.data_seed)])
     step('convert: the COCO layout, classes from the data',
          [python, 'tools/prepare_data.py', '--data-root', demo.data, '--out-dir',
           demo.data, '--train-json', 'annotations/instances_train.json',
@@ -301,19 +310,19 @@ def run_coco(demo: Demo, python: str) -> dict:
                 results=results, checkpoint=final)
 
 
-def seed_demo(demo: Demo, seed: int) -> Demo:
-    """``demo`` at ``seed`` in the fresh work dir WORK/seedS: a child config per
-    stage (the seed, the stage's work dir there, and the stage before as the
-    one it starts from), written into WORK/seedS/configs."""
-    work = osp.join(demo.work, f'seed{seed}')
-    if osp.isdir(work):
+def child_configs(demo: Demo, work: str, fresh: bool, **primaries) -> Demo:
+    """``demo`` in the work dir ``work`` (emptied first when ``fresh``): a child
+    config per stage (these primaries, the stage's work dir there, and the stage
+    before as the one it starts from), written into WORK/configs."""
+    if fresh and osp.isdir(work):
         shutil.rmtree(work)
     folder = osp.join(work, 'configs')
-    os.makedirs(folder)
+    os.makedirs(folder, exist_ok=True)
     stages: List[str] = []
     for config in demo.stages:
         name = osp.splitext(osp.basename(config))[0]
-        lines = [f'_base_ = {osp.abspath(config)!r}', f'seed = {seed}',
+        lines = [f'_base_ = {osp.abspath(config)!r}',
+                 *(f'{key} = {value!r}' for key, value in primaries.items()),
                  f'work_dir = {osp.join(work, name)!r}']
         if stages:  # load_from follows: that stage's final checkpoint
             lines.append(f'previous_stage = {stages[-1]!r}')
@@ -324,13 +333,29 @@ def seed_demo(demo: Demo, seed: int) -> Demo:
     return replace(demo, work=work, stages=tuple(stages))
 
 
+def seed_demo(demo: Demo, seed: int) -> Demo:
+    """``demo`` at ``seed`` (the config's ``seed`` primary) in the fresh work
+    dir WORK/seedS."""
+    return child_configs(demo, osp.join(demo.work, f'seed{seed}'), True,
+                         seed=seed)
+
+
+def data_seed_demo(demo: Demo, data_seed: int, fresh: bool) -> Demo:
+    """``demo`` on the demo generator's data at ``data_seed`` (DATA_seedN), a
+    draw no setting was tuned to, in WORK_data_seedN."""
+    data = f'{demo.data}_seed{data_seed}'
+    return replace(child_configs(demo, f'{demo.work}_data_seed{data_seed}', fresh,
+                                 data_root=data + '/'),
+                   data=data, data_seed=data_seed)
+
+
 def run_once(demo: Demo, seed: Optional[int]) -> dict:
     """Run ``demo`` (its data made) and return its summary, also written to
     WORK/summary.json."""
     import torch
     start = time.time()
     summary = RECIPES[demo.recipe]['run'](demo, sys.executable)
-    summary.update(recipe=demo.recipe, seed=seed,
+    summary.update(recipe=demo.recipe, seed=seed, data_seed=demo.data_seed,
                    torch_threads=torch.get_num_threads(),
                    minutes=round((time.time() - start) / 60, 1))
     path = osp.join(demo.work, 'summary.json')
@@ -343,7 +368,8 @@ def run_once(demo: Demo, seed: Optional[int]) -> dict:
     return summary
 
 
-def run_seeds(demo: Demo, seeds: List[int], jobs: int) -> List[dict]:
+def run_seeds(demo: Demo, seeds: List[int], jobs: int,
+              data_seed: int) -> List[dict]:
     """The demo once per seed from fresh work dirs, ``jobs`` at a time (each in
     a process of its own, its output in WORK/seedS.log); their summaries."""
     if jobs <= 1:
@@ -355,7 +381,8 @@ def run_seeds(demo: Demo, seeds: List[int], jobs: int) -> List[dict]:
         with open(log, 'w') as f:
             status = subprocess.run(
                 [sys.executable, 'tools/run_demo.py', '--recipe', demo.recipe,
-                 '--seeds', str(seed), '--no-data'], stdout=f,
+                 '--seeds', str(seed), '--no-data', '--data-seed',
+                 str(data_seed)], stdout=f,
                 stderr=subprocess.STDOUT).returncode
         if status != 0:
             raise InputError(f'the demo at seed {seed} failed: see {log}')
@@ -384,32 +411,46 @@ def main() -> None:
                         help='with --seeds: seeds run side by side (1)')
     parser.add_argument('--no-data', action='store_true',
                         help='use the demo data already made and converted')
+    parser.add_argument('--data-seed', type=int, default=0, metavar='N',
+                        help="the demo data generator's seed: another than 0 "
+                        "trains on a draw no setting was tuned to (DATA_seedN, "
+                        "WORK_data_seedN)")
     args = parser.parse_args()
     recipe = RECIPES[args.recipe]
     demo = Demo(args.recipe, recipe['data'], recipe['work'], recipe['stages'])
     if args.jobs < 1:
         raise InputError(f'--jobs must be at least 1 (got {args.jobs})')
-    if args.fresh and osp.isdir(demo.work) and not args.seeds:
+    fresh = args.fresh and not args.seeds  # --seeds: every seed's dir is fresh
+    if args.data_seed:
+        demo = data_seed_demo(demo, args.data_seed, fresh)
+    elif fresh and osp.isdir(demo.work):
         shutil.rmtree(demo.work)
     if not args.no_data:
         recipe['make_data'](demo, sys.executable)
     if not args.seeds:
         summary = run_once(demo, None)
         report(summary, recipe)
-        if args.docs and args.recipe == '2022':
+        if args.docs and args.recipe == '2022' and not args.data_seed:
             copy_pictures(demo.work, args.docs)
         return
-    summaries = run_seeds(demo, args.seeds, args.jobs)
+    summaries = run_seeds(demo, args.seeds, args.jobs, args.data_seed)
     if len(args.seeds) == 1:
         report(summaries[0], recipe)
         return
     report_seeds(demo, summaries, recipe, args)
 
 
+def figures_key(recipe: str, data_seed: int) -> str:
+    """The recipe's key in docs/demo_seeds.json: its name, with the data
+    generator's seed when that is not the demo's own (0)."""
+    return recipe if data_seed == 0 else f'{recipe} data_seed {data_seed}'
+
+
 def report(summary: dict, recipe: dict) -> None:
     """The last lines: this run's figure against its bar and the docs' seeds."""
     print('\n==> how this run compares')
-    docs = read_docs_figures(DOCS_FIGURES).get(summary['recipe'])
+    docs = read_docs_figures(DOCS_FIGURES).get(
+        figures_key(summary['recipe'], summary['data_seed']))
     for line in comparison_lines(
             {name: s for name, s in summary['stages'].items()},
             summary['torch_threads'], recipe['bar'], docs, DOCS_FIGURES):
@@ -444,12 +485,14 @@ def report_seeds(demo: Demo, summaries: List[dict], recipe: dict,
     print(line)
     if args.docs:
         command = ' '.join(['python tools/run_demo.py', '--recipe', demo.recipe,
-                            '--seeds', *map(str, args.seeds)])
+                            '--seeds', *map(str, args.seeds)]
+                           + (['--data-seed', str(args.data_seed)]
+                              if args.data_seed else []))
         target = osp.join(args.docs, osp.basename(DOCS_FIGURES))
-        write_docs_figures(target, demo.recipe, summary, command,
-                           time.strftime('%Y-%m-%d'))
+        write_docs_figures(target, figures_key(demo.recipe, args.data_seed),
+                           summary, command, time.strftime('%Y-%m-%d'))
         print(f'wrote the figures to {target}')
-        if demo.recipe == '2022':
+        if demo.recipe == '2022' and not args.data_seed:
             copy_pictures(osp.join(demo.work, f'seed{args.seeds[0]}'), args.docs)
 
 
