@@ -8,6 +8,7 @@ iteration) and records what each iteration did.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -167,13 +168,11 @@ def uninterrupted(uninterrupted_run):
     return iterations(uninterrupted_run)
 
 
-def test_the_same_command_twice_gives_bit_identical_checkpoints(
-        uninterrupted_run, tiny_coco, tmp_path):
-    work = tmp_path / 'work'
-    proc = train(make_config(tmp_path, tiny_coco, 'plain'), work)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    first, second = (load_local_checkpoint(str(w / f'epoch_{EPOCHS}.pth'))
-                     for w in (uninterrupted_run, work))
+def assert_bit_identical(first_path: Path, second_path: Path) -> None:
+    """Two checkpoints hold the same weights, EMA weights and momentum buffers,
+    bit for bit."""
+    first, second = (load_local_checkpoint(str(p))
+                     for p in (first_path, second_path))
     for key in ('state_dict', 'ema_state_dict'):
         assert first[key].keys() == second[key].keys()
         for name, tensor in first[key].items():
@@ -185,6 +184,15 @@ def test_the_same_command_twice_gives_bit_identical_checkpoints(
                            states[1][index]['momentum_buffer'])
 
 
+def test_the_same_command_twice_gives_bit_identical_checkpoints(
+        uninterrupted_run, tiny_coco, tmp_path):
+    work = tmp_path / 'work'
+    proc = train(make_config(tmp_path, tiny_coco, 'plain'), work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_bit_identical(uninterrupted_run / f'epoch_{EPOCHS}.pth',
+                         work / f'epoch_{EPOCHS}.pth')
+
+
 SAME_AS_UNINTERRUPTED = ('iter', 'epoch', 'batch', 'samples', 'lr',
                          'group_momentum', 'stepped', 'accumulate',
                          'last_step_iter', 'ema_updates')
@@ -192,7 +200,7 @@ STATE = ('weights', 'momentum', 'ema', 'ema_updates', 'grads', 'has_grads')
 
 
 def test_sigterm_then_resume_trains_the_rest_of_the_epoch_as_without_it(
-        uninterrupted, tiny_coco, tmp_path):
+        uninterrupted, uninterrupted_run, tiny_coco, tmp_path):
     # the signal arrives during an iteration of epoch 2 that does not step, so
     # gradients of several batches are waiting for the next step
     stop = next(r['iter'] for r in uninterrupted
@@ -233,7 +241,10 @@ def test_sigterm_then_resume_trains_the_rest_of_the_epoch_as_without_it(
         assert {k: got[k] for k in SAME_AS_UNINTERRUPTED} == \
             {k: want[k] for k in SAME_AS_UNINTERRUPTED}, got['iter']
     assert not saved.exists()  # removed once epoch_2.pth superseded it
-    assert (work / f'epoch_{EPOCHS}.pth').is_file()
+    # the augmentations (drawn in this process: no data workers) too, so the
+    # run ends where the uninterrupted one does
+    assert_bit_identical(uninterrupted_run / f'epoch_{EPOCHS}.pth',
+                         work / f'epoch_{EPOCHS}.pth')
 
 
 WORKERS = '''
@@ -256,6 +267,48 @@ def test_sigterm_to_the_process_group_with_data_workers(tiny_coco, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [r['iter'] for r in iterations(work)] == list(
         range(EPOCHS * ITERS_PER_EPOCH))
+
+
+@pytest.fixture(scope='module')
+def uninterrupted_with_workers(tiny_coco, tmp_path_factory) -> Path:
+    tmp_path = tmp_path_factory.mktemp('uninterrupted_workers')
+    work = tmp_path / 'work'
+    proc = train(make_config(tmp_path, tiny_coco, 'plain', extra=WORKERS), work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work
+
+
+def test_resumed_from_an_epoch_checkpoint_ends_bit_identical(
+        uninterrupted_with_workers, tiny_coco, tmp_path):
+    """Killed after epoch 1's checkpoint: the two persistent data workers'
+    generators (and the main process's) continue where they were."""
+    work = tmp_path / 'work'
+    work.mkdir()
+    shutil.copy(uninterrupted_with_workers / 'epoch_1.pth', work)
+    proc = train(make_config(tmp_path, tiny_coco, 'resume', extra=WORKERS), work,
+                 '--resume', str(work / 'epoch_1.pth'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'random generator' not in proc.stdout + proc.stderr  # no warning
+    assert_bit_identical(uninterrupted_with_workers / f'epoch_{EPOCHS}.pth',
+                         work / f'epoch_{EPOCHS}.pth')
+
+
+def test_sigterm_inside_an_epoch_with_workers_then_resume_ends_bit_identical(
+        uninterrupted_with_workers, tiny_coco, tmp_path):
+    """Stopped after epoch 2's first batch: the next is the second worker's, so
+    the resumed workers start over at the epoch's first batch, make it again
+    and drop it."""
+    config = make_config(
+        tmp_path, tiny_coco, 'sigterm',
+        "[dict(type='SignalAtIterationHook', iteration=4)]", extra=WORKERS)
+    work = tmp_path / 'work'
+    line = one_line(train(config, work), 143)
+    assert 'after iteration 5 (epoch 2, batch 1 of 4)' in line, line
+    proc = train(make_config(tmp_path, tiny_coco, 'resume', extra=WORKERS), work,
+                 '--resume')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_bit_identical(uninterrupted_with_workers / f'epoch_{EPOCHS}.pth',
+                         work / f'epoch_{EPOCHS}.pth')
 
 
 def test_sigint_saves_and_a_second_one_stops_at_once(tiny_coco, tmp_path):

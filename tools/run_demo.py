@@ -1,6 +1,7 @@
 """`make demo` (and demo2021, demo-coco): a recipe end to end on synthetic data, on a CPU.
 
     python tools/run_demo.py [--recipe 2022|2021|coco] [--fresh] [--docs DIR]
+        [--seeds S [S ...]] [--jobs N] [--no-data] [--data-seed N]
 
 --recipe 2022 (default, `make demo`): make the demo data (tools/make_demo_data.py),
 convert it (tools/prepare_data.py), draw a grid of augmented training inputs
@@ -21,9 +22,24 @@ class names and category ids (images/, annotations/instances_*.json), converted 
 --train-json/--images/--test-json and trained with configs/coco/demo.py (classes
 from the data); scored on val, the test set predicted as COCO results.
 
-Every score comes from the evaluation's own results (tools/predict.py's
-scores.json, the test loop's metrics), and each run ends with a summary, also
-written to WORK/summary.json with the torch thread count it ran with.
+Every score comes from the evaluation's own results (the 2022 stages' own
+validation after their last epoch, tools/predict.py's scores.json), and each run
+ends with a summary, also written to WORK/summary.json with the torch thread count
+it ran with, and with how its figure compares with the recipe's bar and with the
+median and range over seeds that docs/demo.md quotes (docs/demo_seeds.json).
+
+--seeds S [S ...]: the recipe once per seed (the config's `seed`, which seeds the
+model's initialization, the sampler and the augmentations), each from a fresh work
+dir WORK/seedS (data made once), then a table of each stage's val mAP@.5 and mAP
+per seed with their median and range, the thread count and wall time of each run,
+also written to WORK/seeds.json; --jobs N runs N seeds side by side (each run's
+figures do not depend on it, its time does); with --docs DIR the figures go to
+DIR/demo_seeds.json, which later runs compare with.
+
+--data-seed N: the same recipe on the demo generator's data at seed N
+(tools/make_demo_data.py --seed N, into DATA_seedN; work in WORK_data_seedN): a draw
+of the same kind that no setting here was tuned to, to check that what learns the
+demo's data learns another draw as well.
 """
 import argparse
 import json
@@ -33,17 +49,24 @@ import shutil
 import subprocess
 import sys
 import time
-from typing import Dict, List
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Dict, List, Optional, Tuple
 
 from parkdet_challenge.atomic import write_json_atomic
 from parkdet_challenge.cli import InputError, run_cli
+from parkdet_challenge.demo_report import (
+    comparison_lines,
+    read_docs_figures,
+    seed_summary,
+    seed_table,
+    write_docs_figures,
+)
 
-DATA = 'data/demo'
-WORK = 'work_dirs/demo'
-BASELINE = 'configs/demo/baseline.py'
-FINETUNE = 'configs/demo/finetune.py'
+#: The seed figures docs/demo.md quotes, per recipe (--seeds --docs docs).
+DOCS_FIGURES = 'docs/demo_seeds.json'
 # A few test images for tools/detect.py (the demo's test names are uuids).
-DETECT_SOURCE = DATA + '/test/images/[0-3]*.png'
+DETECT_IMAGES = 'test/images/[0-3]*.png'
 # One of each picture the demo draws, below WORK, and its name in docs/demo.md's
 # docs/ (--docs copies them there; of a folder, its first picture).
 PICTURES = {
@@ -60,13 +83,25 @@ PICTURES = {
 }
 
 
+@dataclass(frozen=True)
+class Demo:
+    """One run of a recipe's demo: its data, work folder and training configs
+    (in order; each after the first starts from the one before)."""
+    recipe: str
+    data: str
+    work: str
+    stages: Tuple[str, ...]
+    #: the demo data generator's seed (tools/make_demo_data.py --seed)
+    data_seed: int = 0
+
+
 def step(title: str, args) -> None:
     print(f'\n==> {title}\n    {" ".join(args)}', flush=True)
     if subprocess.run(args).returncode != 0:
         raise InputError(f'demo step failed: {title}')
 
 
-def evaluate_on_val(config: str, checkpoint: str) -> dict:
+def evaluate_on_val(demo: Demo, config: str, checkpoint: str) -> dict:
     """COCO mAP of ``checkpoint`` on the val split, through the test loop."""
     from mmengine.runner import Runner
 
@@ -75,7 +110,7 @@ def evaluate_on_val(config: str, checkpoint: str) -> dict:
     from parkdet_mm.config import load_config
     flush_denormals_on_cpu()
     cfg = load_config(config)
-    cfg.work_dir = osp.join(WORK, 'val')
+    cfg.work_dir = osp.join(demo.work, 'val')
     cfg.load_from = checkpoint
     cfg.test_dataloader = cfg.val_dataloader
     cfg.test_evaluator = cfg.val_evaluator
@@ -84,34 +119,51 @@ def evaluate_on_val(config: str, checkpoint: str) -> dict:
     return Runner.from_cfg(cfg).test()
 
 
-def run_parking(python: str) -> dict:
-    """The 2022 recipe's demo (see the module docstring); its summary."""
-    step('demo data', [python, 'tools/make_demo_data.py', DATA])
+def logged_val(work_dir: str) -> Dict[str, float]:
+    """The val mAP@.5, mAP and mAP@.75 a training logged after its last epoch
+    (MMEngine's scalar logs in its work dir)."""
+    from parkdet_mm.visualization.training_curves import read_scalars
+    _, val = read_scalars(work_dir)
+    last = next((r for r in reversed(val) if 'challenge/mAP_50' in r), None)
+    if last is None:
+        raise InputError(f'{work_dir}: the training logged no validation')
+    return {key: last[f'challenge/{key}'] for key in ('mAP', 'mAP_50', 'mAP_75')}
+
+
+def make_parking_data(demo: Demo, python: str) -> None:
+    step('demo data', [python, 'tools/make_demo_data.py', demo.data, '--seed',
+                       str(demo.data_seed)])
     step('convert to COCO', [python, 'tools/prepare_data.py', '--data-root',
-                             DATA, '--out-dir', DATA, '--val-size', '80'])
+                             demo.data, '--out-dir', demo.data, '--val-size', '80'])
+
+
+def run_parking(demo: Demo, python: str) -> dict:
+    """The 2022 recipe's demo (see the module docstring); its summary."""
+    work, data = demo.work, demo.data
+    baseline_cfg, finetune_cfg = demo.stages
     step('a grid of augmented training inputs (mosaic, affine, HSV, flip)',
-         [python, 'tools/browse_dataset.py', BASELINE, '--out',
-          osp.join(WORK, 'train_batch.png')])
+         [python, 'tools/browse_dataset.py', baseline_cfg, '--out',
+          osp.join(work, 'train_batch.png')])
     step('train baseline, then finetune',
-         ['bash', 'tools/train_pipeline.sh', BASELINE, FINETUNE])
-    for stage in ('baseline', 'finetune'):
+         ['bash', 'tools/train_pipeline.sh', baseline_cfg, finetune_cfg])
+    for stage, config in zip(('baseline', 'finetune'), demo.stages):
         step(f'training curves of the {stage}',
-             [python, 'tools/plot_results.py', osp.join(WORK, stage)])
-    final = final_checkpoint_of(FINETUNE)
+             [python, 'tools/plot_results.py', work_dir_of(config)])
+    final = final_checkpoint_of(finetune_cfg)
     print('\n==> evaluate on val', flush=True)
-    metrics = evaluate_on_val(FINETUNE, final)
-    submission_dir = osp.join(WORK, 'submission')
+    metrics = evaluate_on_val(demo, finetune_cfg, final)
+    submission_dir = osp.join(work, 'submission')
     step('predict the test set (TTA) and write the capped submission',
-         [python, 'tools/predict.py', FINETUNE, final, '--data-root', DATA,
-          '--ann-dir', osp.join(DATA, 'annotations'), '--out-dir',
+         [python, 'tools/predict.py', finetune_cfg, final, '--data-root', data,
+          '--ann-dir', osp.join(data, 'annotations'), '--out-dir',
           submission_dir, '--batch-size', '8', '--show-dir',
-          osp.join(WORK, 'show'), '--show-num', '4'])
+          osp.join(work, 'show'), '--show-num', '4'])
     step('detect on a few test images',
-         [python, 'tools/detect.py', FINETUNE, final, DETECT_SOURCE,
-          '--out-dir', osp.join(WORK, 'detect')])
+         [python, 'tools/detect.py', finetune_cfg, final,
+          osp.join(data, DETECT_IMAGES), '--out-dir', osp.join(work, 'detect')])
     step('export to ONNX (with NMS)',
-         [python, 'tools/export_onnx.py', FINETUNE, final,
-          osp.join(WORK, 'finetune.onnx'), '--nms'])
+         [python, 'tools/export_onnx.py', finetune_cfg, final,
+          osp.join(work, 'finetune.onnx'), '--nms'])
 
     submission = osp.join(submission_dir, 'submission.json')
     with open(submission) as f:
@@ -128,14 +180,17 @@ def run_parking(python: str) -> dict:
                  mAP_50=metrics[prefix + 'mAP_50'],
                  mAP_75=metrics[prefix + 'mAP_75'],
                  per_class_AP75=per_class_ap75),
+        # each stage's own validation after its last epoch
+        stages={stage: logged_val(work_dir_of(config))
+                for stage, config in zip(('baseline', 'finetune'), demo.stages)},
         submission=submission,
         records_kept=len(kept),
         records_total=total,
         cutoff=min((r['score'] for r in kept), default=None),
         submission_bytes=os.path.getsize(submission),
         checkpoint=final,
-        pictures=[p for p in PICTURES if osp.exists(osp.join(WORK, p))])
-    print(f"pictures under {WORK}: {', '.join(summary['pictures'])}")
+        pictures=[p for p in PICTURES if osp.exists(osp.join(work, p))])
+    print(f"pictures under {work}: {', '.join(summary['pictures'])}")
     return summary
 
 
@@ -169,16 +224,24 @@ def final_checkpoint_of(config: str) -> str:
     return recorded(config)
 
 
-def run_inattention(python: str) -> dict:
-    """The 2021 recipe's demo (see the module docstring); its summary."""
-    data, work = RECIPES['2021']['data'], RECIPES['2021']['work']
-    baseline_cfg, finetune_cfg = RECIPES['2021']['stages']
-    step('2021-format demo data', [python, 'tools/make_demo_data.py', data,
+def work_dir_of(config: str) -> str:
+    """The work dir of a training config (its final checkpoint's folder)."""
+    return osp.dirname(final_checkpoint_of(config))
+
+
+def make_inattention_data(demo: Demo, python: str) -> None:
+    step('2021-format demo data', [python, 'tools/make_demo_data.py', demo.data,
                                    '--format', '2021', '--train', '400', '--test',
-                                   '40'])
+                                   '40', '--seed', str(demo.data_seed)])
     step('convert: val split, diet subset, test list',
-         [python, 'tools/prepare_data.py', '--data-root', data, '--out-dir', data,
-          '--val-size', '80', '--no-plot'])
+         [python, 'tools/prepare_data.py', '--data-root', demo.data, '--out-dir',
+          demo.data, '--val-size', '80', '--no-plot'])
+
+
+def run_inattention(demo: Demo, python: str) -> dict:
+    """The 2021 recipe's demo (see the module docstring); its summary."""
+    data, work = demo.data, demo.work
+    baseline_cfg, finetune_cfg = demo.stages
     step('train the baseline (diet, from scratch), then the frozen finetune',
          ['bash', 'tools/train_pipeline.sh', baseline_cfg, finetune_cfg])
     baseline, finetune = final_checkpoint_of(baseline_cfg), \
@@ -199,26 +262,30 @@ def run_inattention(python: str) -> dict:
     with open(submission) as f:
         entries = json.load(f)['annotations']
     return dict(
-        val={name: {k: s[k] for k in ('mAP', 'mAP_50', 'mAP_75')}
-             for name, s in scores.items()},
+        stages={name: {k: s[k] for k in ('mAP', 'mAP_50', 'mAP_75')}
+                for name, s in scores.items()},
         submission=submission, submission_images=len(entries),
         submission_objects=sum(len(e['objects']) for e in entries),
         submission_bytes=os.path.getsize(submission),
         checkpoints=[baseline, finetune])
 
 
-def run_coco(python: str) -> dict:
+def make_coco_data(demo: Demo, python: str) -> None:
+    step('demo data as a plain COCO set (other class names and ids)',
+         [python, 'tools/make_demo_data.py', demo.data, '--format', 'coco',
+          '--seed', str(demo.data_seed)])
+    step('convert: the COCO layout, classes from the data',
+         [python, 'tools/prepare_data.py', '--data-root', demo.data, '--out-dir',
+          demo.data, '--train-json', 'annotations/instances_train.json',
+          '--images', 'images', '--test-json', 'annotations/instances_test.json',
+          '--val-size', '80', '--no-plot'])
+
+
+def run_coco(demo: Demo, python: str) -> dict:
     """The recipe on a plain COCO data set (see the module docstring); its
     summary."""
-    data, work = RECIPES['coco']['data'], RECIPES['coco']['work']
-    (config, ) = RECIPES['coco']['stages']
-    step('demo data as a plain COCO set (other class names and ids)',
-         [python, 'tools/make_demo_data.py', data, '--format', 'coco'])
-    step('convert: the COCO layout, classes from the data',
-         [python, 'tools/prepare_data.py', '--data-root', data, '--out-dir', data,
-          '--train-json', 'annotations/instances_train.json', '--images', 'images',
-          '--test-json', 'annotations/instances_test.json', '--val-size', '80',
-          '--no-plot'])
+    data, work = demo.data, demo.work
+    (config, ) = demo.stages
     step('train (from scratch)', [python, 'tools/train.py', config, '--resume'])
     final = final_checkpoint_of(config)
     scores = predict_scores('score on val (TTA)', config, [final], data,
@@ -236,10 +303,95 @@ def run_coco(python: str) -> dict:
     evaluation.evaluate()
     evaluation.accumulate()
     evaluation.summarize()
-    return dict(val={k: scores[k] for k in ('mAP', 'mAP_50', 'mAP_75')},
+    return dict(stages=dict(baseline={k: scores[k]
+                                      for k in ('mAP', 'mAP_50', 'mAP_75')}),
                 test_by_pycocotools=dict(mAP=float(evaluation.stats[0]),
                                          mAP_50=float(evaluation.stats[1])),
                 results=results, checkpoint=final)
+
+
+def child_configs(demo: Demo, work: str, fresh: bool, **primaries) -> Demo:
+    """``demo`` in the work dir ``work`` (emptied first when ``fresh``): a child
+    config per stage (these primaries, the stage's work dir there, and the stage
+    before as the one it starts from), written into WORK/configs."""
+    if fresh and osp.isdir(work):
+        shutil.rmtree(work)
+    folder = osp.join(work, 'configs')
+    os.makedirs(folder, exist_ok=True)
+    stages: List[str] = []
+    for config in demo.stages:
+        name = osp.splitext(osp.basename(config))[0]
+        lines = [f'_base_ = {osp.abspath(config)!r}',
+                 *(f'{key} = {value!r}' for key, value in primaries.items()),
+                 f'work_dir = {osp.join(work, name)!r}']
+        if stages:  # load_from follows: that stage's final checkpoint
+            lines.append(f'previous_stage = {stages[-1]!r}')
+        child = osp.join(folder, f'{name}.py')
+        with open(child, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        stages.append(child)
+    return replace(demo, work=work, stages=tuple(stages))
+
+
+def seed_demo(demo: Demo, seed: int) -> Demo:
+    """``demo`` at ``seed`` (the config's ``seed`` primary) in the fresh work
+    dir WORK/seedS."""
+    return child_configs(demo, osp.join(demo.work, f'seed{seed}'), True,
+                         seed=seed)
+
+
+def data_seed_demo(demo: Demo, data_seed: int, fresh: bool) -> Demo:
+    """``demo`` on the demo generator's data at ``data_seed`` (DATA_seedN), a
+    draw no setting was tuned to, in WORK_data_seedN."""
+    data = f'{demo.data}_seed{data_seed}'
+    return replace(child_configs(demo, f'{demo.work}_data_seed{data_seed}', fresh,
+                                 data_root=data + '/'),
+                   data=data, data_seed=data_seed)
+
+
+def run_once(demo: Demo, seed: Optional[int]) -> dict:
+    """Run ``demo`` (its data made) and return its summary, also written to
+    WORK/summary.json."""
+    import torch
+    start = time.time()
+    summary = RECIPES[demo.recipe]['run'](demo, sys.executable)
+    summary.update(recipe=demo.recipe, seed=seed, data_seed=demo.data_seed,
+                   torch_threads=torch.get_num_threads(),
+                   minutes=round((time.time() - start) / 60, 1))
+    path = osp.join(demo.work, 'summary.json')
+    write_json_atomic(path, summary, indent=2)
+    print(f'\n==> summary ({path})')
+    print(json.dumps({k: v for k, v in summary.items()
+                      if k not in ('pictures', 'checkpoints')}, indent=1))
+    print(f"took {summary['minutes']} min with {summary['torch_threads']} torch "
+          'threads')
+    return summary
+
+
+def run_seeds(demo: Demo, seeds: List[int], jobs: int,
+              data_seed: int) -> List[dict]:
+    """The demo once per seed from fresh work dirs, ``jobs`` at a time (each in
+    a process of its own, its output in WORK/seedS.log); their summaries."""
+    if jobs <= 1:
+        return [run_once(seed_demo(demo, seed), seed) for seed in seeds]
+
+    def one(seed: int) -> dict:
+        log = osp.join(demo.work, f'seed{seed}.log')
+        print(f'seed {seed}: running, output in {log}', flush=True)
+        with open(log, 'w') as f:
+            status = subprocess.run(
+                [sys.executable, 'tools/run_demo.py', '--recipe', demo.recipe,
+                 '--seeds', str(seed), '--no-data', '--data-seed',
+                 str(data_seed)], stdout=f,
+                stderr=subprocess.STDOUT).returncode
+        if status != 0:
+            raise InputError(f'the demo at seed {seed} failed: see {log}')
+        with open(osp.join(demo.work, f'seed{seed}', 'summary.json')) as f:
+            return json.load(f)
+
+    os.makedirs(demo.work, exist_ok=True)
+    with ThreadPoolExecutor(jobs) as pool:
+        return list(pool.map(one, seeds))
 
 
 def main() -> None:
@@ -249,33 +401,107 @@ def main() -> None:
     parser.add_argument('--fresh', action='store_true',
                         help='delete earlier demo checkpoints and start over')
     parser.add_argument('--docs', metavar='DIR',
-                        help="2022: at the end, copy one of each picture into DIR "
-                        "under the names docs/demo.md shows (docs)")
+                        help="copy one of each picture (2022) into DIR under the "
+                        "names docs/demo.md shows; with --seeds, also write the "
+                        "figures to DIR/demo_seeds.json")
+    parser.add_argument('--seeds', type=int, nargs='+', metavar='S',
+                        help='run the demo once per seed, each in a fresh work '
+                        'dir WORK/seedS, and report the median and range')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='with --seeds: seeds run side by side (1)')
+    parser.add_argument('--no-data', action='store_true',
+                        help='use the demo data already made and converted')
+    parser.add_argument('--data-seed', type=int, default=0, metavar='N',
+                        help="the demo data generator's seed: another than 0 "
+                        "trains on a draw no setting was tuned to (DATA_seedN, "
+                        "WORK_data_seedN)")
     args = parser.parse_args()
-    import torch
     recipe = RECIPES[args.recipe]
-    start = time.time()
-    if args.fresh and osp.isdir(recipe['work']):
-        shutil.rmtree(recipe['work'])
-    summary = recipe['run'](sys.executable)
-    summary.update(recipe=args.recipe, torch_threads=torch.get_num_threads(),
-                   minutes=round((time.time() - start) / 60, 1))
-    path = osp.join(recipe['work'], 'summary.json')
-    write_json_atomic(path, summary, indent=2)
-    print(f'\n==> summary ({path})')
-    print(json.dumps({k: v for k, v in summary.items()
-                      if k not in ('pictures', 'checkpoints')}, indent=1))
-    print(f"took {summary['minutes']} min with {summary['torch_threads']} torch "
-          'threads')
-    if args.docs and args.recipe == '2022':
-        copy_pictures(args.docs)
+    demo = Demo(args.recipe, recipe['data'], recipe['work'], recipe['stages'])
+    if args.jobs < 1:
+        raise InputError(f'--jobs must be at least 1 (got {args.jobs})')
+    fresh = args.fresh and not args.seeds  # --seeds: every seed's dir is fresh
+    if args.data_seed:
+        demo = data_seed_demo(demo, args.data_seed, fresh)
+    elif fresh and osp.isdir(demo.work):
+        shutil.rmtree(demo.work)
+    if not args.no_data:
+        recipe['make_data'](demo, sys.executable)
+    if not args.seeds:
+        summary = run_once(demo, None)
+        report(summary, recipe)
+        if args.docs and args.recipe == '2022' and not args.data_seed:
+            copy_pictures(demo.work, args.docs)
+        return
+    summaries = run_seeds(demo, args.seeds, args.jobs, args.data_seed)
+    if len(args.seeds) == 1:
+        report(summaries[0], recipe)
+        return
+    report_seeds(demo, summaries, recipe, args)
 
 
-def copy_pictures(docs: str) -> None:
-    """Copy one of each picture in :data:`PICTURES` to ``docs`` under its name."""
+def figures_key(recipe: str, data_seed: int) -> str:
+    """The recipe's key in docs/demo_seeds.json: its name, with the data
+    generator's seed when that is not the demo's own (0)."""
+    return recipe if data_seed == 0 else f'{recipe} data_seed {data_seed}'
+
+
+def report(summary: dict, recipe: dict) -> None:
+    """The last lines: this run's figure against its bar and the docs' seeds."""
+    print('\n==> how this run compares')
+    docs = read_docs_figures(DOCS_FIGURES).get(
+        figures_key(summary['recipe'], summary['data_seed']))
+    for line in comparison_lines(
+            {name: s for name, s in summary['stages'].items()},
+            summary['torch_threads'], recipe['bar'], docs, DOCS_FIGURES):
+        print(line)
+
+
+def report_seeds(demo: Demo, summaries: List[dict], recipe: dict,
+                 args: argparse.Namespace) -> None:
+    """The seeds' table, median and range, against the bar; written to
+    WORK/seeds.json (and DIR/demo_seeds.json with --docs)."""
+    runs = [dict(seed=s['seed'], threads=s['torch_threads'], minutes=s['minutes'],
+                 stages={stage: {k: v[k] for k in ('mAP_50', 'mAP')}
+                         for stage, v in s['stages'].items()})
+            for s in summaries]
+    summary = seed_summary(runs)
+    path = osp.join(demo.work, 'seeds.json')
+    write_json_atomic(path, summary, indent=1)
+    print(f'\n==> {demo.recipe} demo over seeds ({path}; val mAP@.5 and mAP of '
+          'each stage, torch threads, minutes of each run'
+          f'{", side by side" if args.jobs > 1 else ""})')
+    print(seed_table(summary))
+    final = list(summary['stages'])[-1]
+    figure = summary['stages'][final]['mAP_50']
+    values = [run['stages'][final]['mAP_50'] for run in runs]
+    line = (f'{final} val mAP@.5: median {figure["median"]:.3f}, range '
+            f'{figure["min"]:.3f}-{figure["max"]:.3f}')
+    if recipe['bar'] is not None:
+        low = [run['seed'] for run, v in zip(runs, values) if v < recipe['bar']]
+        line += (f'; the bar {recipe["bar"]:.2f} is met by '
+                 + ('every seed' if not low else
+                    f'all seeds but {", ".join(map(str, low))}'))
+    print(line)
+    if args.docs:
+        command = ' '.join(['python tools/run_demo.py', '--recipe', demo.recipe,
+                            '--seeds', *map(str, args.seeds)]
+                           + (['--data-seed', str(args.data_seed)]
+                              if args.data_seed else []))
+        target = osp.join(args.docs, osp.basename(DOCS_FIGURES))
+        write_docs_figures(target, figures_key(demo.recipe, args.data_seed),
+                           summary, command, time.strftime('%Y-%m-%d'))
+        print(f'wrote the figures to {target}')
+        if demo.recipe == '2022' and not args.data_seed:
+            copy_pictures(osp.join(demo.work, f'seed{args.seeds[0]}'), args.docs)
+
+
+def copy_pictures(work: str, docs: str) -> None:
+    """Copy one of each picture in :data:`PICTURES` under ``work`` to ``docs``
+    under its name."""
     os.makedirs(docs, exist_ok=True)
     for source, name in PICTURES.items():
-        path = osp.join(WORK, source)
+        path = osp.join(work, source)
         if source.endswith('/') and osp.isdir(path):
             pngs = sorted(f for f in os.listdir(path) if f.endswith('.png'))
             path = osp.join(path, pngs[0]) if pngs else path
@@ -284,14 +510,20 @@ def copy_pictures(docs: str) -> None:
             print(f'copied {path} to {osp.join(docs, name)}')
 
 
-# Each recipe: its data and work folders, its training configs, its run.
+# Each recipe: its data and work folders, its training configs, how its data is
+# made, its run, and the bar its final stage's val mAP@.5 is meant to reach (None:
+# the docs promise none).
 RECIPES = {
-    '2022': dict(data=DATA, work=WORK, stages=(BASELINE, FINETUNE), run=run_parking),
+    '2022': dict(data='data/demo', work='work_dirs/demo',
+                 stages=('configs/demo/baseline.py', 'configs/demo/finetune.py'),
+                 make_data=make_parking_data, run=run_parking, bar=0.50),
     '2021': dict(data='data/demo2021', work='work_dirs/demo2021',
                  stages=('configs/challenge2021/demo/baseline.py',
-                         'configs/challenge2021/demo/finetune.py'), run=run_inattention),
+                         'configs/challenge2021/demo/finetune.py'),
+                 make_data=make_inattention_data, run=run_inattention, bar=None),
     'coco': dict(data='data/demo_coco', work='work_dirs/coco/demo',
-                 stages=('configs/coco/demo.py', ), run=run_coco),
+                 stages=('configs/coco/demo.py', ),
+                 make_data=make_coco_data, run=run_coco, bar=None),
 }
 
 

@@ -36,9 +36,10 @@ class ClassBalanceHook(Hook):
 
     The maps travel in checkpoints (``meta['class_balance_maps']``). mmengine saves an
     epoch's checkpoint before that epoch's validation and does not repeat it on
-    resume, so a resumed run starts from the maps of the validation before, where an
-    uninterrupted run would use the newer ones: resume is exact without validation
-    (the reference's setting) and one validation behind with it.
+    resume; :class:`~parkdet_mm.engine.hooks.AtomicCheckpointHook` writes the
+    epoch's checkpoint again after every validation (this hook runs first), so a
+    resumed run draws with the maps of the latest validation, as the uninterrupted
+    run does.
 
     Hook order does not matter here: ``EpochBasedTrainLoop.run_epoch`` creates the
     epoch's dataloader iterator, which is when the sampler draws, only after every

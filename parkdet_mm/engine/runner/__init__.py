@@ -1,7 +1,12 @@
 from .deriving_runner import DerivingRunner
-from .interruptible_loop import INTERRUPT_KEY, InterruptibleEpochBasedTrainLoop, batches_from
+from .interruptible_loop import (
+    GENERATORS_KEY,
+    INTERRUPT_KEY,
+    InterruptibleEpochBasedTrainLoop,
+    batches_from,
+)
 
 __all__ = [
-    'DerivingRunner', 'INTERRUPT_KEY', 'InterruptibleEpochBasedTrainLoop',
+    'DerivingRunner', 'GENERATORS_KEY', 'INTERRUPT_KEY', 'InterruptibleEpochBasedTrainLoop',
     'batches_from'
 ]

@@ -10,7 +10,14 @@ import threading
 from typing import Dict, Iterator, List, Optional, Sequence
 
 import torch
-from mmengine.dist import all_reduce, barrier, get_world_size, is_main_process
+from mmengine.dist import (
+    all_gather_object,
+    all_reduce,
+    barrier,
+    get_rank,
+    get_world_size,
+    is_main_process,
+)
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
@@ -27,9 +34,14 @@ from parkdet_mm.engine.errors import (
     resume_hint,
 )
 
+from .random_states import GeneratorStates, restore_generators
+
 #: The message hub's runtime info (saved in checkpoints, restored by ``resume``)
 #: that says where an interrupted epoch stopped.
 INTERRUPT_KEY = 'interrupted_train_loop'
+#: The message hub's runtime info holding every process's random generator
+#: states (main process and data workers) at the last epoch end or interruption.
+GENERATORS_KEY = 'train_generator_states'
 
 
 class _SkipFirst(Sampler):
@@ -118,9 +130,18 @@ class InterruptibleEpochBasedTrainLoop(EpochBasedTrainLoop):
     weights and gradients, and trains the rest of the epoch: the same batches in
     the same order as an uninterrupted run, since the sampler's order depends
     only on its seed, the epoch and the weights (``EpochPartSampler``,
-    ``DefaultSampler``); augmentation draws may differ. Skipped batches are not
-    loaded (see :func:`batches_from`). The resumed run removes the interrupted
-    checkpoint once ``last_checkpoint`` names a later one.
+    ``DefaultSampler``). Skipped batches are not loaded (see
+    :func:`batches_from`). The resumed run removes the interrupted checkpoint
+    once ``last_checkpoint`` names a later one.
+
+    Every checkpoint written at an epoch's end or at an interruption also holds,
+    under :data:`GENERATORS_KEY`, the random generator states of every process's
+    main process and data workers (:mod:`.random_states`); a run resumed from it
+    puts them back, so that it augments as the uninterrupted run did and ends
+    with the same weights, bit for bit, on the same machine and thread count.
+    Inside an epoch, the workers start over at the last batch number that is a
+    multiple of their count and make the few batches up to the interruption
+    again, without training them.
 
     Under several processes every rank agrees each iteration (one all-reduce of a
     number) on whether to stop, so all stop after the same iteration. A signal
@@ -150,13 +171,17 @@ class InterruptibleEpochBasedTrainLoop(EpochBasedTrainLoop):
         #: the first stopping signal this process received, None before
         self.received: Optional[signal.Signals] = None
         self._resume_state: Optional[dict] = None
+        self._resumed_generators: Optional[dict] = None
         self._resumed_checkpoint: Optional[str] = None
+        #: the data workers' generator states, for checkpoints
+        self.generators = GeneratorStates(self.dataloader)
         self._main_pid = os.getpid()
 
     # ------------------------------------------------------------------ running
     def run(self) -> torch.nn.Module:
         """Train, stopping after an iteration when a signal arrives."""
         self._resume_state = self._take_resume_state()
+        self._resumed_generators = self._take_generator_states()
         with self._signals_caught():
             try:
                 return super().run()
@@ -176,8 +201,18 @@ class InterruptibleEpochBasedTrainLoop(EpochBasedTrainLoop):
         self.runner.call_hook('before_train_epoch')
         self.runner.model.train()
         start = self._continue_epoch()
-        with batches_from(self.dataloader, start) as batches:
-            for idx in itertools.count(start):
+        first = self.generators.replay_from(start)
+        self.generators.start_epoch()
+        saved, self._resumed_generators = self._resumed_generators, None
+        put_back = (self.generators.restore_workers(saved)
+                    if saved is not None and self.generators.exact else None)
+        with batches_from(self.dataloader, first) as batches:
+            if put_back is not None:
+                put_back()  # the workers exist: later epochs' are seeded anew
+            if saved is not None:
+                restore_generators(saved['main'])
+            for idx in itertools.count(first):
+                self.generators.before_fetch()
                 try:
                     data_batch = next(batches)
                 except StopIteration:
@@ -186,10 +221,18 @@ class InterruptibleEpochBasedTrainLoop(EpochBasedTrainLoop):
                     if self.received is None:
                         raise
                     data_batch = None  # the signal ended the data workers
+                self.generators.fetched(idx, data_batch)
+                if idx < start:  # trained before the interruption: replayed
+                    if data_batch is None:
+                        self._interrupt(start, self.received)
+                    self.generators.trained()
+                    continue
                 stop = self._agreed_signal()
                 if stop is not None:
                     self._interrupt(idx, stop)
+                self.generators.trained()
                 self.run_iter(idx, data_batch)
+        self._record_generators(None)  # the epoch's checkpoint carries them
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
         self._drop_superseded_checkpoint()
@@ -250,6 +293,7 @@ class InterruptibleEpochBasedTrainLoop(EpochBasedTrainLoop):
             sampler_weights=None if weights is None else
             [float(w) for w in weights],
             pending_grads=self._pending_grads()))
+        self._record_generators(batches_done)
         try:
             runner.save_checkpoint(
                 runner.work_dir, filename,
@@ -261,6 +305,7 @@ class InterruptibleEpochBasedTrainLoop(EpochBasedTrainLoop):
                 f'written: {err.strerror or err}; '
                 f'{resume_hint(runner.work_dir)}') from None
         runner.message_hub.pop_info(INTERRUPT_KEY)
+        runner.message_hub.pop_info(GENERATORS_KEY)
         if is_main_process():
             write_bytes_atomic(osp.join(runner.work_dir, 'last_checkpoint'),
                                path.encode())
@@ -269,6 +314,16 @@ class InterruptibleEpochBasedTrainLoop(EpochBasedTrainLoop):
         raise TrainingInterrupted(
             f'{received.name} {where}: saved {path}; run the same command with '
             '--resume to continue from there', received)
+
+    def _record_generators(self, batches_done: Optional[int]) -> None:
+        """Put every process's generator states (main process, data workers) in
+        the message hub for the next checkpoint: ``batches_done`` batches into
+        the epoch, or at its end (None)."""
+        states = self.generators.saved(batches_done)
+        ranks = (all_gather_object(states) if get_world_size() > 1 else
+                 [states])
+        self.runner.message_hub.update_info(GENERATORS_KEY, dict(
+            iter=self._iter, world_size=get_world_size(), ranks=ranks))
 
     def _batch_size(self) -> Optional[int]:
         return (getattr(self.dataloader.batch_sampler, 'batch_size', None)
@@ -310,6 +365,33 @@ class InterruptibleEpochBasedTrainLoop(EpochBasedTrainLoop):
                 f'{get_world_size()} of batch {self._batch_size()}')
         self._resumed_checkpoint = state['checkpoint']
         return state
+
+    def _take_generator_states(self) -> Optional[dict]:
+        """This process's saved generator states, when the run resumed from a
+        checkpoint that has them for the iteration it resumed at."""
+        record = self.runner.message_hub.pop_info(GENERATORS_KEY)
+        if not record or record['iter'] != self._iter:
+            if self._iter:
+                print_log('the checkpoint has no random generator states for '
+                          f'iteration {self._iter}: the augmentations from here '
+                          'on differ from those of the run it continues',
+                          logger='current', level=logging.WARNING)
+            return None
+        saved = (record['ranks'][get_rank()]
+                 if record['world_size'] == get_world_size() else None)
+        if saved is None or saved['num_workers'] != self.dataloader.num_workers:
+            print_log('the checkpoint was saved by another number of processes '
+                      'or data workers: their random generators start afresh, '
+                      'and the augmentations from here on differ from those of '
+                      'the run it continues', logger='current',
+                      level=logging.WARNING)
+            return None
+        if not self.generators.exact:
+            print_log('the training loader has its own batch sampler: its data '
+                      'workers start afresh, and the augmentations from here on '
+                      'differ from those of the run it continues',
+                      logger='current', level=logging.WARNING)
+        return saved
 
     def _continue_epoch(self) -> int:
         """Before an interrupted epoch's first remaining batch: put back the
