@@ -54,7 +54,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Optional, Tuple
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/demo/baseline.py'

@@ -66,8 +66,8 @@ from .atomic import PathLike, write_files_atomic
 from .audit import AuditThresholds, audit_boxes, examples_png, findings
 from .box_check import CODE, BoxRefs, box_problems, check_boxes
 from .classes import coco_categories
-from .cli import InputError
 from .coco_output import annotation_ids, coco, conversion_report, encode
+from .errors import InputError
 from .formats import CompetitionFormat, DataLayout, format_of_file, get_format
 from .formats.base import CHALLENGE_LAYOUT
 from .image_check import check_images, image_folder, listed_images, report_rejected_images

@@ -42,7 +42,7 @@ from PIL import Image, ImageDraw
 
 from .atomic import PathLike, write_json_atomic
 from .classes import CLASS_NAMES_KO, CLASSES, coco_categories
-from .cli import InputError
+from .errors import InputError
 from .formats.inattention2021 import CLASSES as INATTENTION_CLASSES
 
 # Relative frequency of each class (sedan common, stroller and cart rare).

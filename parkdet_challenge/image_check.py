@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .cli import InputError
+from .errors import InputError
 from .imagefiles import ImageFolder, read_image_sizes
 from .labels import ImageList
 

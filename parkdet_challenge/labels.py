@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .cli import InputError
+from .errors import InputError
 
 
 @dataclass

@@ -73,7 +73,7 @@ def test_export_is_cached_and_remade_when_the_checkpoint_changes(trained, tmp_pa
 
 def test_backends_are_refused_where_they_cannot_run(tiny_model, tiny_coco, tmp_path,
                                                     monkeypatch):
-    from parkdet_challenge.cli import InputError
+    from parkdet_challenge.errors import InputError
     from parkdet_mm.deploy import check_backend
     monkeypatch.setitem(sys.modules, 'openvino', None)  # not installed
     with pytest.raises(InputError, match=r'pip install \.\[openvino\]'):

@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO, run_tool, write_tiny_config
 from mmengine.config import Config
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.config import (
                                RECORD_KEY,
                                check_primaries,

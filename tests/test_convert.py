@@ -15,8 +15,8 @@ from PIL import Image
 
 from parkdet_challenge.atomic import atomic_write, write_files_atomic, write_json_atomic
 from parkdet_challenge.classes import CLASSES
-from parkdet_challenge.cli import InputError
 from parkdet_challenge.convert import convert, prepare_data
+from parkdet_challenge.errors import InputError
 from parkdet_challenge.formats.inattention2021 import CLASSES as CLASSES_2021
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from conftest import (
 )
 from test_eval_diagnostics import PICTURES
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.apis.run_setup import data_primaries
 from parkdet_mm.config import load_config
 

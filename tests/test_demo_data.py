@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from parkdet_challenge.classes import CLASSES
-from parkdet_challenge.cli import InputError
 from parkdet_challenge.convert import prepare_data
 from parkdet_challenge.demo import COLOURS, MAX_SIDE, MIN_SHORT, OUTLINE, make_demo_data
+from parkdet_challenge.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_NAME = re.compile(

@@ -19,7 +19,7 @@ from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 from test_slurm import slurm  # noqa: F401  (the stand-in srun's fixture)
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.config import YOLOV5_HYPS, read_hyp_file
 from parkdet_mm.tuning.outputs import (
     METRIC_COLUMNS,

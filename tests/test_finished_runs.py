@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import write_tiny_config
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.config import (
     final_checkpoint,
     final_checkpoint_of,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from test_convert import dump, png, write_set
 
-from parkdet_challenge.cli import InputError
 from parkdet_challenge.convert import convert, prepare_data
+from parkdet_challenge.errors import InputError
 from parkdet_challenge.formats.inattention2021 import CLASSES as CLASSES_2021
 from parkdet_challenge.splits import stratified_folds
 

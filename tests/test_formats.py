@@ -11,7 +11,7 @@ import torch
 from mmengine.structures import InstanceData
 
 from parkdet_challenge.classes import CLASS_NAMES_KO, coco_categories
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_challenge.formats import FORMATS, format_of_file, get_format
 
 EXPECTED = {

@@ -14,7 +14,7 @@ from mmengine.registry import init_default_scope
 import parkdet_mm  # noqa: F401  (registers the transforms and the hook)
 from mmyolo.datasets.transforms import YOLOv5RandomAffine
 from mmyolo.registry import DATASETS
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.config import TrainingSize, config_training_size, load_config, training_size
 from parkdet_mm.datasets.image_cache import ImageCache, disk_cache_file, mosaic_size
 from parkdet_mm.datasets.transforms import YOLOv5RandomAffineWarp

@@ -64,7 +64,7 @@ def test_multi_scale_resizes_as_yolov5_on_the_same_draws(shape):
 
 
 def test_multi_scale_refuses_sizes_below_two_strides():
-    from parkdet_challenge.cli import InputError
+    from parkdet_challenge.errors import InputError
     with pytest.raises(InputError, match='multi_scale needs img_scale of at least'):
         load_config(str(REPO / 'configs/demo/baseline.py'),
                     primaries=dict(multi_scale=True, img_scale=(64, 64)))

@@ -8,7 +8,7 @@ from conftest import assert_one_line_error, run_tool, write_tiny_config
 from mmengine.registry import init_default_scope
 
 from mmyolo.registry import DATASETS
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.config import load_config
 
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import assert_one_line_error, run_tool
 from PIL import Image
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.visualization.training_curves import plot_training_curves, read_scalars
 
 ITERS_PER_EPOCH = 3

@@ -37,7 +37,7 @@ from mmengine.config import DictAction
 from mmengine.dataset import Compose, pseudo_collate
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
-from parkdet_challenge.cli import InputError, run_cli
+from parkdet_challenge.errors import InputError, run_cli
 from parkdet_mm.apis.run_setup import (
     add_device_args,
     check_device_args,

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 import parkdet_mm  # noqa: F401  (registers modules)
 from mmyolo.registry import DATASETS, VISUALIZERS
-from parkdet_challenge.cli import InputError, run_cli
+from parkdet_challenge.errors import InputError, run_cli
 from parkdet_mm.apis.run_setup import add_data_args, data_primaries
 from parkdet_mm.config import load_config
 from parkdet_mm.engine.preflight import check_config_inputs

@@ -13,7 +13,7 @@ import logging
 import os
 from typing import List, NoReturn, Optional
 
-from parkdet_challenge.cli import InputError, run_cli
+from parkdet_challenge.errors import InputError, run_cli
 from parkdet_challenge.submission import MAX_BYTES, SubmissionError, recap_file
 
 

@@ -17,7 +17,7 @@ import os.path as osp
 from mmengine.config import DictAction
 
 import parkdet_mm  # noqa: F401  (registers modules)
-from parkdet_challenge.cli import run_cli
+from parkdet_challenge.errors import run_cli
 from parkdet_mm.apis.run_setup import add_data_args, data_primaries
 from parkdet_mm.config import config_training_size, load_config
 from parkdet_mm.engine.checkpoint import (

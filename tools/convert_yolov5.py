@@ -16,7 +16,7 @@ from collections import OrderedDict
 import torch
 
 from parkdet_challenge.atomic import atomic_write
-from parkdet_challenge.cli import run_cli
+from parkdet_challenge.errors import run_cli
 
 
 def parse_args() -> argparse.Namespace:

@@ -36,7 +36,7 @@ import argparse
 from mmengine.config import DictAction
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
-from parkdet_challenge.cli import run_cli
+from parkdet_challenge.errors import run_cli
 from parkdet_mm.apis import detect_source
 from parkdet_mm.apis.run_setup import (
     add_device_args,

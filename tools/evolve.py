@@ -31,7 +31,7 @@ import os.path as osp
 from optuna.trial import TrialState
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
-from parkdet_challenge.cli import InputError, run_cli
+from parkdet_challenge.errors import InputError, run_cli
 from parkdet_mm.apis.run_setup import (
     add_data_args,
     add_runner_args,

@@ -21,7 +21,7 @@ import torch
 from mmengine.config import DictAction
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
-from parkdet_challenge.cli import InputError, run_cli
+from parkdet_challenge.errors import InputError, run_cli
 from parkdet_mm.apis import load_detector
 from parkdet_mm.config import load_config
 from parkdet_mm.deploy import YOLOv5ONNXModel

@@ -24,7 +24,7 @@ import os.path as osp
 import torch
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
-from parkdet_challenge.cli import InputError, run_cli
+from parkdet_challenge.errors import InputError, run_cli
 from parkdet_mm.apis.run_setup import (
     add_data_args,
     add_runner_args,

@@ -9,8 +9,8 @@ labels and submission formats) instead. Then convert it like the real data, e.g.
 """
 import argparse
 
-from parkdet_challenge.cli import run_cli
 from parkdet_challenge.demo import FORMATS, make_demo_data
+from parkdet_challenge.errors import run_cli
 
 
 def main() -> None:

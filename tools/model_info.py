@@ -16,7 +16,7 @@ import argparse
 from mmengine.config import DictAction
 
 import parkdet_mm  # noqa: F401  (registers modules)
-from parkdet_challenge.cli import InputError, run_cli
+from parkdet_challenge.errors import InputError, run_cli
 from parkdet_mm.config import load_config
 from parkdet_mm.engine.checkpoint import check_checkpoint_file
 from parkdet_mm.models.summary import model_summary

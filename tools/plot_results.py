@@ -9,7 +9,7 @@ when it ends (TrainingCurvesHook).
 """
 import argparse
 
-from parkdet_challenge.cli import run_cli
+from parkdet_challenge.errors import run_cli
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ each model on SIZE x SIZE tiles of each image as well, merged by the NMS.
 import argparse
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
-from parkdet_challenge.cli import InputError, run_cli
+from parkdet_challenge.errors import InputError, run_cli
 from parkdet_mm.apis import predict_submission, predict_target
 from parkdet_mm.apis.run_setup import (
     add_data_args,

@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Optional
 
 from parkdet_challenge.audit import AuditThresholds
-from parkdet_challenge.cli import InputError, run_cli
 from parkdet_challenge.convert import prepare_data
+from parkdet_challenge.errors import InputError, run_cli
 from parkdet_challenge.formats import FORMATS, DataLayout
 from parkdet_challenge.formats.yolo import dataset_root
 

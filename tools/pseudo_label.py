@@ -18,7 +18,7 @@ import torch
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
 from parkdet_challenge.atomic import write_json_atomic
-from parkdet_challenge.cli import InputError, run_cli
+from parkdet_challenge.errors import InputError, run_cli
 from parkdet_mm.apis import check_test_images
 from parkdet_mm.apis.run_setup import (
     add_data_args,

@@ -54,7 +54,6 @@ from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Tuple
 
 from parkdet_challenge.atomic import write_json_atomic
-from parkdet_challenge.cli import InputError, run_cli
 from parkdet_challenge.demo_report import (
     comparison_lines,
     read_docs_figures,
@@ -62,6 +61,7 @@ from parkdet_challenge.demo_report import (
     seed_table,
     write_docs_figures,
 )
+from parkdet_challenge.errors import InputError, run_cli
 
 #: The seed figures docs/demo.md quotes, per recipe (--seeds --docs docs).
 DOCS_FIGURES = 'docs/demo_seeds.json'

@@ -18,7 +18,7 @@ import os.path as osp
 import sys
 from types import ModuleType
 
-from parkdet_challenge.cli import run_cli
+from parkdet_challenge.errors import run_cli
 from parkdet_mm.apis.run_setup import config_from_args
 from parkdet_mm.config import final_checkpoint
 from parkdet_mm.engine.checkpoint import CheckpointFileError, check_checkpoint_file

@@ -19,7 +19,7 @@ import argparse
 import copy
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
-from parkdet_challenge.cli import InputError, run_cli
+from parkdet_challenge.errors import InputError, run_cli
 from parkdet_mm.apis.run_setup import (
     add_data_args,
     add_inference_args,

@@ -23,7 +23,7 @@ training images once, into RAM (``--cache`` alone) or beside them on disk, as YO
 import argparse
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
-from parkdet_challenge.cli import run_cli
+from parkdet_challenge.errors import run_cli
 from parkdet_mm.apis.run_setup import (
     add_data_args,
     add_runner_args,

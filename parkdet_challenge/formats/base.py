@@ -5,7 +5,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 
 import numpy as np
 
-from ..cli import InputError
+from ..errors import InputError
 from ..labels import ImageList, LabelSet, load_json
 from ..submission import CapResult, Record, image_records, write_predictions, write_submission
 

@@ -15,7 +15,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from ..cli import InputError
+from ..errors import InputError
 from ..labels import LabelSet, image_list
 from .base import CompetitionFormat, class_order, register_format
 from .parking2022 import annotation_columns

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from ..cli import InputError
+from ..errors import InputError
 from ..labels import ImageList, LabelSet
 from ..submission import ENCODER, MAX_BYTES, CapResult, write_text
 from .base import CompetitionFormat, register_format

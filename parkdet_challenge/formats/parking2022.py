@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from ..classes import CLASS_NAMES_KO, CLASSES
-from ..cli import InputError
+from ..errors import InputError
 from ..labels import LabelSet, image_list
 from ..submission import MAX_BYTES, image_records
 from .base import CompetitionFormat, register_format

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-from ..cli import InputError
+from ..errors import InputError
 from ..labels import ImageList, LabelSet
 from .base import CompetitionFormat, register_format
 

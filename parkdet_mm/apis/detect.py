@@ -23,7 +23,7 @@ from mmengine.structures import InstanceData
 from tqdm import tqdm
 
 from parkdet_challenge.atomic import write_bytes_atomic
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_challenge.yolo_txt import label_lines, write_label_file
 from parkdet_mm.engine.checkpoint import check_checkpoint_file
 

@@ -5,7 +5,7 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 from mmyolo.registry import MODELS
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.deploy import use_backend
 from parkdet_mm.engine.checkpoint import load_local_checkpoint
 from parkdet_mm.models import half_precision

@@ -28,7 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from mmyolo.registry import VISUALIZERS
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.datasets.pipelines import replace_transforms
 from parkdet_mm.engine.inference_timer import InferenceTimer
 from parkdet_mm.models import keep_classes

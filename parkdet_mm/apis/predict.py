@@ -22,7 +22,7 @@ from mmengine.runner import Runner
 
 from mmyolo.registry import DATASETS
 from parkdet_challenge.atomic import write_json_atomic
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_challenge.yolo_txt import label_lines, write_label_file
 from parkdet_mm.config import (
     finished_checkpoint,

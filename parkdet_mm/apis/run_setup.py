@@ -8,7 +8,7 @@ from typing import Any, Dict, Optional, Sequence
 import torch
 from mmengine.config import Config, DictAction
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.config import load_config
 from parkdet_mm.deploy import BACKENDS, check_backend
 

@@ -4,7 +4,7 @@ import argparse
 
 from mmengine.config import Config
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 
 def add_slice_args(parser: argparse.ArgumentParser) -> None:

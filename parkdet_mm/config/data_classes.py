@@ -3,7 +3,7 @@ import json
 import os.path as osp
 from typing import Tuple
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 #: What tools/prepare_data.py writes next to the annotation files.
 CLASSES_FILE = 'classes.json'

@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from mmengine.config import ConfigDict
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 from .data_classes import CLASSES_FILE, classes_of_data
 from .training_size import training_size

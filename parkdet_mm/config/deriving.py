@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from mmengine.config import Config, ConfigDict
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 from .derivation import (
     DEFAULTED,

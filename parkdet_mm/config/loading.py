@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 from .deriving import derive_config
 from .finished_runs import FINISHED_RUN_FILE, read_finished_run

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_challenge.formats import FORMATS
 
 from .derivation import DEFAULTED

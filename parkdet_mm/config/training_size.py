@@ -8,7 +8,7 @@ arguments) and ``tools/check_anchors.py`` on a loaded config
 """
 from typing import Any, NamedTuple, Optional, Sequence, Tuple
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 
 class TrainingSize(NamedTuple):

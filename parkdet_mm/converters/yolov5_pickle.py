@@ -26,7 +26,7 @@ from typing import Any, Dict, Sequence, Tuple
 import numpy as np
 import torch
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 try:  # numpy >= 2 moved numpy.core to numpy._core; files written by 1.x name the old
     from numpy._core import multiarray as _np_multiarray

@@ -21,7 +21,7 @@ from mmengine.logging import print_log
 from tqdm import tqdm
 
 from parkdet_challenge.atomic import write_bytes_atomic
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 CACHE_MODES = ('ram', 'disk')
 # YOLOv5 keeps this share of the available memory free when it caches in RAM.

@@ -6,7 +6,7 @@ from typing import List, Optional, Set
 
 from mmyolo.datasets import YOLOv5CocoDataset
 from mmyolo.registry import DATASETS
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 
 def _image_paths(ann_file: str, image_root: str) -> Set[str]:

@@ -26,7 +26,7 @@ from mmengine.dist import barrier, get_rank
 from torch import Tensor, nn
 
 from parkdet_challenge.atomic import write_bytes_atomic
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 BACKENDS = ('pytorch', 'onnxruntime', 'openvino')
 OPSET = 17

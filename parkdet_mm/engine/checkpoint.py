@@ -53,7 +53,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader, save_checkpoint
 
 from parkdet_challenge.atomic import write_bytes_atomic
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.converters.yolov5_checkpoint import convert_yolov5_checkpoint
 from parkdet_mm.converters.yolov5_pickle import looks_like_yolov5_checkpoint
 

@@ -1,12 +1,12 @@
 """How a training run that stops itself says so: one line each, resumable state kept.
 
-Each is a :class:`~parkdet_challenge.cli.RunStopped`: tools/train.py prints
+Each is a :class:`~parkdet_challenge.errors.RunStopped`: tools/train.py prints
 ``{label}: {message}`` and exits with ``status``.
 """
 import os.path as osp
 from typing import Optional
 
-from parkdet_challenge.cli import RunStopped
+from parkdet_challenge.errors import RunStopped
 
 
 class TrainingDiverged(RunStopped):

@@ -16,7 +16,7 @@ from typing import Iterator, Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 from .checkpoint import check_checkpoint_file, fetch_checkpoint, is_url
 

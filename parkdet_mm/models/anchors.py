@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from mmengine.config import Config, ConfigDict
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 CHECKPOINT_KEY = 'anchors'
 

@@ -22,7 +22,7 @@ from mmengine.config import Config
 
 from mmyolo.registry import METRICS
 from parkdet_challenge.atomic import write_bytes_atomic, write_json_atomic
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.apis.training import train_config
 from parkdet_mm.config import default_work_dir, final_checkpoint, load_config
 from parkdet_mm.engine.checkpoint import CheckpointFileError, check_checkpoint_file

@@ -4,7 +4,7 @@ training file, which the ``pseudo_label_file`` primary adds to a training set
 import json
 from typing import Any, Dict, Mapping, Sequence
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 
 def pseudo_label_coco(predictions: Mapping[int, Any], ann_file: str,

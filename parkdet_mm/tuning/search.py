@@ -28,7 +28,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from parkdet_challenge.atomic import write_bytes_atomic
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.apis.training import train_config
 from parkdet_mm.config import YOLOV5_HYPS, load_config
 from parkdet_mm.engine.errors import TrainingDiverged, TrainingInterrupted

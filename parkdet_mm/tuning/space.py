@@ -19,7 +19,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.config import PRIMARY_CHECKS, YOLOV5_HYPS
 from parkdet_mm.config.primaries import boolean, fraction
 

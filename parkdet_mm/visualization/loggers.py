@@ -15,7 +15,7 @@ import mmcv
 from mmengine.visualization import MLflowVisBackend, Visualizer
 
 from mmyolo.registry import VISBACKENDS
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 # name -> (MMEngine backend config, the module it needs, its install command)
 LOGGERS: Dict[str, tuple] = {

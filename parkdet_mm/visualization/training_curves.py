@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from parkdet_challenge.atomic import atomic_write
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 
 Records = List[Dict[str, float]]
 

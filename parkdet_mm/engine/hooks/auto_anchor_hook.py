@@ -6,7 +6,7 @@ from mmengine.dist import broadcast_object_list, is_main_process
 from mmengine.hooks import Hook
 
 from mmyolo.registry import HOOKS
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.models.anchors import (
     CHECKPOINT_KEY,
     apply_checkpoint_anchors,

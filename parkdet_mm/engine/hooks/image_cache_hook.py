@@ -11,7 +11,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from mmyolo.registry import HOOKS
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.datasets.image_cache import CACHE_MODES, ImageCache
 from parkdet_mm.datasets.pipelines import iter_transforms, replace_built_transforms
 from parkdet_mm.datasets.transforms import LoadImageFromFileOrCache

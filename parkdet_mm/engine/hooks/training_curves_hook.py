@@ -5,7 +5,7 @@ from mmengine.dist import master_only
 from mmengine.hooks import Hook
 
 from mmyolo.registry import HOOKS
-from parkdet_challenge.cli import InputError
+from parkdet_challenge.errors import InputError
 from parkdet_mm.visualization.loggers import send_pictures
 
 

@@ -25,7 +25,7 @@ from torch.utils.data import BatchSampler, DataLoader, Sampler
 
 from mmyolo.registry import LOOPS
 from parkdet_challenge.atomic import write_bytes_atomic
-from parkdet_challenge.cli import InputError, RunStopped
+from parkdet_challenge.errors import InputError, RunStopped
 from parkdet_mm.engine.checkpoint import ATOMIC_BACKEND_ARGS
 from parkdet_mm.engine.errors import (
     CheckpointWriteError,

@@ -1,4 +1,5 @@
-"""What every parkdet command line shares: bad input is one line, not a traceback."""
+"""The errors a user sees as one line (bad input, a run stopped on purpose) and
+:func:`run_cli`, which every command line runs its main through to print them."""
 import sys
 from typing import Callable
 
