@@ -42,6 +42,7 @@ PRIMARIES = (
     'log_interval', 'checkpoint_interval', 'max_skipped_steps', 'seed',
     'deterministic', 'image_weights', 'image_cache', 'frozen_layers', 'extra_hooks',
     'loggers', 'multi_scale', 'label_smoothing', 'mosaic_one_warp',
+    'compile_model', 'channels_last',
     # hyper-parameters (YOLOv5's hyp.*.yaml: parkdet_mm.config.primaries.YOLOV5_HYPS)
     'base_lr', 'lr_factor', 'momentum', 'weight_decay', 'warmup_epochs',
     'warmup_momentum', 'warmup_bias_lr', 'loss_bbox_weight', 'loss_cls_weight',
@@ -397,8 +398,9 @@ def hook_values(p: ConfigDict) -> dict:
 
 def managed_hooks(p: ConfigDict) -> List[dict]:
     """The ``custom_hooks`` entries the primaries switch on, in order: the image
-    weights, the frozen layers, early stopping, then ``extra_hooks``. Entries of
-    other types in ``custom_hooks`` (the EMA, a child's own) are left alone."""
+    weights, the frozen layers, early stopping, the compiled network and
+    channels-last format, then ``extra_hooks``. Entries of other types in
+    ``custom_hooks`` (the EMA, a child's own) are left alone."""
     hooks = []
     if p.image_weights:
         hooks.append(dict(type='ClassBalanceHook'))
@@ -406,6 +408,9 @@ def managed_hooks(p: ConfigDict) -> List[dict]:
         hooks.append(dict(type='FreezeLayersHook', layers=p.frozen_layers))
     if p.patience:  # YOLOv5's EarlyStopping
         hooks.append(dict(type='YOLOv5EarlyStoppingHook', patience=p.patience))
+    if p.compile_model or p.channels_last:
+        hooks.append(dict(type='CompileModelHook', compile=p.compile_model,
+                          channels_last=p.channels_last))
     return hooks + list(p.extra_hooks)
 
 
@@ -413,7 +418,8 @@ def managed_hooks(p: ConfigDict) -> List[dict]:
 #: that the primaries do not ask for is refused, naming the primary.
 MANAGED_HOOK_PRIMARIES = dict(ClassBalanceHook='image_weights',
                               FreezeLayersHook='frozen_layers',
-                              YOLOv5EarlyStoppingHook='patience')
+                              YOLOv5EarlyStoppingHook='patience',
+                              CompileModelHook='compile_model')
 
 
 def derived_values(p: ConfigDict) -> Dict[str, Any]:
