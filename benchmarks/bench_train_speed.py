@@ -11,7 +11,9 @@ tools/make_demo_data.py + tools/prepare_data.py; nothing is downloaded, so the
 weights start random) and prints images per second over the timed iterations: the
 wall time from the end of the last warm-up iteration to the end of the last one,
 data loading included (MMEngine's dataloader and workers as configured), and the
-peak GPU memory. Each run is a fresh process; the variants alternate for
+peak GPU memory, and the main process's CPU time per iteration (all its threads;
+the dataloader workers' not counted), which other load on the machine inflates
+less than the wall time. Each run is a fresh process; the variants alternate for
 ``--rounds`` rounds and the best round of each is kept:
 
 - ``eager``: the config as it is;
@@ -76,6 +78,7 @@ def time_our_training(args) -> dict:
 
         def __init__(self) -> None:
             self.ends: List[float] = []
+            self.cpu: List[float] = []
             self.images: List[int] = []
 
         def after_train_iter(self, runner, batch_idx, data_batch=None,
@@ -83,6 +86,7 @@ def time_our_training(args) -> dict:
             if torch.cuda.is_available():
                 torch.cuda.synchronize()
             self.ends.append(time.perf_counter())
+            self.cpu.append(time.process_time())
             self.images.append(len(data_batch['inputs']))
 
     flush_denormals_on_cpu()
@@ -118,6 +122,7 @@ def time_our_training(args) -> dict:
     runner.train()
     start = args.warmup - 1
     result = dict(seconds=clock.ends[-1] - clock.ends[start],
+                  cpu_seconds=clock.cpu[-1] - clock.cpu[start],
                   images=sum(clock.images[start + 1:]),
                   iterations=len(clock.ends) - 1 - start,
                   threads=torch.get_num_threads(),
@@ -236,8 +241,9 @@ def main() -> None:
         memory = (f', peak GPU memory {result["peak_gib"]:.2f} GiB'
                   if 'peak_gib' in result else '')
         print(f'  {name:24s} {rate:7.2f} images/s  '
-              f'({result["seconds"] / result["iterations"]:.3f} s per iteration'
-              f'{memory}; {result.get("device", "CPU")})')
+              f'({result["seconds"] / result["iterations"]:.3f} s per iteration, '
+              f'{result["cpu_seconds"] / result["iterations"]:.3f} s of the main '
+              f'process\'s CPU time{memory}; {result.get("device", "CPU")})')
     rates = {name: r['images'] / r['seconds'] for name, r in best.items()}
     for name in rates:
         if name != 'eager' and 'eager' in rates and name != 'yolov5':

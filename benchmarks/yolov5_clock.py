@@ -17,10 +17,10 @@ one JSON line of timings.
 ``train`` runs YOLOv5's ``train.train`` (from scratch, the model's yaml with the
 data set's classes, hyp.scratch-low, no validation, no checkpoints, no plots) and
 records the wall time between the ends of consecutive iterations, data loading
-included, as bench_train_speed.py records ours. ``loader`` builds YOLOv5's
-training dataset (``LoadImagesAndLabels``, mosaic, random perspective, HSV, flips)
-and times ``--samples`` items in this one process, one thread, as bench_pipeline.py
-times ours.
+included, and the main process's CPU time, as bench_train_speed.py records ours.
+``loader`` builds YOLOv5's training dataset (``LoadImagesAndLabels``: mosaic,
+random perspective, HSV, flips) and times ``--samples`` items in this one process,
+one thread, as bench_pipeline.py times ours.
 """
 import argparse
 import json
@@ -84,11 +84,12 @@ def time_training(args, folder: Path) -> dict:
             device='cpu', project=str(folder), name='train', exist_ok=True,
             save_dir=str(folder / 'train')).items():
         setattr(opt, key, value)
-    ends, images = [], []
+    ends, cpu, images = [], [], []
     callbacks = Callbacks()
 
     def clock(model, ni, imgs, *rest):
         ends.append(time.perf_counter())
+        cpu.append(time.process_time())
         images.append(len(imgs))
         if len(ends) >= args.warmup + args.iters:
             callbacks.stop_training = True
@@ -97,7 +98,8 @@ def time_training(args, folder: Path) -> dict:
     torch.set_num_threads(args.threads)
     yolov5_train.train(opt.hyp, opt, select_device('cpu'), callbacks)
     start = args.warmup - 1
-    return dict(seconds=ends[-1] - ends[start], images=sum(images[start + 1:]),
+    return dict(seconds=ends[-1] - ends[start], cpu_seconds=cpu[-1] - cpu[start],
+                images=sum(images[start + 1:]),
                 iterations=len(ends) - 1 - start, threads=torch.get_num_threads())
 
 
