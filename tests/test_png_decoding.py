@@ -189,3 +189,26 @@ def test_loading_transform_reads_opencvs_pixels_and_refuses_what_opencv_refuses(
                 transform.read_image(str(tmp_path / name))
     with pytest.raises(ValueError, match='png_decoder'):
         LoadImageFromFileOrCache(png_decoder='libpng')
+
+
+def test_training_loads_through_libspng(tmp_path, tiny_coco) -> None:
+    """The configs name mmcv's LoadImageFromFile; training swaps in the loading
+    transform that decodes PNGs with libspng (ImageCacheHook, with or without a
+    cache), the tiny demo's images to OpenCV's pixels."""
+    from conftest import write_tiny_config
+    from mmengine.registry import init_default_scope
+
+    from mmyolo.registry import DATASETS
+    from parkdet_mm.config import load_config
+    from parkdet_mm.datasets.pipelines import iter_transforms
+    from parkdet_mm.engine.hooks.image_cache_hook import make_loading_cache_aware
+    cfg = load_config(str(write_tiny_config(tmp_path / 'tiny.py', tiny_coco)))
+    init_default_scope('mmyolo')
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    assert make_loading_cache_aware(dataset) == 2  # the sample's and Mosaic's
+    loads = [t for t in iter_transforms(dataset.pipeline)
+             if isinstance(t, LoadImageFromFileOrCache)]
+    assert len(loads) == 2 and all(t.decode_png for t in loads)
+    path = dataset.get_data_info(0)['img_path']
+    np.testing.assert_array_equal(loads[0].read_image(path),
+                                  opencv_pixels(Path(path).read_bytes()))
