@@ -45,12 +45,40 @@ import time
 from typing import Dict, List, Optional
 
 import torch
+from mmengine.hooks import Hook
 
 YOLOV5_NOMINAL_BATCH = 64
 # YOLOv5's P6 models by (depth, width) multiple
 YOLOV5_P6_MODELS = {(0.33, 0.25): 'yolov5n6', (0.33, 0.5): 'yolov5s6',
                     (0.67, 0.75): 'yolov5m6', (1.0, 1.0): 'yolov5l6',
                     (1.33, 1.25): 'yolov5x6'}
+
+
+class IterationClock(Hook):
+    """Per training iteration: its own time from start to end (``times``), the
+    wall clock and this process's CPU time at its end (``ends``, ``cpu``) and its
+    images; synchronised with the GPU."""
+    priority = 'LOWEST'
+
+    def __init__(self) -> None:
+        self.times: List[float] = []
+        self.ends: List[float] = []
+        self.cpu: List[float] = []
+        self.images: List[int] = []
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self.start = time.perf_counter()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self.ends.append(time.perf_counter())
+        self.cpu.append(time.process_time())
+        self.times.append(self.ends[-1] - self.start)
+        self.images.append(len(data_batch['inputs']))
 
 
 def ensure_demo_data(root: str) -> None:
@@ -63,31 +91,12 @@ def ensure_demo_data(root: str) -> None:
 
 def time_our_training(args) -> dict:
     """One run of the config (in this process): the timings as JSON-able dict."""
-    from mmengine.hooks import Hook
     from mmengine.runner import Runner
 
     import parkdet_mm  # noqa: F401
     from parkdet_mm.apis.run_setup import flush_denormals_on_cpu
     from parkdet_mm.config import load_config
     from parkdet_mm.engine.optimizers import amp_variant
-
-    class IterationClock(Hook):
-        """The wall time at the end of each training iteration (synchronised
-        with the GPU), and the images of each."""
-        priority = 'LOWEST'
-
-        def __init__(self) -> None:
-            self.ends: List[float] = []
-            self.cpu: List[float] = []
-            self.images: List[int] = []
-
-        def after_train_iter(self, runner, batch_idx, data_batch=None,
-                             outputs=None) -> None:
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            self.ends.append(time.perf_counter())
-            self.cpu.append(time.process_time())
-            self.images.append(len(data_batch['inputs']))
 
     flush_denormals_on_cpu()
     if args.threads:
