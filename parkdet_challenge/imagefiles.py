@@ -17,13 +17,13 @@ import struct
 import unicodedata
 import zlib
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 # ISA-L's CRC-32 (same values as zlib's) runs at 3.5x zlib's speed, which decides
 # whether checking every byte costs much more than reading it (benchmarks/bench_verify.py).
 from isal.isal_zlib import crc32
 
-_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 # Signature (8) + IHDR length (4) + b'IHDR' (4) + width, height (8) + 5 header bytes
 # + CRC (4): enough to check the chunk and read the size.
 _PNG_HEAD = 33
@@ -81,7 +81,7 @@ def read_image_size(path: Path) -> Tuple[int, int]:
         head = os.read(fd, _PNG_HEAD)
     finally:
         os.close(fd)
-    if (len(head) == _PNG_HEAD and head.startswith(_PNG_SIGNATURE)
+    if (len(head) == _PNG_HEAD and head.startswith(PNG_SIGNATURE)
             and head[12:16] == b'IHDR'
             and zlib.crc32(head[12:29]) == struct.unpack('>I', head[29:33])[0]):
         width, height = struct.unpack('>II', head[16:24])
@@ -114,7 +114,7 @@ def verify_image(path: str) -> Tuple[int, int]:
     ``ValueError`` naming what is wrong, ``OSError`` if the file cannot be read.
     """
     data = _read_whole(path)
-    if data.startswith(_PNG_SIGNATURE):
+    if data.startswith(PNG_SIGNATURE):
         return _verified_png_size(memoryview(data))
     from PIL import Image, UnidentifiedImageError
     try:
@@ -139,11 +139,14 @@ def _read_whole(path: str) -> bytes:
         return f.read()
 
 
-def _verified_png_size(view: memoryview) -> Tuple[int, int]:
-    """Walk a PNG's chunks as PIL's ``verify()`` does: IHDR first, each chunk whole
-    and matching its CRC, through IEND; without copying the data."""
-    end, pos = len(view), len(_PNG_SIGNATURE)
-    size = None
+def iter_png_chunks(view: memoryview) -> Iterator[Tuple[bytes, memoryview]]:
+    """Each chunk of the PNG in ``view`` (signature included) as ``(kind, data)``,
+    in file order through IEND, each checked whole and against its CRC first; the
+    data is a view, not a copy. Raises ``ValueError`` naming what is wrong (a
+    missing signature, a chunk cut short or failing its CRC, no IEND)."""
+    if bytes(view[:len(PNG_SIGNATURE)]) != PNG_SIGNATURE:
+        raise ValueError('broken image data (no PNG signature)')
+    end, pos = len(view), len(PNG_SIGNATURE)
     while True:
         if pos + 12 > end:
             raise ValueError('broken image data (PNG ends before its IEND chunk: '
@@ -156,13 +159,22 @@ def _verified_png_size(view: memoryview) -> Tuple[int, int]:
                              'cut short or garbled)')
         if crc32(view[pos + 4:crc_at]) != struct.unpack_from('>I', view, crc_at)[0]:
             raise ValueError(f'broken image data (PNG {name} chunk fails its CRC)')
-        if size is None:
-            if kind != b'IHDR' or length < 8:
-                raise ValueError('broken image data (PNG without IHDR first)')
-            size = struct.unpack_from('>II', view, pos + 8)
+        yield kind, view[pos + 8:crc_at]
         if kind == b'IEND':
-            return _nonempty(size)
+            return
         pos = crc_at + 4
+
+
+def _verified_png_size(view: memoryview) -> Tuple[int, int]:
+    """Walk a PNG's chunks as PIL's ``verify()`` does: IHDR first, each chunk whole
+    and matching its CRC, through IEND; without copying the data."""
+    size = None
+    for kind, data in iter_png_chunks(view):
+        if size is None:
+            if kind != b'IHDR' or len(data) < 8:
+                raise ValueError('broken image data (PNG without IHDR first)')
+            size = struct.unpack_from('>II', data)
+    return _nonempty(size)
 
 
 def _nonempty(size: Tuple[int, int]) -> Tuple[int, int]:

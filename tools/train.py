@@ -2,7 +2,7 @@
 
     python tools/train.py configs/baseline.py [--work-dir DIR] [--resume [CKPT]] [--amp]
         [--epochs N] [--img-size N] [--batch-size N] [--workers N] [--hyp HYP.yaml]
-        [--deterministic] [--single-cls]
+        [--deterministic] [--single-cls] [--compile] [--channels-last]
         [--cache [ram|disk]] [--data-root DIR] [--ann-dir DIR]
         [--cfg-options key=value ...]
         [--launcher none|pytorch|slurm|mpi]
@@ -18,7 +18,9 @@ them follows.
 the run normally (``load_from`` included) when there is none yet, so an interrupted
 stage and a new one are started by the same command. ``--cache`` decodes the
 training images once, into RAM (``--cache`` alone) or beside them on disk, as YOLOv5's
-``--cache``.
+``--cache``. ``--compile`` compiles the network and the loss with ``torch.compile``
+for the training steps (the primary compile_model); ``--channels-last`` trains in
+channels-last memory format (channels_last).
 """
 import argparse
 
@@ -67,6 +69,17 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help="deterministic torch algorithms (slower; the primary deterministic)")
     parser.add_argument(
+        '--compile',
+        action='store_true',
+        default=None,
+        help='torch.compile the network and the loss for training (the primary '
+        'compile_model; the first iteration compiles)')
+    parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        default=None,
+        help='train in channels-last memory format (the primary channels_last)')
+    parser.add_argument(
         '--val-interval', type=int, metavar='N',
         help='validate every N epochs, keeping the best as best.pth '
         '(default: once, after the last epoch)')
@@ -106,6 +119,8 @@ def flag_primaries(args: argparse.Namespace) -> dict:
         train_num_workers=args.workers,
         image_cache=args.cache,
         deterministic=args.deterministic,
+        compile_model=args.compile,
+        channels_last=args.channels_last,
         val_interval=args.val_interval,
         patience=args.patience,
         loggers=args.logger,

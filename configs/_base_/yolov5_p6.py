@@ -72,6 +72,17 @@ max_skipped_steps = 100
 multi_scale = False
 # YOLOv5's --label-smoothing EPS: classification targets 1 - EPS/2 and EPS/2.
 label_smoothing = 0.0
+# One interpolation per mosaic tile: Mosaic's resize and the random affine composed
+# into one cv2.warpAffine per tile from the loaded image (WeightedMosaicOneWarp),
+# instead of resizing each tile onto a 2x canvas and warping that (two bilinear
+# passes, as YOLOv5). The same random draws and boxes; the pixels within
+# interpolation rounding; a faster loader.
+mosaic_one_warp = False
+# tools/train.py --compile: torch.compile the network and the loss for the training
+# steps (CompileModelHook; validation stays eager). The first iteration compiles.
+compile_model = False
+# tools/train.py --channels-last: train in channels-last (NHWC) memory format.
+channels_last = False
 # YOLOv5's --single-cls: every class becomes one, 'item' (the data's own name when
 # it has one class): the labels, the evaluation and a one-class model.
 single_cls = False

@@ -42,7 +42,8 @@ PRIMARIES = (
     'optim_step_rule', 'scheduler_type', 'warmup_min_iters', 'warmup_bias_lr_group',
     'log_interval', 'checkpoint_interval', 'max_skipped_steps', 'seed',
     'deterministic', 'image_weights', 'image_cache', 'frozen_layers', 'extra_hooks',
-    'loggers', 'multi_scale', 'label_smoothing',
+    'loggers', 'multi_scale', 'label_smoothing', 'mosaic_one_warp',
+    'compile_model', 'channels_last',
     # hyper-parameters (YOLOv5's hyp.*.yaml: parkdet_mm.config.primaries.YOLOV5_HYPS)
     'base_lr', 'lr_factor', 'momentum', 'weight_decay', 'warmup_epochs',
     'warmup_momentum', 'warmup_bias_lr', 'loss_bbox_weight', 'loss_cls_weight',
@@ -138,7 +139,8 @@ def img_size(p: ConfigDict) -> int:
 def train_pipeline(p: ConfigDict) -> List[dict]:
     """YOLOv5's training augmentation: with probability ``mosaic_prob`` a mosaic of
     four images (the partner tiles drawn by the image weights when the sampler has
-    them) cropped back to ``img_scale`` by the random affine, then with probability
+    them) cropped back to ``img_scale`` by the random affine (with
+    ``mosaic_one_warp``, both in one warp per tile), then with probability
     ``mixup_prob`` a second such mosaic blended in (YOLOv5's MixUp); else one image
     letterboxed to ``img_scale`` and the affine without a border; then HSV (left out
     when every gain is 0, as YOLOv5 v6.0+), an up-down flip (``flip_ud_prob``) and
@@ -153,11 +155,12 @@ def train_pipeline(p: ConfigDict) -> List[dict]:
         scaling_ratio_range=(1 - p.affine_scale, 1 + p.affine_scale),
         border=(-width // 2, -height // 2),
         border_val=(114, 114, 114))
-    mosaic = [
-        dict(type='WeightedMosaic', img_scale=p.img_scale, pad_val=114.0, prob=1.0,
-             pre_transform=p.pre_transform),
-        affine,
-    ]
+    tiles = dict(type='WeightedMosaic', img_scale=p.img_scale, pad_val=114.0,
+                 prob=1.0, pre_transform=p.pre_transform)
+    if p.mosaic_one_warp:  # both in one transform: each tile warped once
+        mosaic = [dict(tiles, type='WeightedMosaicOneWarp', affine=affine)]
+    else:
+        mosaic = [tiles, affine]
     if p.mixup_prob:  # a second mosaic, with its own affine, r ~ Beta(a, a)
         mosaic.append(dict(type='WeightedMixUp', prob=p.mixup_prob,
                            alpha=p.mixup_alpha, beta=p.mixup_alpha,
@@ -404,8 +407,9 @@ def hook_values(p: ConfigDict) -> dict:
 
 def managed_hooks(p: ConfigDict) -> List[dict]:
     """The ``custom_hooks`` entries the primaries switch on, in order: the image
-    weights, the frozen layers, early stopping, then ``extra_hooks``. Entries of
-    other types in ``custom_hooks`` (the EMA, a child's own) are left alone."""
+    weights, the frozen layers, early stopping, the compiled network and
+    channels-last format, then ``extra_hooks``. Entries of other types in
+    ``custom_hooks`` (the EMA, a child's own) are left alone."""
     hooks = []
     if p.image_weights:
         hooks.append(dict(type='ClassBalanceHook'))
@@ -413,6 +417,9 @@ def managed_hooks(p: ConfigDict) -> List[dict]:
         hooks.append(dict(type='FreezeLayersHook', layers=p.frozen_layers))
     if p.patience:  # YOLOv5's EarlyStopping
         hooks.append(dict(type='YOLOv5EarlyStoppingHook', patience=p.patience))
+    if p.compile_model or p.channels_last:
+        hooks.append(dict(type='CompileModelHook', compile=p.compile_model,
+                          channels_last=p.channels_last))
     return hooks + list(p.extra_hooks)
 
 
@@ -420,7 +427,8 @@ def managed_hooks(p: ConfigDict) -> List[dict]:
 #: that the primaries do not ask for is refused, naming the primary.
 MANAGED_HOOK_PRIMARIES = dict(ClassBalanceHook='image_weights',
                               FreezeLayersHook='frozen_layers',
-                              YOLOv5EarlyStoppingHook='patience')
+                              YOLOv5EarlyStoppingHook='patience',
+                              CompileModelHook='compile_model')
 
 
 def derived_values(p: ConfigDict) -> Dict[str, Any]:

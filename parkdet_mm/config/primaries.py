@@ -99,6 +99,7 @@ PRIMARY_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = dict(
     log_interval=positive_int, checkpoint_interval=positive_int,
     image_weights=boolean, deterministic=boolean,
     patience=positive_int_or_none, multi_scale=boolean, label_smoothing=fraction,
+    mosaic_one_warp=boolean, compile_model=boolean, channels_last=boolean,
     loggers=some_of('tensorboard', 'mlflow', 'wandb'),
     max_skipped_steps=positive_int_or_none,
     deepen_factor=positive, widen_factor=positive,

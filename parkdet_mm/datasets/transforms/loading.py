@@ -12,6 +12,9 @@ from mmengine.logging import print_log
 from mmyolo.registry import TRANSFORMS
 
 from ..image_cache import ImageCache
+from ..png_decoding import decode_png_bgr
+
+PNG_DECODERS = ('spng', 'cv2')
 
 
 @TRANSFORMS.register_module()
@@ -32,11 +35,24 @@ class LoadImageFromFileOrCache(LoadImageFromFile):
     MMYOLO's datasets and by Mosaic for its tiles); without a dataset the transform
     returns None and the dataset draws another. After ``max_refetch`` unreadable
     draws in a row it raises.
+
+    PNGs are decoded by libspng (``png_decoder='spng'``, when pyspng is installed
+    and the image is read in colour through OpenCV, the defaults): the same pixels
+    as OpenCV's, faster; any PNG for which that is not known to hold, and every
+    other format, is decoded by OpenCV (:mod:`parkdet_mm.datasets.png_decoding`).
+    ``png_decoder='cv2'`` decodes everything with OpenCV.
     """
 
-    def __init__(self, max_refetch: int = 15, **kwargs) -> None:
+    def __init__(self, max_refetch: int = 15, png_decoder: str = 'spng',
+                 **kwargs) -> None:
         super().__init__(**kwargs)
+        if png_decoder not in PNG_DECODERS:
+            raise ValueError(f'png_decoder must be one of {PNG_DECODERS}, not '
+                             f'{png_decoder!r}')
         self.max_refetch = max_refetch
+        # libspng only where its pixels are OpenCV's: colour images through cv2
+        self.decode_png = (png_decoder == 'spng' and self.color_type == 'color'
+                           and self.imdecode_backend == 'cv2')
         self.image_cache: Optional[ImageCache] = None
         # Shared with dataloader workers forked after the dataset was built, so
         # the main process can report what the workers skipped.
@@ -51,8 +67,10 @@ class LoadImageFromFileOrCache(LoadImageFromFile):
         """Decode ``filename`` as the parent does (before ``to_float32``); raise
         OSError when it cannot."""
         img_bytes = fileio.get(filename, backend_args=self.backend_args)
-        img = mmcv.imfrombytes(
-            img_bytes, flag=self.color_type, backend=self.imdecode_backend)
+        img = decode_png_bgr(img_bytes) if self.decode_png else None
+        if img is None:
+            img = mmcv.imfrombytes(
+                img_bytes, flag=self.color_type, backend=self.imdecode_backend)
         if img is None:
             raise OSError('cannot be decoded')
         return img

@@ -1,6 +1,7 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .auto_anchor_hook import AutoAnchorHook
 from .class_balance_hook import ClassBalanceHook
+from .compile_model_hook import CompileModelHook
 from .diagnostics_visualization_hook import DiagnosticsVisualizationHook
 from .early_stopping_hook import YOLOv5EarlyStoppingHook
 from .freeze_layers_hook import FreezeLayersHook, yolov5_backbone_layers
@@ -14,7 +15,7 @@ from .training_curves_hook import TrainingCurvesHook
 from .yolov5_loop_scheduler_hook import YOLOv5LoopSchedulerHook
 
 __all__ = [
-    'AtomicCheckpointHook', 'AutoAnchorHook', 'ClassBalanceHook',
+    'AtomicCheckpointHook', 'AutoAnchorHook', 'ClassBalanceHook', 'CompileModelHook',
     'DiagnosticsVisualizationHook', 'TrainBatchVisualizationHook',
     'FreezeLayersHook', 'yolov5_backbone_layers', 'ImageCacheHook',
     'HalfPrecisionHook', 'InferenceSpeedHook', 'YOLOLabelsHook',

@@ -1,0 +1,2 @@
+class Version:
+    """Stand-in (imported by YOLOv5, never used offline)."""
