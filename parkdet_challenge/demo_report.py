@@ -2,8 +2,9 @@
 
 ``tools/run_demo.py --seeds 0 1 2`` trains a recipe once per seed; each run gives
 its stages' val mAP@.5 and mAP@.5:.95 (``{'seed', 'threads', 'minutes', 'stages':
-{stage: {'mAP_50', 'mAP'}}}``). :func:`seed_summary` reduces them to the median and
-the range per stage, :func:`seed_table` prints them, and ``--docs`` keeps the summary
+{stage: {'mAP_50', 'mAP'}}}``, :func:`seed_runs`). :func:`seed_summary` reduces them
+to the median and the range per stage, :func:`seed_table` and :func:`seeds_line`
+print them, and ``--docs`` keeps the summary
 in ``docs/demo_seeds.json`` (:func:`write_docs_figures`), which docs/demo.md quotes
 and which every later run is compared with (:func:`comparison_lines`): its bar and
 the docs' median and range, so a user knows whether their figure is normal.
@@ -67,6 +68,37 @@ def seed_table(summary: dict) -> str:
                           for stage in stages for m in METRICS)
         lines.append(f'{label:>6s}  {cells}')
     return '\n'.join(lines)
+
+
+def seed_runs(summaries: List[dict]) -> List[dict]:
+    """Each run's seed, thread count, minutes and stages' val mAP@.5 and mAP, from
+    its summary (tools/run_demo.py's WORK/summary.json)."""
+    return [dict(seed=s['seed'], threads=s['torch_threads'], minutes=s['minutes'],
+                 stages={stage: {k: v[k] for k in METRICS}
+                         for stage, v in s['stages'].items()})
+            for s in summaries]
+
+
+def seeds_line(summary: dict, bar: Optional[float]) -> str:
+    """The last stage's val mAP@.5 over the seeds: median and range, and which
+    seeds fall short of the recipe's ``bar`` (None: it has none)."""
+    final = list(summary['stages'])[-1]
+    figure = summary['stages'][final]['mAP_50']
+    line = (f'{final} val mAP@.5: median {figure["median"]:.3f}, range '
+            f'{figure["min"]:.3f}-{figure["max"]:.3f}')
+    if bar is not None:
+        low = [run['seed'] for run in summary['runs']
+               if run['stages'][final]['mAP_50'] < bar]
+        line += (f'; the bar {bar:.2f} is met by '
+                 + ('every seed' if not low else
+                    f'all seeds but {", ".join(map(str, low))}'))
+    return line
+
+
+def figures_key(recipe: str, data_seed: int) -> str:
+    """The recipe's key in docs/demo_seeds.json: its name, with the data
+    generator's seed when that is not the demo's own (0)."""
+    return recipe if data_seed == 0 else f'{recipe} data_seed {data_seed}'
 
 
 def write_docs_figures(path: PathLike, recipe: str, summary: dict,

@@ -6,9 +6,12 @@ import pytest
 
 from parkdet_challenge.demo_report import (
     comparison_lines,
+    figures_key,
     read_docs_figures,
+    seed_runs,
     seed_summary,
     seed_table,
+    seeds_line,
     write_docs_figures,
 )
 
@@ -67,3 +70,21 @@ def test_a_run_is_placed_against_its_bar_and_the_docs_range(tmp_path):
     assert comparison_lines(single, 2, None, None, 'D') == [
         'val mAP@.5 0.700 (baseline, 2 threads)',
         'D has no seed figures for this recipe to compare with']
+
+
+def test_the_seeds_line_names_the_seeds_below_the_bar():
+    runs = seed_runs([dict(seed=r['seed'], torch_threads=r['threads'],
+                           minutes=r['minutes'],
+                           stages={s: dict(v, mAP_75=0.0)
+                                   for s, v in r['stages'].items()})
+                      for r in RUNS])
+    assert runs == RUNS  # mAP@.75 left out
+    summary = seed_summary(runs)
+    assert seeds_line(summary, 0.50) == (
+        'finetune val mAP@.5: median 0.520, range 0.490-0.610; the bar 0.50 is met '
+        'by all seeds but 2')
+    assert seeds_line(summary, 0.49).endswith('the bar 0.49 is met by every seed')
+    assert seeds_line(summary, None) == (
+        'finetune val mAP@.5: median 0.520, range 0.490-0.610')
+    assert figures_key('2022', 0) == '2022'
+    assert figures_key('2022', 3) == '2022 data_seed 3'

@@ -50,84 +50,46 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 from parkdet_challenge.atomic import write_json_atomic
 from parkdet_challenge.demo_report import (
     comparison_lines,
+    figures_key,
     read_docs_figures,
+    seed_runs,
     seed_summary,
     seed_table,
+    seeds_line,
     write_docs_figures,
 )
 from parkdet_challenge.errors import InputError, run_cli
+from parkdet_mm.apis.demo_runs import (
+    Demo,
+    coco_test_scores,
+    copy_pictures,
+    data_seed_demo,
+    evaluate_on_val,
+    inattention_submission_counts,
+    parking_summary,
+    seed_demo,
+    val_as_test,
+    work_dir_of,
+)
+from parkdet_mm.config import final_checkpoint_of
 
 #: The seed figures docs/demo.md quotes, per recipe (--seeds --docs docs).
 DOCS_FIGURES = 'docs/demo_seeds.json'
 # A few test images for tools/detect.py (the demo's test names are uuids).
 DETECT_IMAGES = 'test/images/[0-3]*.png'
-# One of each picture the demo draws, below WORK, and its name in docs/demo.md's
-# docs/ (--docs copies them there; of a folder, its first picture).
-PICTURES = {
-    'train_batch.png': 'demo_train_batch.png',
-    'baseline/results.png': None,
-    'finetune/results.png': 'demo_results.png',
-    'val/PR_curve.png': 'demo_PR_curve.png',
-    'val/F1_curve.png': 'demo_F1_curve.png',
-    'val/P_curve.png': 'demo_P_curve.png',
-    'val/R_curve.png': 'demo_R_curve.png',
-    'val/confusion_matrix.png': 'demo_confusion_matrix.png',
-    'show/': 'demo_prediction.png',
-    'detect/': 'demo_detect.png',
-}
-
-
-@dataclass(frozen=True)
-class Demo:
-    """One run of a recipe's demo: its data, work folder and training configs
-    (in order; each after the first starts from the one before)."""
-    recipe: str
-    data: str
-    work: str
-    stages: Tuple[str, ...]
-    #: the demo data generator's seed (tools/make_demo_data.py --seed)
-    data_seed: int = 0
 
 
 def step(title: str, args) -> None:
+    """Run one step (a tool, in a process of its own); stop the demo if it
+    fails."""
     print(f'\n==> {title}\n    {" ".join(args)}', flush=True)
     if subprocess.run(args).returncode != 0:
         raise InputError(f'demo step failed: {title}')
-
-
-def evaluate_on_val(demo: Demo, config: str, checkpoint: str) -> dict:
-    """COCO mAP of ``checkpoint`` on the val split, through the test loop."""
-    from mmengine.runner import Runner
-
-    import parkdet_mm  # noqa: F401
-    from parkdet_mm.apis.run_setup import flush_denormals_on_cpu
-    from parkdet_mm.config import load_config
-    flush_denormals_on_cpu()
-    cfg = load_config(config)
-    cfg.work_dir = osp.join(demo.work, 'val')
-    cfg.load_from = checkpoint
-    cfg.test_dataloader = cfg.val_dataloader
-    cfg.test_evaluator = cfg.val_evaluator
-    # PR_curve.png, F1_curve.png, P_curve.png, R_curve.png, confusion_matrix.png
-    cfg.default_hooks.diagnostics.out_dir = cfg.work_dir
-    return Runner.from_cfg(cfg).test()
-
-
-def logged_val(work_dir: str) -> Dict[str, float]:
-    """The val mAP@.5, mAP and mAP@.75 a training logged after its last epoch
-    (MMEngine's scalar logs in its work dir)."""
-    from parkdet_mm.visualization.training_curves import read_scalars
-    _, val = read_scalars(work_dir)
-    last = next((r for r in reversed(val) if 'challenge/mAP_50' in r), None)
-    if last is None:
-        raise InputError(f'{work_dir}: the training logged no validation')
-    return {key: last[f'challenge/{key}'] for key in ('mAP', 'mAP_50', 'mAP_75')}
 
 
 def make_parking_data(demo: Demo, python: str) -> None:
@@ -165,31 +127,7 @@ def run_parking(demo: Demo, python: str) -> dict:
          [python, 'tools/export_onnx.py', finetune_cfg, final,
           osp.join(work, 'finetune.onnx'), '--nms'])
 
-    submission = osp.join(submission_dir, 'submission.json')
-    with open(submission) as f:
-        kept = json.load(f)
-    with open(osp.join(submission_dir, 'preds.json')) as f:
-        total = len(json.load(f))
-    prefix = 'challenge/'
-    per_class_ap75 = {
-        key[len(prefix):-len('_AP75')]: value
-        for key, value in metrics.items() if key.endswith('_AP75')
-    }
-    summary = dict(
-        val=dict(mAP=metrics[prefix + 'mAP'],
-                 mAP_50=metrics[prefix + 'mAP_50'],
-                 mAP_75=metrics[prefix + 'mAP_75'],
-                 per_class_AP75=per_class_ap75),
-        # each stage's own validation after its last epoch
-        stages={stage: logged_val(work_dir_of(config))
-                for stage, config in zip(('baseline', 'finetune'), demo.stages)},
-        submission=submission,
-        records_kept=len(kept),
-        records_total=total,
-        cutoff=min((r['score'] for r in kept), default=None),
-        submission_bytes=os.path.getsize(submission),
-        checkpoint=final,
-        pictures=[p for p in PICTURES if osp.exists(osp.join(work, p))])
+    summary = parking_summary(demo, metrics, submission_dir, final)
     print(f"pictures under {work}: {', '.join(summary['pictures'])}")
     return summary
 
@@ -203,30 +141,6 @@ def predict_scores(title: str, config: str, checkpoints: List[str], data: str,
                  *flags])
     with open(osp.join(out_dir, 'scores.json')) as f:
         return json.load(f)
-
-
-def val_as_test(data: str, work: str) -> str:
-    """A folder whose test.json is the val split (tools/predict.py reads
-    ANN_DIR/test.json; the class list comes along)."""
-    folder = osp.join(work, 'val_as_test')
-    os.makedirs(folder, exist_ok=True)
-    annotations = osp.join(data, 'annotations')
-    shutil.copyfile(osp.join(annotations, 'val.json'), osp.join(folder, 'test.json'))
-    shutil.copyfile(osp.join(annotations, 'classes.json'),
-                    osp.join(folder, 'classes.json'))
-    return folder
-
-
-def final_checkpoint_of(config: str) -> str:
-    """The checkpoint a training config's last finished run ended with (the
-    record its work dir holds, parkdet_mm.config.final_checkpoint_of)."""
-    from parkdet_mm.config import final_checkpoint_of as recorded
-    return recorded(config)
-
-
-def work_dir_of(config: str) -> str:
-    """The work dir of a training config (its final checkpoint's folder)."""
-    return osp.dirname(final_checkpoint_of(config))
 
 
 def make_inattention_data(demo: Demo, python: str) -> None:
@@ -258,15 +172,10 @@ def run_inattention(demo: Demo, python: str) -> dict:
     step('predict the test set: NMS ensemble, TTA, 2021 submission',
          [python, 'tools/predict.py', finetune_cfg, '--data-root', data,
           '--ann-dir', osp.join(data, 'annotations'), '--out-dir', submission_dir])
-    submission = osp.join(submission_dir, 'submission.json')
-    with open(submission) as f:
-        entries = json.load(f)['annotations']
     return dict(
         stages={name: {k: s[k] for k in ('mAP', 'mAP_50', 'mAP_75')}
                 for name, s in scores.items()},
-        submission=submission, submission_images=len(entries),
-        submission_objects=sum(len(e['objects']) for e in entries),
-        submission_bytes=os.path.getsize(submission),
+        **inattention_submission_counts(osp.join(submission_dir, 'submission.json')),
         checkpoints=[baseline, finetune])
 
 
@@ -294,59 +203,13 @@ def run_coco(demo: Demo, python: str) -> dict:
     step('predict the test set: COCO results with the data set\'s ids',
          [python, 'tools/predict.py', config, final, '--data-root', data,
           '--ann-dir', osp.join(data, 'annotations'), '--out-dir', submission_dir])
-    # the test images' own boxes (instances_test.json) score the results
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-    truth = COCO(osp.join(data, 'annotations', 'instances_test.json'))
     results = osp.join(submission_dir, 'submission.json')
-    evaluation = COCOeval(truth, truth.loadRes(results), 'bbox')
-    evaluation.evaluate()
-    evaluation.accumulate()
-    evaluation.summarize()
+    # the test images' own boxes (instances_test.json) score the results
     return dict(stages=dict(baseline={k: scores[k]
                                       for k in ('mAP', 'mAP_50', 'mAP_75')}),
-                test_by_pycocotools=dict(mAP=float(evaluation.stats[0]),
-                                         mAP_50=float(evaluation.stats[1])),
+                test_by_pycocotools=coco_test_scores(
+                    osp.join(data, 'annotations', 'instances_test.json'), results),
                 results=results, checkpoint=final)
-
-
-def child_configs(demo: Demo, work: str, fresh: bool, **primaries) -> Demo:
-    """``demo`` in the work dir ``work`` (emptied first when ``fresh``): a child
-    config per stage (these primaries, the stage's work dir there, and the stage
-    before as the one it starts from), written into WORK/configs."""
-    if fresh and osp.isdir(work):
-        shutil.rmtree(work)
-    folder = osp.join(work, 'configs')
-    os.makedirs(folder, exist_ok=True)
-    stages: List[str] = []
-    for config in demo.stages:
-        name = osp.splitext(osp.basename(config))[0]
-        lines = [f'_base_ = {osp.abspath(config)!r}',
-                 *(f'{key} = {value!r}' for key, value in primaries.items()),
-                 f'work_dir = {osp.join(work, name)!r}']
-        if stages:  # load_from follows: that stage's final checkpoint
-            lines.append(f'previous_stage = {stages[-1]!r}')
-        child = osp.join(folder, f'{name}.py')
-        with open(child, 'w') as f:
-            f.write('\n'.join(lines) + '\n')
-        stages.append(child)
-    return replace(demo, work=work, stages=tuple(stages))
-
-
-def seed_demo(demo: Demo, seed: int) -> Demo:
-    """``demo`` at ``seed`` (the config's ``seed`` primary) in the fresh work
-    dir WORK/seedS."""
-    return child_configs(demo, osp.join(demo.work, f'seed{seed}'), True,
-                         seed=seed)
-
-
-def data_seed_demo(demo: Demo, data_seed: int, fresh: bool) -> Demo:
-    """``demo`` on the demo generator's data at ``data_seed`` (DATA_seedN), a
-    draw no setting was tuned to, in WORK_data_seedN."""
-    data = f'{demo.data}_seed{data_seed}'
-    return replace(child_configs(demo, f'{demo.work}_data_seed{data_seed}', fresh,
-                                 data_root=data + '/'),
-                   data=data, data_seed=data_seed)
 
 
 def run_once(demo: Demo, seed: Optional[int]) -> dict:
@@ -440,12 +303,6 @@ def main() -> None:
     report_seeds(demo, summaries, recipe, args)
 
 
-def figures_key(recipe: str, data_seed: int) -> str:
-    """The recipe's key in docs/demo_seeds.json: its name, with the data
-    generator's seed when that is not the demo's own (0)."""
-    return recipe if data_seed == 0 else f'{recipe} data_seed {data_seed}'
-
-
 def report(summary: dict, recipe: dict) -> None:
     """The last lines: this run's figure against its bar and the docs' seeds."""
     print('\n==> how this run compares')
@@ -461,10 +318,7 @@ def report_seeds(demo: Demo, summaries: List[dict], recipe: dict,
                  args: argparse.Namespace) -> None:
     """The seeds' table, median and range, against the bar; written to
     WORK/seeds.json (and DIR/demo_seeds.json with --docs)."""
-    runs = [dict(seed=s['seed'], threads=s['torch_threads'], minutes=s['minutes'],
-                 stages={stage: {k: v[k] for k in ('mAP_50', 'mAP')}
-                         for stage, v in s['stages'].items()})
-            for s in summaries]
+    runs = seed_runs(summaries)
     summary = seed_summary(runs)
     path = osp.join(demo.work, 'seeds.json')
     write_json_atomic(path, summary, indent=1)
@@ -472,17 +326,7 @@ def report_seeds(demo: Demo, summaries: List[dict], recipe: dict,
           'each stage, torch threads, minutes of each run'
           f'{", side by side" if args.jobs > 1 else ""})')
     print(seed_table(summary))
-    final = list(summary['stages'])[-1]
-    figure = summary['stages'][final]['mAP_50']
-    values = [run['stages'][final]['mAP_50'] for run in runs]
-    line = (f'{final} val mAP@.5: median {figure["median"]:.3f}, range '
-            f'{figure["min"]:.3f}-{figure["max"]:.3f}')
-    if recipe['bar'] is not None:
-        low = [run['seed'] for run, v in zip(runs, values) if v < recipe['bar']]
-        line += (f'; the bar {recipe["bar"]:.2f} is met by '
-                 + ('every seed' if not low else
-                    f'all seeds but {", ".join(map(str, low))}'))
-    print(line)
+    print(seeds_line(summary, recipe['bar']))
     if args.docs:
         command = ' '.join(['python tools/run_demo.py', '--recipe', demo.recipe,
                             '--seeds', *map(str, args.seeds)]
@@ -494,20 +338,6 @@ def report_seeds(demo: Demo, summaries: List[dict], recipe: dict,
         print(f'wrote the figures to {target}')
         if demo.recipe == '2022' and not args.data_seed:
             copy_pictures(osp.join(demo.work, f'seed{args.seeds[0]}'), args.docs)
-
-
-def copy_pictures(work: str, docs: str) -> None:
-    """Copy one of each picture in :data:`PICTURES` under ``work`` to ``docs``
-    under its name."""
-    os.makedirs(docs, exist_ok=True)
-    for source, name in PICTURES.items():
-        path = osp.join(work, source)
-        if source.endswith('/') and osp.isdir(path):
-            pngs = sorted(f for f in os.listdir(path) if f.endswith('.png'))
-            path = osp.join(path, pngs[0]) if pngs else path
-        if name and osp.isfile(path):
-            shutil.copyfile(path, osp.join(docs, name))
-            print(f'copied {path} to {osp.join(docs, name)}')
 
 
 # Each recipe: its data and work folders, its training configs, how its data is

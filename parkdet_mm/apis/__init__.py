@@ -1,5 +1,6 @@
 """Inference: the inferencer and the routes the tools take through it (predict's
-submission, detect's pictures), and the shared start-up of the runner tools."""
+submission, detect's pictures), the shared start-up of the runner tools, and
+what the demo reads and writes around its tools (:mod:`.demo_runs`)."""
 from .detect import detect_source
 from .detector_loading import check_checkpoint_fits, load_detector
 from .ensemble import DetectorEnsemble, ensemble_test_step
