@@ -13,7 +13,8 @@ from PIL import Image
 
 from parkdet_challenge.classes import CLASSES
 from parkdet_challenge.convert import prepare_data
-from parkdet_challenge.demo import COLOURS, MAX_SIDE, MIN_SHORT, OUTLINE, make_demo_data
+from parkdet_challenge.demo import make_demo_data
+from parkdet_challenge.demo_pictures import COLOURS, MAX_SIDE, MIN_SHORT, OUTLINE
 from parkdet_challenge.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
