@@ -21,7 +21,6 @@ from mmengine.dist import (
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
-from torch.utils.data import BatchSampler, DataLoader, Sampler
 
 from mmyolo.registry import LOOPS
 from parkdet_challenge.atomic import write_bytes_atomic
@@ -34,6 +33,7 @@ from parkdet_mm.engine.errors import (
     resume_hint,
 )
 
+from .batch_skipping import batches_from
 from .random_states import GeneratorStates, restore_generators
 
 #: The message hub's runtime info (saved in checkpoints, restored by ``resume``)
@@ -42,47 +42,6 @@ INTERRUPT_KEY = 'interrupted_train_loop'
 #: The message hub's runtime info holding every process's random generator
 #: states (main process and data workers) at the last epoch end or interruption.
 GENERATORS_KEY = 'train_generator_states'
-
-
-class _SkipFirst(Sampler):
-    """A sampler's indices without its first ``count``. Its length stays the
-    sampler's, so ``len(dataloader)``, which schedules and loggers read, is still
-    the epoch's."""
-
-    def __init__(self, sampler: Sampler, count: int) -> None:
-        self.sampler = sampler
-        self.count = count
-
-    def __iter__(self) -> Iterator:
-        return itertools.islice(iter(self.sampler), self.count, None)
-
-    def __len__(self) -> int:
-        return len(self.sampler)
-
-
-@contextlib.contextmanager
-def batches_from(dataloader: DataLoader, start: int) -> Iterator[Iterator]:
-    """An iterator over ``dataloader``'s batches from batch ``start`` (0-based) on.
-
-    With torch's own ``BatchSampler`` (a dataloader built with ``batch_size``) the
-    first ``start * batch_size`` indices are left out of its sampler for this
-    iterator, so the skipped batches are never loaded. With any other batch sampler
-    they are loaded and dropped, as mmengine's ``IterBasedTrainLoop`` advances its
-    dataloader on resume.
-    """
-    batch_sampler = dataloader.batch_sampler
-    if start == 0 or type(batch_sampler) is not BatchSampler:
-        iterator = iter(dataloader)
-        for _ in range(start):
-            next(iterator)
-        yield iterator
-        return
-    sampler = batch_sampler.sampler
-    batch_sampler.sampler = _SkipFirst(sampler, start * batch_sampler.batch_size)
-    try:
-        yield iter(dataloader)
-    finally:
-        batch_sampler.sampler = sampler
 
 
 def _worker_exited(signum, frame) -> None:
