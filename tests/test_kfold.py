@@ -11,12 +11,8 @@ from mmengine.structures import InstanceData
 
 from parkdet_challenge.convert import prepare_data
 from parkdet_challenge.demo import make_demo_data
-from parkdet_mm.tuning.kfold import (
-    FOLD_PREDICTIONS,
-    fold_config,
-    oof_weights,
-    score_folds,
-)
+from parkdet_mm.config.folds import fold_config, oof_weights
+from parkdet_mm.tuning.kfold import FOLD_PREDICTIONS, score_folds
 
 
 def _fold_config(root, data, name):

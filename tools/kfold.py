@@ -32,16 +32,9 @@ from parkdet_mm.apis.run_setup import (
     flush_denormals_on_cpu,
     parse_runner_args,
 )
+from parkdet_mm.config.folds import OOF_SCORES, fold_config, kfold_dir
 from parkdet_mm.engine.preflight import check_cuda_ops
-from parkdet_mm.tuning.kfold import (
-    FOLD_PREDICTIONS,
-    OOF_PER_CLASS,
-    OOF_SCORES,
-    fold_config,
-    kfold_dir,
-    run_fold,
-    score_folds,
-)
+from parkdet_mm.tuning.kfold import FOLD_PREDICTIONS, OOF_PER_CLASS, run_fold, score_folds
 
 
 def parse_args() -> argparse.Namespace:

@@ -13,7 +13,7 @@ CONFIG: the final checkpoint of the last of configs/finetune.py and
 configs/baseline.py to finish; a WORK_DIR names a finished run's config and
 checkpoint; without CHECKPOINT, the config's final one (a 2021 fine-tune: also its
 baseline's). Writes preds.json, submission.json and, on labelled data, scores.json
-(parkdet_mm.apis.predict_submission; docs/inference.md). --folds K predicts with
+(parkdet_mm.apis.predict_from_paths; docs/inference.md). --folds K predicts with
 the K fold models of tools/kfold.py (CONFIG's final checkpoint of each fold), fused
 the same way (--fold-weights: weighted by their held-out fitness); --slice SIZE runs
 each model on SIZE x SIZE tiles of each image as well, merged by the NMS.
@@ -21,11 +21,12 @@ each model on SIZE x SIZE tiles of each image as well, merged by the NMS.
 import argparse
 
 import parkdet_mm  # noqa: F401  (registers modules, allow-lists checkpoints)
-from parkdet_challenge.errors import InputError, run_cli
-from parkdet_mm.apis import predict_submission, predict_target
+from parkdet_challenge.errors import run_cli
+from parkdet_mm.apis import predict_from_paths
 from parkdet_mm.apis.run_setup import (
     add_data_args,
     add_device_args,
+    add_fold_args,
     add_inference_args,
     add_runner_args,
     check_device_args,
@@ -37,7 +38,6 @@ from parkdet_mm.apis.run_setup import (
 )
 from parkdet_mm.apis.sliced import add_slice_args
 from parkdet_mm.engine.preflight import check_cuda_ops
-from parkdet_mm.tuning.kfold import fold_models
 
 DEFAULT_CONFIG = 'configs/finetune.py'
 # Without a config: the last of these training stages to finish.
@@ -63,12 +63,7 @@ def parse_args() -> argparse.Namespace:
                         "(default: the data format's cap, the challenges' 20 MB)")
     add_inference_args(parser)
     add_slice_args(parser)
-    parser.add_argument('--folds', type=int, metavar='K',
-                        help="the K fold models of tools/kfold.py (each fold's final "
-                        'checkpoint of CONFIG), fused as --ensemble says')
-    parser.add_argument('--fold-weights', nargs='?', const='', metavar='OOF_SCORES',
-                        help='with --folds and wbf: weigh each fold model by its '
-                        "held-out fitness in tools/kfold.py's oof_scores.json")
+    add_fold_args(parser)
     parser.add_argument('--show-dir',
                         help='draw the predictions on a few images here')
     parser.add_argument('--show-num', type=int, default=8)
@@ -85,22 +80,14 @@ def main() -> None:
     flush_denormals_on_cpu()
     init_process_group(args.launcher)
     primaries = dict(**data_primaries(args), **inference_primaries(args))
-    weights = None
-    if args.folds:
-        cfg, checkpoints, weights = fold_models(args.paths, args.folds, args.fold_weights,
-                                                args.cfg_options, primaries)
-    elif args.fold_weights is not None:
-        raise InputError('--fold-weights goes with --folds')
-    else:
-        cfg, checkpoints = predict_target(args.paths, DEFAULT_CONFIG, DEFAULT_STAGES,
-                                          args.cfg_options, primaries)
-    predict_submission(
-        cfg, checkpoints, args.out_dir, args.max_bytes, args.save_txt, args.save_conf,
-        show_dir=args.show_dir, show_num=args.show_num,
-        show_score_thr=args.show_score_thr, slice_size=args.slice,
-        overlap=args.overlap, tta=args.tta, device=device, half=args.half,
-        backend=args.backend, ensemble=args.ensemble, wbf_iou=args.wbf_iou,
-        model_weights=weights)
+    predict_from_paths(
+        args.paths, DEFAULT_CONFIG, DEFAULT_STAGES, args.folds, args.fold_weights,
+        args.cfg_options, primaries, out_dir=args.out_dir, max_bytes=args.max_bytes,
+        save_txt=args.save_txt, save_conf=args.save_conf, show_dir=args.show_dir,
+        show_num=args.show_num, show_score_thr=args.show_score_thr,
+        slice_size=args.slice, overlap=args.overlap, tta=args.tta, device=device,
+        half=args.half, backend=args.backend, ensemble=args.ensemble,
+        wbf_iou=args.wbf_iou)
 
 
 if __name__ == '__main__':

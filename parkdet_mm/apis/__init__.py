@@ -8,6 +8,7 @@ from .inferencer import Predictions, YOLOv5Inferencer
 from .predict import (
                       check_test_images,
                       gather_predictions,
+                      predict_from_paths,
                       predict_submission,
                       predict_target,
                       share_test_batches,
@@ -16,5 +17,6 @@ from .predict import (
 __all__ = [
     'DetectorEnsemble', 'Predictions', 'YOLOv5Inferencer', 'check_checkpoint_fits',
     'check_test_images', 'detect_source', 'ensemble_test_step', 'gather_predictions',
-    'load_detector', 'predict_submission', 'predict_target', 'share_test_batches'
+    'load_detector', 'predict_from_paths', 'predict_submission', 'predict_target',
+    'share_test_batches'
 ]

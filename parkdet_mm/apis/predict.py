@@ -1,6 +1,8 @@
 """The submission route: the test set through the inferencer, then the writer.
 
-:func:`predict_submission` is ``tools/predict.py``: the config's test loader through
+:func:`predict_from_paths` is ``tools/predict.py``: the config and checkpoints its
+paths name (:func:`predict_target`, or the fold models), then
+:func:`predict_submission`: the config's test loader through
 a :class:`~parkdet_mm.apis.YOLOv5Inferencer` (one checkpoint, or several fused per
 image), the detections gathered on rank 0, written by the
 :class:`~parkdet_mm.evaluation.SubmissionWriter` (``preds.json``, the capped
@@ -30,6 +32,7 @@ from parkdet_mm.config import (
     last_finished_stage,
     load_config,
 )
+from parkdet_mm.config.folds import fold_models
 from parkdet_mm.datasets import BatchShareSampler
 from parkdet_mm.engine.checkpoint import check_checkpoint_file
 from parkdet_mm.engine.inference_timer import InferenceTimer
@@ -189,3 +192,25 @@ def predict_submission(cfg: Config, checkpoints: Sequence[str],
                                  show_dir, show_num, show_score_thr)
         print(f'drew {drawn} images in {show_dir}')
     return scores
+
+
+def predict_from_paths(paths: Sequence[str], default_config: str,
+                       default_stages: Sequence[str],
+                       folds: Optional[int] = None, fold_weights: Optional[str] = None,
+                       cfg_options: Optional[dict] = None,
+                       primaries: Optional[dict] = None,
+                       **kwargs) -> Optional[Dict[str, float]]:
+    """``tools/predict.py [CONFIG | WORK_DIR] [CHECKPOINT ...]``: predict the test
+    set with the config and checkpoints ``paths`` name (:func:`predict_target`;
+    with ``folds`` K, CONFIG's K fold models, weighted with ``fold_weights`` as
+    :func:`~parkdet_mm.config.folds.fold_models` says) and write the submission
+    (:func:`predict_submission`, which takes ``kwargs``); its scores, if any."""
+    if folds:
+        cfg, checkpoints, kwargs['model_weights'] = fold_models(
+            paths, folds, fold_weights, cfg_options, primaries)
+    elif fold_weights is not None:
+        raise InputError('--fold-weights goes with --folds')
+    else:
+        cfg, checkpoints = predict_target(paths, default_config, default_stages,
+                                          cfg_options, primaries)
+    return predict_submission(cfg, checkpoints, **kwargs)

@@ -76,6 +76,17 @@ def add_ensemble_args(parser: argparse.ArgumentParser) -> None:
         help='IoU at which weighted boxes fusion merges boxes')
 
 
+def add_fold_args(parser: argparse.ArgumentParser) -> None:
+    """``--folds K`` and ``--fold-weights [OOF_SCORES]``: predict with a config's
+    fold models (:func:`parkdet_mm.config.folds.fold_models`)."""
+    parser.add_argument('--folds', type=int, metavar='K',
+                        help="the K fold models of tools/kfold.py (each fold's final "
+                        'checkpoint of CONFIG), fused as --ensemble says')
+    parser.add_argument('--fold-weights', nargs='?', const='', metavar='OOF_SCORES',
+                        help='with --folds and wbf: weigh each fold model by its '
+                        "held-out fitness in tools/kfold.py's oof_scores.json")
+
+
 def add_device_args(parser: argparse.ArgumentParser) -> None:
     """``--device``, YOLOv5's ``--half`` and ``--backend``
     (:func:`check_device_args`)."""
