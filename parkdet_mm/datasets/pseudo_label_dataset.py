@@ -64,23 +64,29 @@ class YOLOv5PseudoLabelCocoDataset(YOLOv5CocoDataset):
 
     def load_data_list(self) -> List[dict]:
         data_list = super().load_data_list()
-        image_root = self.data_prefix.get('img', '') or ''
-        test = _image_paths(self.test_ann_file, image_root) & self._paths(data_list)
-        if test:
-            raise InputError(
-                f'{self.ann_file} holds {len(test)} test images of {self.test_ann_file} '
-                f'(e.g. {sorted(test)[0]}): the training set takes test images only '
-                'as pseudo-labels, through the pseudo_label_file primary')
+        self._refuse_images_of(
+            self.test_ann_file, 'test', data_list, self.ann_file,
+            'the training set takes test images only as pseudo-labels, through the '
+            'pseudo_label_file primary')
         if not self.pseudo_label_file:
             return data_list
         if not osp.isfile(self.pseudo_label_file):
             raise InputError(f'pseudo_label_file {self.pseudo_label_file} does not exist '
                              '(tools/pseudo_label.py writes it)')
         pseudo = self._read(self.pseudo_label_file)
-        val = _image_paths(self.val_ann_file, image_root) & self._paths(pseudo)
-        if val:
-            raise InputError(
-                f'pseudo_label_file {self.pseudo_label_file} holds {len(val)} validation '
-                f'images of {self.val_ann_file} (e.g. {sorted(val)[0]}): pseudo-label '
-                'the unlabelled images, not those the model is scored on')
+        self._refuse_images_of(
+            self.val_ann_file, 'validation', pseudo,
+            f'pseudo_label_file {self.pseudo_label_file}',
+            'pseudo-label the unlabelled images, not those the model is scored on')
         return data_list + pseudo
+
+    def _refuse_images_of(self, ann_file: Optional[str], kind: str,
+                          data_list: List[dict], holder: str, advice: str) -> None:
+        """An InputError when ``data_list`` (``holder``'s) holds an image of
+        ``ann_file`` (the ``kind`` set), naming one and ``advice``."""
+        image_root = self.data_prefix.get('img', '') or ''
+        shared = _image_paths(ann_file, image_root) & self._paths(data_list)
+        if shared:
+            raise InputError(
+                f'{holder} holds {len(shared)} {kind} images of {ann_file} '
+                f'(e.g. {sorted(shared)[0]}): {advice}')
