@@ -239,6 +239,35 @@ def unformatted_config_dumps(monkeypatch) -> None:
                         lambda text, **kwargs: (text, False))
 
 
+@pytest.fixture
+def saved_figures(monkeypatch) -> list:
+    """Every matplotlib figure saved while the test runs (pyplot's or the object
+    API's), in order, as it was when saved: what a picture test checks was drawn."""
+    from matplotlib.figure import Figure
+    saved = []
+    savefig = Figure.savefig
+
+    def recording_savefig(figure, *args, **kwargs):
+        saved.append(figure)
+        return savefig(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, 'savefig', recording_savefig)
+    return saved
+
+
+def png_pixels(path) -> np.ndarray:
+    """The RGB pixels (height, width, 3; uint8) of the PNG at ``path``, read back."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert('RGB'))
+
+
+def pixel_of(axes, x: float, y: float, height: int) -> tuple:
+    """The (row, column) of the saved PNG (``height`` pixels high, saved at the
+    figure's dpi) where ``axes`` drew the data point (x, y)."""
+    column, row = axes.transData.transform((x, y))
+    return int(height - row), int(column)
+
+
 def run_tool(args: List[str], cwd: Path = REPO,
              check: bool = True) -> subprocess.CompletedProcess:
     """Run ``python ARGS`` with this interpreter; on failure show its output."""
