@@ -14,11 +14,11 @@ from conftest import (
     run_tool,
     write_tiny_config,
 )
-from test_eval_diagnostics import PICTURES
 
 from parkdet_challenge.errors import InputError
 from parkdet_mm.apis.run_setup import data_primaries
 from parkdet_mm.config import load_config
+from parkdet_mm.visualization.diagnostic_plots import DIAGNOSTICS_PICTURES
 
 
 def _paths(cfg):
@@ -103,7 +103,7 @@ def test_train_and_test_on_a_copied_data_folder(tiny_coco, tmp_path):
     # the validation's pictures next to its log.
     assert (work / 'results.png').is_file()
     (log_dir, ) = [d for d in work.iterdir() if d.is_dir()]
-    assert all((log_dir / name).is_file() for name in PICTURES)
+    assert all((log_dir / name).is_file() for name in DIAGNOSTICS_PICTURES)
     # score_thr 0: the one-epoch model scores below the default's 0.01
     out = tmp_path / 'sub'
     run_tool(['tools/test.py', str(config), str(work / 'epoch_1.pth'),
@@ -111,7 +111,7 @@ def test_train_and_test_on_a_copied_data_folder(tiny_coco, tmp_path):
               '--data-root', str(copy), '--ann-dir', str(anns), '--cfg-options',
               'score_thr=0.0'])
     (log_dir, ) = [d for d in (tmp_path / 'test').iterdir() if d.is_dir()]
-    assert all((log_dir / name).is_file() for name in PICTURES)
+    assert all((log_dir / name).is_file() for name in DIAGNOSTICS_PICTURES)
     # the model's detections on every image of the copy's test list
     cfg = load_config(str(config), None, dict(_flags(str(copy), str(anns)),
                                               score_thr=0.0))

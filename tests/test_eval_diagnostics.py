@@ -7,15 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import pixel_of, png_pixels
+from matplotlib import colormaps
 
 from parkdet_challenge.classes import CLASSES, coco_categories
 from parkdet_challenge.submission import image_records
 from parkdet_mm.evaluation import diagnostics
 from parkdet_mm.evaluation.metrics import ChallengeSubmissionMetric
-from parkdet_mm.visualization.diagnostic_plots import draw_diagnostics
-
-PICTURES = ('PR_curve.png', 'P_curve.png', 'R_curve.png', 'F1_curve.png',
-            'confusion_matrix.png')
+from parkdet_mm.visualization.diagnostic_plots import DIAGNOSTICS_PICTURES, draw_diagnostics
 
 # image id -> ground truth [(x, y, w, h), label]
 GT = {
@@ -115,6 +114,62 @@ def _coco_eval(folder):
     return _metric(folder).coco_evaluation(_records())
 
 
+def _near(pixels, row, column, colour, tolerance=40) -> bool:
+    """Whether ``colour`` is within ``tolerance`` of a pixel in the 5x5 patch at
+    (row, column)."""
+    patch = pixels[row - 2:row + 3, column - 2:column + 3].reshape(-1, 3).astype(int)
+    return bool((np.abs(patch - np.array(colour)).sum(1) <= tolerance).any())
+
+
+def _check_drawn(figures, paths, curves, metrics):
+    """The five pictures show the hand-made case: the classes with ground truth
+    (sedan, bus, adult) and their mean in each curve's legend and lines, the
+    confusion matrix of the hand counts, and in the PNGs read back, the mean
+    curve's blue and the matrix cells' shades where their axes put them."""
+    assert len(figures) == 5
+    names = [CLASSES[k] for k in curves.labels]
+    assert names == ['sedan', 'bus', 'adult']
+    pr_axes = figures[0].axes[0]
+    legend = [t.get_text() for t in pr_axes.get_legend().get_texts()]
+    assert [t.rsplit(' ', 1)[0] for t in legend[:3]] == names
+    # the mean of the per-class APs at IoU 0.5 is the metric's mAP@0.5
+    assert legend[3] == f"all classes {metrics['challenge/mAP_50']:.3f} mAP@0.5"
+    assert np.mean([float(t.rsplit(' ', 1)[1]) for t in legend[:3]]) == \
+        pytest.approx(metrics['challenge/mAP_50'], abs=0.001)
+    for figure, path, values, label in zip(
+            figures[1:4], paths[1:4], (curves.precision, curves.recall, curves.f1),
+            ('Precision', 'Recall', 'F1')):
+        ax = figure.axes[0]
+        assert ax.get_ylabel() == label
+        lines = ax.get_lines()
+        for line, row in zip(lines[:3], values):
+            assert line.get_xdata() == pytest.approx(curves.confidence)
+            assert line.get_ydata() == pytest.approx(row)
+        assert lines[3].get_ydata() == pytest.approx(values.mean(0))
+        assert lines[4].get_xdata()[0] == pytest.approx(curves.best_confidence)
+        assert [t.get_text() for t in ax.get_legend().get_texts()][:3] == names
+        pixels = png_pixels(path)
+        middle = len(curves.confidence) // 3
+        assert _near(pixels, *pixel_of(ax, curves.confidence[middle],
+                                       values.mean(0)[middle], len(pixels)),
+                     (0, 0, 255)), label
+    # the matrix: shares of each true class (columns), empty cells left blank
+    ax = figures[4].axes[0]
+    counts = _hand_counts()
+    shares = counts / np.maximum(counts.sum(0, keepdims=True), 1)
+    drawn = np.ma.filled(ax.get_images()[0].get_array().astype(float), np.nan)
+    assert np.array_equal(np.isnan(drawn), shares == 0)
+    assert drawn[shares > 0] == pytest.approx(shares[shares > 0])
+    assert [t.get_text() for t in ax.get_xticklabels()] == [*CLASSES, 'background']
+    pixels = png_pixels(paths[4])
+    blues = colormaps['Blues']
+    for (row, col), colour in [((0, 0), blues(1.0)), ((7, 3), blues(0.5)),
+                               ((1, 1), (1.0, 1.0, 1.0))]:
+        # a cell's corner, clear of the share written at its centre
+        where = pixel_of(ax, col - 0.3, row - 0.3, len(pixels))
+        assert _near(pixels, *where, [round(255 * c) for c in colour[:3]]), (row, col)
+
+
 def test_pr_f1_against_direct_counts(tmp_path):
     curves = diagnostics.confidence_curves(
         *diagnostics.matched_detections(_coco_eval(tmp_path), iou=0.5))
@@ -139,7 +194,8 @@ def test_pr_f1_against_direct_counts(tmp_path):
     assert curves.best == int(smoothed.argmax())
 
 
-def test_metric_returns_p_r_at_best_f1_fitness_and_keeps_the_pictures(tmp_path):
+def test_metric_returns_p_r_at_best_f1_fitness_and_keeps_the_pictures(
+        tmp_path, saved_figures):
     metric = _metric(tmp_path, confusion_score_thr=0.25)
     metric.process({}, _samples())
     metrics = metric.evaluate(size=len(DETS))
@@ -156,9 +212,8 @@ def test_metric_returns_p_r_at_best_f1_fitness_and_keeps_the_pictures(tmp_path):
     # The metric draws nothing; what it kept draws the five pictures.
     assert not list(tmp_path.rglob('*.png'))
     paths = draw_diagnostics(metric.last_diagnostics, str(tmp_path / 'plots'))
-    assert [Path(p).name for p in paths] == list(PICTURES)
-    for name in PICTURES:
-        assert (tmp_path / 'plots' / name).stat().st_size > 1000, name
+    assert [Path(p).name for p in paths] == list(DIAGNOSTICS_PICTURES)
+    _check_drawn(saved_figures, paths, curves, metrics)
     # Without diagnostics: AP and fitness only, nothing kept for pictures.
     quiet = _metric(tmp_path, diagnostics=False)
     quiet.process({}, _samples())
@@ -167,12 +222,12 @@ def test_metric_returns_p_r_at_best_f1_fitness_and_keeps_the_pictures(tmp_path):
     assert quiet.last_diagnostics is None
 
 
-def test_confusion_matrix_against_hand_counts(tmp_path):
-    metric = _metric(tmp_path, confusion_score_thr=0.25)
-    matrix = metric.confusion_matrix(_records())
+def _hand_counts():
+    """The confusion matrix of the hand-made case at score 0.25, counted by hand
+    ([predicted, true], background last)."""
     bg = len(CLASSES)
     expected = np.zeros((bg + 1, bg + 1), dtype=np.int64)
-    # [predicted, true]; detections below 0.25 (0.12 and 0.05) are left out.
+    # detections below 0.25 (0.12 and 0.05) are left out.
     expected[0, 0] = 3  # image 1: two sedans; image 2: one
     expected[0, bg] = 2  # the duplicate sedan (0.81) and image 4's sedan (0.27)
     expected[7, 3] = 1  # image 1: the bus found as an adult
@@ -181,8 +236,14 @@ def test_confusion_matrix_against_hand_counts(tmp_path):
     expected[bg, 7] = 1  # ... and the adult it missed
     expected[3, bg] = 1  # image 2: a bus where there is nothing
     expected[3, 3] = 1  # image 3: IoU 0.7
-    assert matrix.tolist() == expected.tolist()
-    assert matrix[:, :bg].sum() == sum(len(objs) for objs in GT.values())
+    return expected
+
+
+def test_confusion_matrix_against_hand_counts(tmp_path):
+    metric = _metric(tmp_path, confusion_score_thr=0.25)
+    matrix = metric.confusion_matrix(_records())
+    assert matrix.tolist() == _hand_counts().tolist()
+    assert matrix[:, :len(CLASSES)].sum() == sum(len(objs) for objs in GT.values())
 
 
 def test_match_boxes_is_one_to_one_by_iou():
