@@ -3,7 +3,8 @@ duplicate boxes, and nothing in a clean set; --drop-suspicious leaves them out."
 import json
 
 import numpy as np
-from conftest import run_tool
+from conftest import png_pixels, run_tool
+from PIL import Image
 
 from parkdet_challenge.audit import AuditThresholds, audit_boxes
 
@@ -13,6 +14,25 @@ def _convert(root, labels, out, *flags):
               str(out), '--train-json', str(labels), '--images', '.',
               '--val-size', '1', '--workers', '1', *flags])
     return json.loads((out / 'report.json').read_text())['suspicious']
+
+
+def _check_page(page, boxes, root):
+    """The page of findings: one row of four 200 px tiles under 16 px titles, in
+    the report's order; each tile the image as it is on disk (96x64, not
+    enlarged) with its box outlined in red, a dark title above, white around."""
+    assert page.shape == (216, 800, 3)
+    for k, box in enumerate(boxes):
+        left = 200 * k
+        tile = page[16:, left:left + 200]
+        with Image.open(root / box['file_name']) as opened:
+            image = np.asarray(opened.convert('RGB'))
+        x, y, w, h = (int(v) for v in box['bbox'])
+        assert (tile[y, x] == (255, 0, 0)).all(), k  # the outline's corner
+        inside = tile[:64, :96].astype(int) - image
+        outline = (tile[:64, :96] == (255, 0, 0)).all(-1)
+        assert not inside[~outline].any(), k  # the image, untouched elsewhere
+        assert (tile[64:] == 255).all() and (tile[:, 96:] == 255).all(), k
+        assert (page[:16, left:left + 200] < 100).all(-1).any(), k  # the title
 
 
 def test_a_clean_set_has_nothing_suspicious(tiny_coco, tmp_path):
@@ -49,7 +69,8 @@ def test_planted_boxes_are_found_drawn_and_dropped(tiny_coco, tmp_path):
         by_kind.setdefault(box['kind'], []).append(box['annotation']['id'])
     assert by_kind == {'whole_image': [next_id], 'extreme_ratio': [next_id + 1],
                        'duplicate': [next_id + 2, next_id + 3]}
-    assert (tmp_path / 'kept' / 'suspicious_boxes.png').stat().st_size > 1000
+    _check_page(png_pixels(tmp_path / 'kept' / 'suspicious_boxes.png'),
+                found['boxes'], tiny_coco)
     # kept in the files without --drop-suspicious, left out with it
     def ids(out):
         return {a['id'] for split in ('train', 'val') for a in json.loads(
