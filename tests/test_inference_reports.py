@@ -2,11 +2,14 @@
 tools/test.py --out for MMDetection's analysis tools, on a tiny model."""
 import json
 import pickle
+import runpy
 
 import numpy as np
 import pytest
 import torch
-from conftest import assert_one_line_error, run_tool
+from conftest import assert_one_line_error, model_detections, png_pixels, run_tool
+
+from parkdet_challenge.classes import CLASSES
 
 TEST_ON_VAL = ['--cfg-options', 'test_ann_file=annotations/val.json']
 
@@ -154,7 +157,16 @@ def test_soft_nms_flag_reaches_test_and_keeps_more_boxes(tiny_model, tmp_path):
     assert counts['soft'] > counts['nms']
 
 
-def test_out_pkl_feeds_mmdetections_confusion_matrix(tiny_model, tmp_path):
+def test_out_pkl_feeds_mmdetections_confusion_matrix(tiny_model, tmp_path, monkeypatch,
+                                                     saved_figures):
+    """MMDetection's confusion-matrix tool, run as a user runs it on the config the
+    run dumped and the --out pickle, draws the matrix of the model's own
+    detections: 14 classes and background, each true class's row in percent."""
+    from mmdet.registry import DATASETS
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from parkdet_mm.config import load_config
     config, checkpoint = tiny_model
     results = tmp_path / 'results.pkl'
     run_tool(['tools/test.py', str(config), str(checkpoint), '--work-dir',
@@ -167,11 +179,30 @@ def test_out_pkl_feeds_mmdetections_confusion_matrix(tiny_model, tmp_path):
         assert {'bboxes', 'scores', 'labels'} <= set(sample['pred_instances'])
     # MMDetection's own analysis tool, on the config the run dumped
     import mmdet
-    tool = (f'{mmdet.__path__[0]}/.mim/tools/analysis_tools/'
-            'confusion_matrix.py')
-    run_tool([tool, str(tmp_path / 'run' / 'tiny.py'), str(results),
-              str(tmp_path / 'cm'), '--score-thr', '0.3'])
-    assert (tmp_path / 'cm' / 'confusion_matrix.png').stat().st_size > 1000
+    tool = f'{mmdet.__path__[0]}/.mim/tools/analysis_tools/confusion_matrix.py'
+    dumped_config = str(tmp_path / 'run' / 'tiny.py')
+    monkeypatch.setattr('sys.argv', [tool, dumped_config, str(results),
+                                     str(tmp_path / 'cm'), '--score-thr', '0.05'])
+    runpy.run_path(tool, run_name='__main__')
+    (figure, ) = saved_figures
+    # what it should draw: the tool's count over the model's own detections
+    tool_functions = runpy.run_path(tool)
+    init_default_scope('mmyolo')
+    dataset = DATASETS.build(Config.fromfile(dumped_config).test_dataloader.dataset)
+    own = model_detections(load_config(str(config), {
+        'test_ann_file': 'annotations/val.json'}), checkpoint)
+    expected = [dict(pred_instances=own[dataset.get_data_info(i)['img_id']].to_dict())
+                for i in range(len(dataset))]
+    counts = tool_functions['calculate_confusion_matrix'](dataset, expected, 0.05)
+    assert counts[:14].sum() > 0 and counts[14].sum() > 0  # hits or misses, and FPs
+    with np.errstate(invalid='ignore'):
+        percent = counts / counts.sum(1, keepdims=True) * 100
+    ax = figure.axes[0]
+    drawn = np.ma.filled(ax.get_images()[0].get_array().astype(float), np.nan)
+    np.testing.assert_allclose(drawn, percent, rtol=1e-5, equal_nan=True)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [*CLASSES, 'background']
+    # read back: 0.5 inch per label at the tool's 180 dpi
+    assert png_pixels(tmp_path / 'cm' / 'confusion_matrix.png').shape == (1080, 1350, 3)
 
 
 def test_out_is_written_whole_or_not_at_all(tmp_path):
