@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import pytest
@@ -208,11 +208,14 @@ def model_detections(cfg, checkpoint, tta: bool = False) -> dict:
     return found
 
 
-def assert_records_are_detections(records: list, detections: dict) -> None:
+def assert_records_are_detections(records: list, detections: dict,
+                                  category_ids: Optional[List[int]] = None) -> None:
     """A written prediction file's ``records`` are ``detections`` (image id ->
     instances), image by image: every image of the set and no other, each
-    detection one record with its category id (label + 1), its box as x, y, w, h
-    rounded to 0.1 px and its score rounded to 4 decimals."""
+    detection one record with its category id (``category_ids[label]``, default
+    label + 1), its box as x, y, w, h rounded to 0.1 px and its score rounded to 4
+    decimals."""
+    category_ids = category_ids or list(range(1, len(CLASSES) + 1))
     assert records, 'no record at all'
     got, want = {}, {}
     for record in records:
@@ -220,7 +223,7 @@ def assert_records_are_detections(records: list, detections: dict) -> None:
             (record['category_id'], *record['bbox'], record['score']))
     for image_id, preds in detections.items():
         want[image_id] = [
-            (label + 1, round(x1, 1), round(y1, 1), round(x2 - x1, 1),
+            (category_ids[label], round(x1, 1), round(y1, 1), round(x2 - x1, 1),
              round(y2 - y1, 1), round(score, 4))
             for (x1, y1, x2, y2), score, label in zip(
                 preds.bboxes.tolist(), preds.scores.tolist(), preds.labels.tolist())]

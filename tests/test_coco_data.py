@@ -6,8 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, assert_one_line_error, run_tool
+from conftest import (
+    REPO,
+    assert_one_line_error,
+    assert_records_are_detections,
+    model_detections,
+    run_tool,
+)
 from PIL import Image, ImageDraw
+
+from parkdet_mm.config import load_config
 
 CATEGORIES = [(17, 'kettle'), (3, 'lamp'), (90, 'owl'), (41, 'canoe'), (8, 'ferret')]
 
@@ -98,16 +106,21 @@ def test_a_three_line_config_trains_and_predicts_coco_results(coco_set, tmp_path
               '--out-dir', str(out), '--no-tta', '--cfg-options',
               'test_num_workers=0'])
     results = json.loads((out / 'submission.json').read_text())
-    assert results and {r['category_id'] for r in results} <= {
-        i for i, _ in CATEGORIES}
-    assert {r['image_id'] for r in results} <= {im['id'] for im in test['images']}
-    # pycocotools evaluates them against the original test file
+    # the model's own detections on every test image, under the data set's own
+    # category ids (label i: the i-th smallest id)
+    cfg = load_config(str(config), None, dict(data_root=str(root),
+                                              ann_dir=str(root / 'annotations')))
+    assert_records_are_detections(results, model_detections(cfg, work / 'epoch_2.pth'),
+                                  sorted(i for i, _ in CATEGORIES))
+    # pycocotools takes them against the original test file and scores every image
     gt = COCO(str(root / 'labels' / 'instances_test.json'))
     evaluation = COCOeval(gt, gt.loadRes(str(out / 'submission.json')), 'bbox')
     evaluation.evaluate()
     evaluation.accumulate()
     evaluation.summarize()
-    assert len(evaluation.stats) == 12 and evaluation.stats[0] >= 0
+    scored = {e['image_id'] for e in evaluation.evalImgs if e and e['dtIds']}
+    assert scored == {im['id'] for im in test['images']}
+    assert len(evaluation.stats) == 12 and 0 <= evaluation.stats[0] <= 1
 
 
 @pytest.mark.parametrize('break_it, message', [
