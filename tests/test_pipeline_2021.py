@@ -9,6 +9,7 @@ from conftest import REPO, run_tool, write_tiny_config
 
 from parkdet_challenge.convert import prepare_data
 from parkdet_challenge.demo import make_demo_data
+from parkdet_mm.config import load_config
 
 STAGE = '''
 work_dir = {work!r}
@@ -43,7 +44,48 @@ def test_2021_stages_and_nms_ensemble_write_the_2021_submission(tmp_path: Path) 
     written = json.loads((out / 'submission.json').read_text())
     names = sorted(p.stem + '.jpg' for p in (data / 'test/images').iterdir())
     assert sorted(e['file_name'] for e in written['annotations']) == names
+    # each image's objects: the NMS ensemble of both models' own TTA detections
+    cfg = load_config(configs[1], None, dict(
+        data_root=str(data), ann_dir=str(data / 'annotations'),
+        test_img_scale=(64, 64)))
+    assert cfg.predict_ensemble == 'nms'
+    fused = _ensemble_detections(cfg, checkpoints)
+    assert sorted(fused) == names
     for entry in written['annotations']:
-        assert entry['objects'] == {} or all(
-            set(o) == {'class', 'position', 'confidence_score'}
-            for o in entry['objects'])
+        preds = fused[entry['file_name']]
+        assert len(preds), f"{entry['file_name']}: no detection to compare"
+        want = [(cfg.classes[label], [round(v, 1) for v in box], round(score, 4))
+                for box, score, label in zip(preds.bboxes.tolist(),
+                                             preds.scores.tolist(),
+                                             preds.labels.tolist())]
+        got = [(o['class'], o['position'], o['confidence_score'])
+               for o in entry['objects']]
+        assert [list(o) for o in entry['objects']] == [
+            ['class', 'position', 'confidence_score']] * len(got)
+        assert sorted(got) == sorted(want), entry['file_name']
+        assert [s for _, _, s in got] == sorted((s for _, _, s in got), reverse=True)
+
+
+def _ensemble_detections(cfg, checkpoints) -> dict:
+    """Image file (stem + .jpg) -> the detections of ``checkpoints`` fused as the
+    config's ensemble, each with TTA, on the config's test set, in one thread as
+    the tools run."""
+    import torch
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+
+    from mmyolo.registry import MODELS
+    from parkdet_mm.apis.ensemble import ensemble_config
+    init_default_scope('mmyolo')
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = MODELS.build(ensemble_config(cfg, checkpoints, tta=True)).eval()
+        found = {}
+        with torch.no_grad():
+            for batch in Runner.build_dataloader(cfg.test_dataloader):
+                for sample in model.test_step(batch):
+                    found[Path(sample.img_path).stem + '.jpg'] = sample.pred_instances
+    finally:
+        torch.set_num_threads(threads)
+    return found
