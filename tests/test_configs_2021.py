@@ -3,8 +3,8 @@ from typing import Optional
 
 import pytest
 from conftest import REPO
+from helpers.recipe_hyps import read_hyps
 from mmengine.config import Config
-from test_configs import read_hyps
 
 from parkdet_challenge.formats.inattention2021 import CLASSES as CLASSES_2021
 from parkdet_mm.config import load_config

@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 import pytest
-import torch
 from conftest import REPO, draw_tiny_coco, run_tool, write_tiny_config
+from helpers.checkpoints import _random_checkpoint
 
 from parkdet_mm.datasets import BatchShareSampler
 
@@ -18,17 +18,6 @@ test_dataloader = dict(dataset=dict(batch_shapes_cfg=dict(
 """
 
 
-def _random_checkpoint(config, path, seed=0):
-    """A checkpoint of the config's model with random weights."""
-    from mmengine.registry import init_default_scope
-
-    from mmyolo.registry import MODELS
-    from parkdet_mm.config import load_config
-    init_default_scope('mmyolo')
-    torch.manual_seed(seed)
-    model = MODELS.build(load_config(str(config)).model)
-    torch.save({'meta': {'epoch': 1}, 'state_dict': model.state_dict()}, path)
-    return path
 
 
 @pytest.mark.parametrize('size,batch,world', [(5, 2, 2), (7, 3, 2), (4, 1, 3),

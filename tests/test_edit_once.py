@@ -1,15 +1,14 @@
 """Edit once: a primary set in a child config, by --cfg-options or by a tools/train.py
 flag reaches everything derived from it, in the built runner and in a real run."""
-import importlib.util
 import json
 import math
 import os
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import REPO, assert_one_line_error, draw_tiny_splits, run_tool, write_tiny_config
+from helpers.train_flags import config_from_train_flags
 
 from parkdet_mm.config import final_checkpoint, load_config
 
@@ -60,20 +59,8 @@ def assert_dumped_config_is_final(work: Path, img_scale, max_epochs) -> None:
     assert tuple(mosaic.img_scale) == img_scale
 
 
-def train_tool():
-    """tools/train.py as a module, to parse its flags as a user's command would."""
-    spec = importlib.util.spec_from_file_location('train_tool', REPO / 'tools/train.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
-def config_from_train_flags(monkeypatch, argv):
-    tool = train_tool()
-    monkeypatch.setattr(sys, 'argv', ['train.py', *argv])
-    args = tool.parse_args()
-    return tool.config_from_args(args, tool.flag_primaries(args),
-                                 tool.hyp_primaries(args))
 
 
 @pytest.fixture(scope='module')
@@ -275,7 +262,7 @@ def test_two_deterministic_runs_give_identical_checkpoints(tmp_path, tiny_coco,
     """tools/train.py CONFIG --deterministic twice (one epoch, in this process):
     the same weights, EMA and optimizer state, bit for bit."""
     import torch
-    from test_yolov5_hyp_files import quick_training
+    from helpers.quick_training import quick_training
 
     from parkdet_mm.engine import DerivingRunner
     from parkdet_mm.engine.checkpoint import load_local_checkpoint

@@ -15,9 +15,9 @@ import pytest
 import torch
 import yaml
 from conftest import REPO, run_tool, write_tiny_config
+from helpers.slurm import slurm  # noqa: F401  (the stand-in srun's fixture)
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
-from test_slurm import slurm  # noqa: F401  (the stand-in srun's fixture)
 
 from parkdet_challenge.errors import InputError
 from parkdet_mm.config import YOLOV5_HYPS, read_hyp_file

@@ -7,7 +7,7 @@ from typing import Dict, List
 
 import numpy as np
 import pytest
-from test_convert import dump, png, write_set
+from helpers.convert_sets import dump, png, write_set
 
 from parkdet_challenge.convert import convert, prepare_data
 from parkdet_challenge.errors import InputError

@@ -1,9 +1,9 @@
 """FreezeLayersHook: YOLOv5-numbered backbone layers stay fixed through real training."""
 import torch
 from conftest import run_tool, write_tiny_config
+from helpers.yolov5_checkpoints import expected_values, mmyolo_detector, randomise
 from mmcv.cnn import ConvModule
 from mmdet.models.backbones.csp_darknet import CSPLayer
-from test_convert_yolov5 import expected_values, mmyolo_detector, randomise
 from yolov5_pickle_layout import YAML_V50_P6, build_yolov5, fill_from_mmyolo, save_yolov5_checkpoint
 
 import parkdet_mm  # noqa: F401

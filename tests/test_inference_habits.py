@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import CLASSES, assert_one_line_error, run_tool
-from test_yolov5_tta import yolov5_forward_once, yolov5_nms
+from helpers.yolov5_inference import yolov5_forward_once, yolov5_nms
 
 
 def _square_images(tiny_coco, count=2):

@@ -89,8 +89,8 @@ def test_the_flags_parsed_by_train_reach_the_built_runner(
     """tools/train.py CONFIG --multi-scale --label-smoothing 0.1: the runner's
     model smooths its class targets, and its data preprocessor resizes each
     training batch to YOLOv5's draw; without the flags, neither."""
+    from helpers.train_flags import config_from_train_flags
     from mmengine.registry import init_default_scope
-    from test_edit_once import config_from_train_flags
 
     from parkdet_mm.engine import DerivingRunner
     config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco, epochs=1)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import REPO, assert_one_line_error, run_tool, write_tiny_config
-from test_distributed_inference import _random_checkpoint
+from helpers.checkpoints import _random_checkpoint
 
 from parkdet_mm.engine.checkpoint import (
     CheckpointFileError,

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 from conftest import run_tool, write_tiny_config
-from test_challenge_metric import GT, _ann_file, _evaluate, _samples
-from test_edit_once import config_from_train_flags
-from test_yolov5_hyp_files import quick_training
+from helpers.challenge_case import GT, _ann_file, _evaluate, _samples
+from helpers.quick_training import quick_training
+from helpers.train_flags import config_from_train_flags
 
 from parkdet_mm.evaluation.metrics import ChallengeSubmissionMetric
 

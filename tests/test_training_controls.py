@@ -163,7 +163,7 @@ def test_a_validation_equal_to_the_best_replaces_best_pth(
         tiny_coco, tmp_path, monkeypatch, unformatted_config_dumps):
     """As YOLOv5's best.pt: a fitness equal to the best so far replaces best.pth,
     a lower one does not (planted fitness 0.5, 0.5, 0.4 over three epochs)."""
-    from test_edit_once import config_from_train_flags
+    from helpers.train_flags import config_from_train_flags
 
     from parkdet_mm.engine import DerivingRunner
     from parkdet_mm.engine.checkpoint import load_local_checkpoint

@@ -15,9 +15,9 @@ from typing import Iterator, List, Tuple
 
 import pytest
 import torch
+from helpers.yolov5_checkpoints import write_pair
 from mmengine.config import Config
 from mmengine.runner import CheckpointLoader
-from test_convert_yolov5 import write_pair
 from yolov5_pickle_layout import YAML_V6_P6
 
 import parkdet_mm  # noqa: F401  (registers the checkpoint loaders)

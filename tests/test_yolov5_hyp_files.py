@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import yaml
 from conftest import run_tool, write_tiny_config
-from test_configs import read_hyps
-from test_edit_once import config_from_train_flags
+from helpers.quick_training import quick_training
+from helpers.recipe_hyps import read_hyps
+from helpers.train_flags import config_from_train_flags
 from yolov5_hyp_files import YOLOV5_HYP_FILES, distinct_hyp_files
 
 DISTINCT = distinct_hyp_files()
@@ -29,16 +30,6 @@ def tiny_hyp_config(tmp_path, data_root, monkeypatch, values: dict, *flags):
         '--work-dir', str(tmp_path / 'work'), *flags])
 
 
-def quick_training(cfg, monkeypatch):
-    """``cfg`` without validation and pictures, and mmengine's config dumps not
-    run through yapf (their formatting takes most of a tiny run)."""
-    import mmengine.config.config as mmengine_config
-    monkeypatch.setattr(mmengine_config, 'FormatCode',
-                        lambda text, **kwargs: (text, False))
-    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    for hook in ('train_batch', 'training_curves', 'diagnostics'):
-        cfg.default_hooks.pop(hook)
-    return cfg
 
 
 # ------------------------------------------------------------ YOLOv5's code
@@ -105,7 +96,6 @@ def test_every_hyp_file_reaches_the_built_config(key, tiny_coco, tmp_path,
 def test_every_hyp_file_trains_an_epoch(name, tiny_coco, tmp_path, monkeypatch):
     import torch
 
-    import parkdet_mm  # noqa: F401
     from parkdet_mm.engine import DerivingRunner
     from parkdet_mm.engine.checkpoint import load_local_checkpoint
     values = DISTINCT[name]
@@ -144,7 +134,6 @@ def test_mixup_batches_are_yolov5_blends(tiny_coco, tmp_path, monkeypatch):
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
 
-    import parkdet_mm  # noqa: F401
     from parkdet_mm.datasets.transforms import WeightedMixUp
     values = dict(YOLOV5_HYP_FILES[('v7.0', 'data/hyps/hyp.scratch-high.yaml')],
                   mixup=1.0, hsv_h=0, hsv_s=0, hsv_v=0, fliplr=0.0)
@@ -248,7 +237,6 @@ def test_mixups_second_mosaic_takes_the_weighted_partners(tiny_coco, tmp_path,
     stays uniform (YOLOv5's randint)."""
     from mmengine.registry import init_default_scope
 
-    import parkdet_mm  # noqa: F401
     from mmyolo.registry import DATASETS
     from parkdet_mm.datasets import MosaicIndex
     from parkdet_mm.datasets.transforms import WeightedMosaic
@@ -278,7 +266,6 @@ def test_flipud_is_yolov5s(tiny_coco, tmp_path, monkeypatch):
     from mmdet.structures.bbox import HorizontalBoxes
     from mmengine.registry import init_default_scope
 
-    import parkdet_mm  # noqa: F401
     from mmyolo.registry import TRANSFORMS
     values = dict(YOLOV5_HYP_FILES[('v5.0', 'data/hyp.finetune.yaml')])
     cfg = tiny_hyp_config(tmp_path, tiny_coco, monkeypatch, values)
@@ -319,7 +306,6 @@ def test_hyp_anchors_are_evolved_as_yolov5(tiny_coco, tiny_model, tmp_path,
     import torch
     from mmengine.registry import init_default_scope
 
-    import parkdet_mm  # noqa: F401
     from mmyolo.registry import DATASETS
     from parkdet_mm.engine import DerivingRunner
     from parkdet_mm.engine.checkpoint import load_local_checkpoint
