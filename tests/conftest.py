@@ -43,7 +43,7 @@ def _sources(function) -> List[str]:
         helper = function.__globals__.get(name)
         if inspect.isfunction(helper) or (
                 inspect.ismodule(helper)
-                and Path(getattr(helper, '__file__', '/')).parent == _TESTS):
+                and _TESTS in Path(getattr(helper, '__file__', '/')).parents):
             try:
                 sources.append(inspect.getsource(helper))
             except (OSError, TypeError):

@@ -2,7 +2,7 @@
 records written as the checkpoint hook writes them, read by the next stage's
 ``final_checkpoint_of``, ``tools/stage_status.py``'s ``final_checkpoint`` and
 ``tools/predict.py``'s choice of the last finished stage. Real runs write them in
-tests/test_field_path.py and tests/test_training_controls.py."""
+tests/integration/test_field_path.py and tests/parkdet_mm/engine/test_training_controls.py."""
 import os
 import time
 from pathlib import Path

@@ -114,7 +114,7 @@ def test_detect_yolov5_options(tiny_model, tiny_coco, tmp_path):
     assert all(len(line.split()) == 5 for line in some.read_text().splitlines())
 
     # --classes: only those classes, filtered before NMS and --max-det (YOLOv5's
-    # order, tests/test_inference_habits.py): with class-aware NMS, every box of
+    # order, tests/tools/test_inference_habits.py): with class-aware NMS, every box of
     # theirs found without the filter, and more where the cap had cut them
     chosen = (CLASSES[0], CLASSES[2], CLASSES[5])
     kept, _ = _detect(tiny_model, source, tmp_path / 'classes', '--classes',

@@ -16,7 +16,7 @@ from parkdet_challenge.convert import prepare_data
 from parkdet_challenge.demo import COLOURS, MAX_SIDE, MIN_SHORT, OUTLINE, make_demo_data
 from parkdet_challenge.errors import InputError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TRAIN_NAME = re.compile(
     r'^20\d{6}_[가-힣]+_-_-_[가-힣]+_[가-힣]+_[가-힣]+_(right|left|front|rear)_\d{6}_\d{7}\.png$')
 

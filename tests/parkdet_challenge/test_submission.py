@@ -25,7 +25,7 @@ from parkdet_challenge.submission import (
     write_submission,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLI = REPO / 'tools' / 'cap_submission.py'
 
 

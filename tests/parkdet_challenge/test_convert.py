@@ -20,7 +20,7 @@ from parkdet_challenge.convert import convert, prepare_data
 from parkdet_challenge.errors import InputError
 from parkdet_challenge.formats.inattention2021 import CLASSES as CLASSES_2021
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NAME = '20201102_경기도_-_-_맑음_주간_실외_right_{:06d}_{:07d}.png'
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from parkdet_challenge.imagefiles import read_image_size, read_image_sizes, verify_image
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def noise_image(path: Path, size=(64, 48), fmt=None) -> bytes:

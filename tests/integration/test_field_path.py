@@ -84,7 +84,7 @@ def test_readme_commands_train_both_stages_and_predict(workspace):
     """train.py twice, shortened by --epochs 1: the fine-tune finds the
     baseline's epoch_1.pth (not the config's epoch_50.pth); predict without a
     config takes the fine-tune's, says so, and writes the capped submission
-    (tests/test_finished_runs.py: a baseline-only user gets the baseline's)."""
+    (tests/tools/test_finished_runs.py: a baseline-only user gets the baseline's)."""
     baseline = run(['python', 'tools/train.py', 'configs/baseline.py',
                     '--data-root', 'DATA', *SHRINK], workspace)
     log = baseline.stdout + baseline.stderr
