@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import pytest
@@ -43,7 +43,7 @@ def _sources(function) -> List[str]:
         helper = function.__globals__.get(name)
         if inspect.isfunction(helper) or (
                 inspect.ismodule(helper)
-                and Path(getattr(helper, '__file__', '/')).parent == _TESTS):
+                and _TESTS in Path(getattr(helper, '__file__', '/')).parents):
             try:
                 sources.append(inspect.getsource(helper))
             except (OSError, TypeError):
@@ -208,11 +208,14 @@ def model_detections(cfg, checkpoint, tta: bool = False) -> dict:
     return found
 
 
-def assert_records_are_detections(records: list, detections: dict) -> None:
+def assert_records_are_detections(records: list, detections: dict,
+                                  category_ids: Optional[List[int]] = None) -> None:
     """A written prediction file's ``records`` are ``detections`` (image id ->
     instances), image by image: every image of the set and no other, each
-    detection one record with its category id (label + 1), its box as x, y, w, h
-    rounded to 0.1 px and its score rounded to 4 decimals."""
+    detection one record with its category id (``category_ids[label]``, default
+    label + 1), its box as x, y, w, h rounded to 0.1 px and its score rounded to 4
+    decimals."""
+    category_ids = category_ids or list(range(1, len(CLASSES) + 1))
     assert records, 'no record at all'
     got, want = {}, {}
     for record in records:
@@ -220,7 +223,7 @@ def assert_records_are_detections(records: list, detections: dict) -> None:
             (record['category_id'], *record['bbox'], record['score']))
     for image_id, preds in detections.items():
         want[image_id] = [
-            (label + 1, round(x1, 1), round(y1, 1), round(x2 - x1, 1),
+            (category_ids[label], round(x1, 1), round(y1, 1), round(x2 - x1, 1),
              round(y2 - y1, 1), round(score, 4))
             for (x1, y1, x2, y2), score, label in zip(
                 preds.bboxes.tolist(), preds.scores.tolist(), preds.labels.tolist())]
@@ -237,6 +240,35 @@ def unformatted_config_dumps(monkeypatch) -> None:
     import mmengine.config.config as mmengine_config
     monkeypatch.setattr(mmengine_config, 'FormatCode',
                         lambda text, **kwargs: (text, False))
+
+
+@pytest.fixture
+def saved_figures(monkeypatch) -> list:
+    """Every matplotlib figure saved while the test runs (pyplot's or the object
+    API's), in order, as it was when saved: what a picture test checks was drawn."""
+    from matplotlib.figure import Figure
+    saved = []
+    savefig = Figure.savefig
+
+    def recording_savefig(figure, *args, **kwargs):
+        saved.append(figure)
+        return savefig(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, 'savefig', recording_savefig)
+    return saved
+
+
+def png_pixels(path) -> np.ndarray:
+    """The RGB pixels (height, width, 3; uint8) of the PNG at ``path``, read back."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert('RGB'))
+
+
+def pixel_of(axes, x: float, y: float, height: int) -> tuple:
+    """The (row, column) of the saved PNG (``height`` pixels high, saved at the
+    figure's dpi) where ``axes`` drew the data point (x, y)."""
+    column, row = axes.transData.transform((x, y))
+    return int(height - row), int(column)
 
 
 def run_tool(args: List[str], cwd: Path = REPO,

@@ -1,0 +1,1 @@
+"""Set-ups and reference code that several tests share (no tests here)."""
