@@ -1,4 +1,4 @@
-"""Shared by the tests (moved from test_challenge_metric.py so that no test imports another)."""
+"""A small challenge case (ground truth, detections, the metric run on them) for the metric and writer tests."""
 import json
 from pathlib import Path
 

@@ -1,5 +1,4 @@
-"""Shared by the tests (moved from test_distributed_inference.py so that no test
-imports another)."""
+"""Checkpoints of a config's model with random weights, for inference tests."""
 import torch
 
 

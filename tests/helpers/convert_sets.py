@@ -1,4 +1,4 @@
-"""Shared by the tests (moved from test_convert.py so that no test imports another)."""
+"""Writers of small data sets on disk (PNGs, JSON files) in the layouts the converter reads."""
 import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional

@@ -1,4 +1,4 @@
-"""Shared by the tests (moved from test_yolov5_hyp_files.py so that no test imports another)."""
+"""A config shrunk to a few quick iterations, for tests that train in-process."""
 
 
 def quick_training(cfg, monkeypatch):

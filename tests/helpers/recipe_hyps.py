@@ -1,4 +1,4 @@
-"""Shared by the tests (moved from test_configs.py so that no test imports another)."""
+"""Readers of a built config's hyper-parameters (transforms, head, mosaic) as YOLOv5 names them."""
 import pytest
 from mmengine.config import Config
 

@@ -1,4 +1,4 @@
-"""Shared by the tests (moved from test_slurm.py so that no test imports another)."""
+"""A stand-in Slurm (srun, scontrol on PATH) that runs the ranks locally, and its fixture."""
 import os
 import sys
 

@@ -1,4 +1,4 @@
-"""Shared by the tests (moved from test_edit_once.py so that no test imports another)."""
+"""tools/train.py's flag handling, loaded as a module, to build a config from a command line."""
 import importlib.util
 import sys
 

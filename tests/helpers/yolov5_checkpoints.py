@@ -1,4 +1,4 @@
-"""Shared by the tests (moved from test_convert_yolov5.py so that no test imports another)."""
+"""YOLOv5-layout checkpoints with random weights and the MMYOLO values they convert to."""
 import sys
 from pathlib import Path
 from typing import Any, Dict, Tuple
