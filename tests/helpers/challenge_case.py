@@ -1,4 +1,5 @@
-"""A small challenge case (ground truth, detections, the metric run on them) for the metric and writer tests."""
+"""A small challenge case (ground truth, detections, the metric run on them)
+for the metric and writer tests."""
 import json
 from pathlib import Path
 
