@@ -18,6 +18,7 @@ import pytest
 import torch
 from conftest import REPO, assert_one_line_error, run_tool, write_tiny_config
 from helpers.checkpoints import _random_checkpoint
+from helpers.fault_runs import train_with_faults
 
 from parkdet_mm.engine.checkpoint import (
     CheckpointFileError,
@@ -41,14 +42,6 @@ def fault_config(tmp_path: Path, data_root: Path, name: str, faults: str = '[]',
     config = tmp_path / f'{name}.py'
     config.write_text(FAULT_CONFIG.format(faults=faults, keep=keep))
     return config
-
-
-def train(config: Path, work: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / 'tests')]))
-    return subprocess.run(
-        [sys.executable, 'tools/train.py', str(config), '--work-dir', str(work),
-         *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
 def assert_good_checkpoint(path: Path, epoch: int) -> None:
@@ -78,7 +71,7 @@ def test_a_kill_during_a_checkpoint_write_keeps_the_previous_one(tiny_coco,
         faults="[dict(type='FailingCheckpointWriteHook', name='epoch_2.pth', "
         "how='kill')]")
     work = tmp_path / 'work'
-    proc = train(config, work)
+    proc = train_with_faults(config, work)
     assert proc.returncode == 137, proc.stderr[-3000:]
     assert not (work / 'epoch_2.pth').exists()
     assert_good_checkpoint(work / 'epoch_1.pth', 1)
@@ -88,7 +81,7 @@ def test_a_kill_during_a_checkpoint_write_keeps_the_previous_one(tiny_coco,
 
     # --resume continues from epoch_1.pth and clears the half-written file
     clean = fault_config(tmp_path, tiny_coco, 'clean', keep=1)
-    proc = train(clean, work, '--resume')
+    proc = train_with_faults(clean, work, '--resume')
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'resumed epoch: 1' in proc.stdout + proc.stderr
     assert_good_checkpoint(work / 'epoch_2.pth', 2)
@@ -112,7 +105,7 @@ def test_a_full_disk_during_a_checkpoint_write_is_one_line(tiny_coco, tmp_path):
         faults="[dict(type='FailingCheckpointWriteHook', name='epoch_2.pth', "
         "how='full')]")
     work = tmp_path / 'work'
-    assert_full_disk_line(train(config, work), work)
+    assert_full_disk_line(train_with_faults(config, work), work)
     assert not (work / 'epoch_2.pth').exists()
     assert_good_checkpoint(work / 'epoch_1.pth', 1)
     assert (work / 'last_checkpoint').read_text() == str(work / 'epoch_1.pth')

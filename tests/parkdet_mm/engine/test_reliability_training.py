@@ -7,15 +7,14 @@ NaN loss, infinite gradients under a real loss scaler, a signal at a chosen
 iteration) and records what each iteration did.
 """
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, write_tiny_config
+from conftest import write_tiny_config
+from helpers.fault_runs import train_with_faults
 
 from parkdet_mm.engine.checkpoint import load_local_checkpoint
 
@@ -45,16 +44,6 @@ def make_config(tmp_path: Path, data_root: Path, name: str, faults: str = '[]',
     config.write_text(CONFIG.format(faults=faults, max_skipped=max_skipped)
                       + extra)
     return config
-
-
-def train(config: Path, work: Path, *args: str) -> subprocess.CompletedProcess:
-    # a session of its own: a fault may signal the training's process group
-    env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / 'tests')]))
-    return subprocess.run(
-        [sys.executable, 'tools/train.py', str(config), '--work-dir', str(work),
-         *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-        start_new_session=True)
 
 
 def one_line(proc: subprocess.CompletedProcess, status: int) -> str:
@@ -91,7 +80,7 @@ def test_a_nan_loss_stops_training_at_once_and_resume_continues(tiny_coco,
         tmp_path, tiny_coco, 'nan',
         "[dict(type='NonFiniteLossAtIterationHook', iteration=5)]")
     work = tmp_path / 'work'
-    line = one_line(train(config, work), 3)
+    line = one_line(train_with_faults(config, work), 3)
     assert line.startswith('error: loss not finite at iteration 6 (epoch 2, '
                            'batch 2 of 4): loss=nan, loss_obj=nan; training '
                            'stopped and nothing was saved'), line
@@ -104,7 +93,7 @@ def test_a_nan_loss_stops_training_at_once_and_resume_continues(tiny_coco,
     assert_finite(work / 'epoch_1.pth')
 
     clean = make_config(tmp_path, tiny_coco, 'clean')
-    proc = train(clean, work, '--resume')
+    proc = train_with_faults(clean, work, '--resume')
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'resumed epoch: 1, iter: 4' in proc.stdout + proc.stderr
     assert_finite(work / f'epoch_{EPOCHS}.pth')
@@ -116,7 +105,7 @@ def test_weights_gone_nan_with_a_finite_loss_are_not_saved(tiny_coco, tmp_path):
         tmp_path, tiny_coco, 'nan_weights',
         "[dict(type='NonFiniteWeightsAtIterationHook', iteration=7)]")
     work = tmp_path / 'work'
-    line = one_line(train(config, work), 3)
+    line = one_line(train_with_faults(config, work), 3)
     assert line.startswith('error: weights not finite after iteration 8 (epoch 2): '
                            "NaN or inf in 1 of the model's tensors,"), line
     assert line.endswith(f'--resume continues from {work}/epoch_1.pth'), line
@@ -135,7 +124,7 @@ def test_skipped_loss_scaler_steps_stop_training_only_when_they_persist(
     few = make_config(tmp_path, tiny_coco, 'few',
                       "[dict(type='InfiniteGradientsHook', start=5, stop=7)]",
                       max_skipped=3, extra=AMP)
-    proc = train(few, tmp_path / 'few', '--amp')
+    proc = train_with_faults(few, tmp_path / 'few', '--amp')
     assert proc.returncode == 0, proc.stderr[-3000:]
     stepped = [r['stepped'] for r in iterations(tmp_path / 'few')]
     assert stepped == [i not in (5, 6) for i in range(EPOCHS * ITERS_PER_EPOCH)]
@@ -144,7 +133,7 @@ def test_skipped_loss_scaler_steps_stop_training_only_when_they_persist(
                              "[dict(type='InfiniteGradientsHook', start=5)]",
                              max_skipped=3, extra=AMP)
     work = tmp_path / 'persisting'
-    line = one_line(train(persisting, work, '--amp'), 3)
+    line = one_line(train_with_faults(persisting, work, '--amp'), 3)
     # 65536 halved three times
     assert line.startswith(
         'error: 3 optimizer steps in a row skipped at iteration 8 (epoch 2, '
@@ -158,7 +147,7 @@ def test_skipped_loss_scaler_steps_stop_training_only_when_they_persist(
 def uninterrupted_run(tiny_coco, tmp_path_factory) -> Path:
     tmp_path = tmp_path_factory.mktemp('uninterrupted')
     work = tmp_path / 'work'
-    proc = train(make_config(tmp_path, tiny_coco, 'plain'), work)
+    proc = train_with_faults(make_config(tmp_path, tiny_coco, 'plain'), work)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return work
 
@@ -187,7 +176,7 @@ def assert_bit_identical(first_path: Path, second_path: Path) -> None:
 def test_the_same_command_twice_gives_bit_identical_checkpoints(
         uninterrupted_run, tiny_coco, tmp_path):
     work = tmp_path / 'work'
-    proc = train(make_config(tmp_path, tiny_coco, 'plain'), work)
+    proc = train_with_faults(make_config(tmp_path, tiny_coco, 'plain'), work)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_bit_identical(uninterrupted_run / f'epoch_{EPOCHS}.pth',
                          work / f'epoch_{EPOCHS}.pth')
@@ -211,7 +200,7 @@ def test_sigterm_then_resume_trains_the_rest_of_the_epoch_as_without_it(
         f"[dict(type='SignalAtIterationHook', iteration={stop})]")
     work = tmp_path / 'work'
     saved = work / f'iter_{stop + 1}_interrupted.pth'
-    line = one_line(train(config, work), 143)
+    line = one_line(train_with_faults(config, work), 143)
     assert line == (f'interrupted: SIGTERM after iteration {stop + 1} (epoch 2, '
                     f'batch {stop % ITERS_PER_EPOCH + 1} of {ITERS_PER_EPOCH}): '
                     f'saved {saved}; run the same command with --resume to '
@@ -222,7 +211,7 @@ def test_sigterm_then_resume_trains_the_rest_of_the_epoch_as_without_it(
     assert before[-1]['has_grads']  # accumulated, not yet stepped
 
     resume = make_config(tmp_path, tiny_coco, 'resume')
-    proc = train(resume, work, '--resume')
+    proc = train_with_faults(resume, work, '--resume')
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (f'continuing epoch 2 after its batch {stop % ITERS_PER_EPOCH + 1} '
             f'of {ITERS_PER_EPOCH} with the accumulated gradients'
@@ -259,10 +248,10 @@ def test_sigterm_to_the_process_group_with_data_workers(tiny_coco, tmp_path):
         "[dict(type='SignalAtIterationHook', iteration=5, group=True)]",
         extra=WORKERS)
     work = tmp_path / 'work'
-    line = one_line(train(config, work), 143)
+    line = one_line(train_with_faults(config, work), 143)
     assert line.startswith('interrupted: SIGTERM after iteration 6 (epoch 2, '
                            'batch 2 of 4): saved'), line
-    proc = train(make_config(tmp_path, tiny_coco, 'resume', extra=WORKERS),
+    proc = train_with_faults(make_config(tmp_path, tiny_coco, 'resume', extra=WORKERS),
                  work, '--resume')
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [r['iter'] for r in iterations(work)] == list(
@@ -273,7 +262,7 @@ def test_sigterm_to_the_process_group_with_data_workers(tiny_coco, tmp_path):
 def uninterrupted_with_workers(tiny_coco, tmp_path_factory) -> Path:
     tmp_path = tmp_path_factory.mktemp('uninterrupted_workers')
     work = tmp_path / 'work'
-    proc = train(make_config(tmp_path, tiny_coco, 'plain', extra=WORKERS), work)
+    proc = train_with_faults(make_config(tmp_path, tiny_coco, 'plain', extra=WORKERS), work)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return work
 
@@ -285,7 +274,7 @@ def test_resumed_from_an_epoch_checkpoint_ends_bit_identical(
     work = tmp_path / 'work'
     work.mkdir()
     shutil.copy(uninterrupted_with_workers / 'epoch_1.pth', work)
-    proc = train(make_config(tmp_path, tiny_coco, 'resume', extra=WORKERS), work,
+    proc = train_with_faults(make_config(tmp_path, tiny_coco, 'resume', extra=WORKERS), work,
                  '--resume', str(work / 'epoch_1.pth'))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'random generator' not in proc.stdout + proc.stderr  # no warning
@@ -302,9 +291,9 @@ def test_sigterm_inside_an_epoch_with_workers_then_resume_ends_bit_identical(
         tmp_path, tiny_coco, 'sigterm',
         "[dict(type='SignalAtIterationHook', iteration=4)]", extra=WORKERS)
     work = tmp_path / 'work'
-    line = one_line(train(config, work), 143)
+    line = one_line(train_with_faults(config, work), 143)
     assert 'after iteration 5 (epoch 2, batch 1 of 4)' in line, line
-    proc = train(make_config(tmp_path, tiny_coco, 'resume', extra=WORKERS), work,
+    proc = train_with_faults(make_config(tmp_path, tiny_coco, 'resume', extra=WORKERS), work,
                  '--resume')
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_bit_identical(uninterrupted_with_workers / f'epoch_{EPOCHS}.pth',
@@ -315,7 +304,7 @@ def test_sigint_saves_and_a_second_one_stops_at_once(tiny_coco, tmp_path):
     config = make_config(
         tmp_path, tiny_coco, 'sigint',
         "[dict(type='SignalAtIterationHook', iteration=2, signal_name='SIGINT')]")
-    line = one_line(train(config, tmp_path / 'once'), 130)
+    line = one_line(train_with_faults(config, tmp_path / 'once'), 130)
     assert line.startswith('interrupted: SIGINT after iteration 3 (epoch 1, '
                            'batch 3 of 4): saved'), line
     assert checkpoints(tmp_path / 'once') == ['iter_3_interrupted.pth']
@@ -324,7 +313,7 @@ def test_sigint_saves_and_a_second_one_stops_at_once(tiny_coco, tmp_path):
         tmp_path, tiny_coco, 'twice',
         "[dict(type='SignalAtIterationHook', iteration=2, signal_name='SIGINT',"
         " count=2)]")
-    line = one_line(train(twice, tmp_path / 'twice'), 130)
+    line = one_line(train_with_faults(twice, tmp_path / 'twice'), 130)
     assert line == 'interrupted'
     assert checkpoints(tmp_path / 'twice') == []
 
