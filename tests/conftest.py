@@ -13,6 +13,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
+# fixtures that live in tests/helpers/ (a stand-in Slurm)
+pytest_plugins = ['helpers.slurm']
 
 if os.environ.get('PYTEST_XDIST_WORKER'):
     # `make test` runs two pytest processes on two cores: with torch's default of a

@@ -97,7 +97,7 @@ def test_slurm_train_requeues_a_job_stopped_by_sigterm(tiny_coco, tmp_path, slur
     config.write_text(REQUEUE_CONFIG)
     work = tmp_path / 'work'
     env = dict(slurm, MASTER_PORT='29563', SLURM_JOB_ID='4242',
-               PYTHONPATH=os.pathsep.join([str(REPO / 'tests'),
+               PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / 'tests'),
                                            os.environ.get('PYTHONPATH', '')]))
     command = ['bash', 'tools/slurm_train.sh', 'part', 'job', str(config),
                str(work)]

@@ -145,7 +145,7 @@ def test_a_real_run_follows_the_edits_made_with_flags(tmp_path, data_48):
     hyp = write_hyp(tmp_path / 'hyp.yaml', EDITED_HYP)
     env_path = os.environ.get('PYTHONPATH')
     os.environ['PYTHONPATH'] = os.pathsep.join(
-        filter(None, [str(REPO / 'tests'), env_path]))
+        filter(None, [str(REPO), str(REPO / 'tests'), env_path]))
     try:
         proc = run_tool(['tools/train.py', str(config), '--work-dir', str(work),
                          '--epochs', '3', '--img-size', '320', '--batch-size', '4',

@@ -116,7 +116,7 @@ def loop_config(tmp_path: Path, data_root: Path) -> Path:
 def train(args, nproc: int = 1) -> None:
     env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1',
                PYTHONPATH=os.pathsep.join(
-                   [str(REPO / 'tests'), os.environ.get('PYTHONPATH', '')]),
+                   [str(REPO), str(REPO / 'tests'), os.environ.get('PYTHONPATH', '')]),
                PORT='29531', PYTHON=sys.executable)
     command = ([sys.executable, 'tools/train.py', *args] if nproc == 1 else
                ['bash', 'tools/dist_train.sh', args[0], str(nproc), *args[1:]])
