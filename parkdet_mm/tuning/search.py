@@ -17,6 +17,7 @@ checkpoint of its work dir.
 import os
 import os.path as osp
 import socket
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
@@ -106,11 +107,20 @@ def open_storage(url: str, heartbeat_interval: int = 60) -> RDBStorage:
         # several processes on one SQLite file wait for its lock instead of failing
         engine_kwargs = dict(connect_args=dict(timeout=120))
     try:
-        return RDBStorage(url, engine_kwargs=engine_kwargs,
-                          heartbeat_interval=heartbeat_interval,
-                          grace_period=2 * heartbeat_interval,
-                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                              max_retry=MAX_RETRIES, inherit_intermediate_values=True))
+        for attempt in range(3):
+            try:
+                return RDBStorage(
+                    url, engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=2 * heartbeat_interval,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                        max_retry=MAX_RETRIES, inherit_intermediate_values=True))
+            except Exception as err:
+                # workers starting together on a new database race to create its
+                # tables: the loser finds them made on its next try
+                if attempt == 2 or 'already exists' not in str(err):
+                    raise
+                time.sleep(1)
     except (ImportError, ModuleNotFoundError) as err:
         raise InputError(f'--storage {url}: its database driver is missing ({err})') \
             from None

@@ -15,7 +15,6 @@ import pytest
 import torch
 import yaml
 from conftest import REPO, run_tool, write_tiny_config
-from helpers.slurm import slurm  # noqa: F401  (the stand-in srun's fixture)
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
@@ -223,7 +222,7 @@ def test_a_killed_search_resumes_and_its_best_hyp_yaml_trains(tiny_coco, tmp_pat
         assert torch.equal(value, theirs['state_dict'][key]), key
 
 
-def test_two_workers_share_one_sqlite_study(tiny_coco, tmp_path, slurm):  # noqa: F811
+def test_two_workers_share_one_sqlite_study(tiny_coco, tmp_path, slurm):
     # tools/slurm_evolve.sh through the stand-in srun: two worker processes
     config = write_tiny_config(tmp_path / 'tiny.py', tiny_coco, epochs=1)
     work_dir = tmp_path / 'search'
@@ -253,3 +252,35 @@ def test_a_search_refuses_bad_input_in_one_line(tiny_coco, tmp_path):
     assert_one_line_error(run_tool(_evolve(config, work_dir, '--cfg-options',
                                            'base_lr=0.1'), check=False), 'searched')
     assert not (work_dir / 'evolve.db').exists()
+
+
+def test_a_worker_that_loses_the_race_to_create_the_tables_opens_them(
+        tmp_path, monkeypatch):
+    """Two workers starting on a new SQLite file race to create its tables: the
+    one that finds them made ('table ... already exists') opens the storage on its
+    next try; any other error is still one line."""
+    from sqlalchemy.exc import OperationalError
+
+    from parkdet_mm.tuning import search
+    url = search.default_storage(str(tmp_path))
+    real, calls = search.RDBStorage, []
+
+    def racing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            real(*args, **kwargs)  # the other worker made them meanwhile
+            raise OperationalError('CREATE TABLE studies', {},
+                                   Exception('table studies already exists'))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(search, 'RDBStorage', racing)
+    monkeypatch.setattr(search.time, 'sleep', lambda _: None)
+    storage = search.open_storage(url)
+    assert len(calls) == 2 and storage.get_all_studies() == []
+
+    def refusing(*args, **kwargs):
+        raise OperationalError('SELECT 1', {}, Exception('disk I/O error'))
+
+    monkeypatch.setattr(search, 'RDBStorage', refusing)
+    with pytest.raises(InputError, match='disk I/O error'):
+        search.open_storage(url)
