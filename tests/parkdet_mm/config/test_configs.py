@@ -144,13 +144,15 @@ def test_finetune_starts_from_the_baselines_final_checkpoint(baseline, finetune)
     assert finetune.work_dir != baseline.work_dir
 
 
-@pytest.mark.parametrize('demo, parent', [
-    ('configs/demo/baseline.py', 'configs/baseline.py'),
-    ('configs/demo/finetune.py', 'configs/finetune.py'),
+@pytest.mark.parametrize('demo, parent, hyps_name', [
+    ('configs/demo/baseline.py', 'configs/baseline.py', 'scratch-low'),
+    # the demo fine-tunes with the baseline's hyper-parameters (the reference's
+    # lowered every seed on the demo data; configs/demo/finetune.py says why)
+    ('configs/demo/finetune.py', 'configs/finetune.py', 'scratch-low'),
 ])
-def test_demo_configs_are_their_stage_small(demo, parent):
+def test_demo_configs_are_their_stage_small(demo, parent, hyps_name):
     small, full = load(demo), load(parent)
-    hyps = REFERENCE_HYPS[REFERENCE_STAGES[parent]['hyps']]
+    hyps = REFERENCE_HYPS[hyps_name]
     small_hyps = read_hyps(small)
     for name, value in hyps.items():
         assert small_hyps[name] == pytest.approx(value), name
