@@ -13,6 +13,7 @@ from .data_classes import CLASSES_FILE, classes_of_data
 from .derivation import PRIMARIES, default_work_dir, derived_values
 from .deriving import RECORD_KEY, derive_config, derived
 from .finished_runs import FINISHED_RUN_FILE, read_finished_run, write_finished_run
+from .formatted_once import FormattedOnceConfig
 from .loading import (
                       final_checkpoint,
                       final_checkpoint_of,
@@ -38,7 +39,7 @@ __all__ = [
     'derived_values', 'RECORD_KEY', 'derive_config', 'derived', 'FINISHED_RUN_FILE',
     'read_finished_run', 'write_finished_run', 'final_checkpoint',
     'final_checkpoint_of', 'finish_config', 'finished_checkpoint', 'finished_run_in',
-    'is_finished', 'last_finished_stage', 'load_config', 'read_config',
+    'FormattedOnceConfig', 'is_finished', 'last_finished_stage', 'load_config', 'read_config',
     'PRIMARY_CHECKS', 'YOLOV5_HYPS', 'YOLOV5_HYPS_WITHOUT_COUNTERPART',
     'check_primaries', 'read_hyp_file', 'TrainingSize', 'config_training_size',
     'training_size'

@@ -5,7 +5,7 @@ import torch
 from mmengine.runner import Runner
 
 from mmyolo.registry import RUNNERS
-from parkdet_mm.config import finish_config, is_finished
+from parkdet_mm.config import FormattedOnceConfig, finish_config, is_finished
 
 
 @RUNNERS.register_module()
@@ -29,7 +29,10 @@ class DerivingRunner(Runner):
 
     @classmethod
     def from_cfg(cls, cfg) -> Runner:
-        return super().from_cfg(cfg if is_finished(cfg) else finish_config(cfg))
+        cfg = cfg if is_finished(cfg) else finish_config(cfg)
+        # its text (the log, the dumped config, every checkpoint's meta) formatted
+        # once: yapf takes about a second each time
+        return super().from_cfg(FormattedOnceConfig.of(cfg))
 
     def setup_env(self, env_cfg: dict) -> None:
         super().setup_env(env_cfg)
