@@ -13,11 +13,9 @@ fresh work dir (a finished one is read, not run again), OMP_NUM_THREADS=--thread
 what else runs, only its time does); its score is the val mAP@.5 and mAP@.5:.95
 the run logged after its last epoch. Variants (each: lines of a child config):
 
-- demo: configs/demo/baseline.py as it is;
-- reference: the demo at the reference's loop (:data:`REFERENCE_LOOP` sets back
-  what the demo config changes: warmup on the fork's third group, the BatchNorm
-  weights; mosaic partner tiles drawn by the image weights), one optimizer step
-  per batch of 8 (the demo's nominal batch); every other variant starts from it:
+- demo: configs/demo/baseline.py as it is: the reference's loop, one optimizer
+  step per batch of 8 (the demo's nominal batch); every other variant starts from
+  it:
 - nominal_64: the reference's nominal batch of 64, one step per 8 batches (EMA
   and weight decay per step);
 - ema_per_iteration: mmengine's EMAHook with MMYOLO's ExpMomentumEMA, updated every
@@ -59,14 +57,16 @@ from parkdet_challenge.errors import InputError
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/demo/baseline.py'
 
-# The demo config's own settings set back to the reference's (the full recipe's).
-REFERENCE_LOOP = (
-    "warmup_bias_lr_group = 'norm'\n"
-    "train_dataloader = dict(sampler=dict(mosaic_partners=3))\n")
-# MMYOLO's hook takes the derived schedule values (and ignores the two it does not
-# know); its minimum warmup is the recipe's warmup_min_iters.
-LAGGED_SCHEDULE = ("param_scheduler=dict(type='YOLOv5ParamSchedulerHook', "
-                   "warmup_mim_iter=100)")
+# MMYOLO's schedule hook in place of the recipe's (a component of one's own: the
+# primaries derive nothing into it), given the recipe's schedule values; its minimum
+# warmup is the recipe's warmup_min_iters, and it warms the biases itself.
+LAGGED_SCHEDULE = (
+    "_schedule = {k: v for k, v in _base_.default_hooks.param_scheduler.items()\n"
+    "             if k not in ('type', '_scope_', 'warmup_min_iters',\n"
+    "                          'warmup_bias_lr_group')}\n")
+LAGGED_HOOK = ("param_scheduler=dict(_delete_=True, "
+               "type='mmyolo.YOLOv5ParamSchedulerHook', "
+               "warmup_mim_iter=_base_.warmup_min_iters, **_schedule)")
 NO_AUTOANCHOR = 'auto_anchor=dict(check=False)'
 UNIFORM_PARTNERS = 'train_dataloader = dict(sampler=dict(mosaic_partners=0))\n'
 # the recipe's pipeline with MMYOLO's affine (a pipeline of one's own: derived no
@@ -80,22 +80,21 @@ EMA_PER_ITERATION = (
     "custom_hooks = [dict(type='EMAHook', ema_type='ExpMomentumEMA',\n"
     "                     momentum=0.0001, update_buffers=True, strict_load=False,\n"
     "                     priority=49)]\n")
-# Each variant: lines added to a child of configs/demo/baseline.py.
+# Each variant: lines added to a child of configs/demo/baseline.py, which is the
+# reference's loop at the demo's own nominal batch (8: a step every batch).
 VARIANTS: Dict[str, str] = {
     'demo': '',
-    'reference': REFERENCE_LOOP,
-    'nominal_64': REFERENCE_LOOP + 'nominal_batch_size = 64\n',
-    'ema_per_iteration': REFERENCE_LOOP + EMA_PER_ITERATION,
-    'bias_group': REFERENCE_LOOP + "warmup_bias_lr_group = 'bias'\n",
-    'lagged_schedule': REFERENCE_LOOP + f'default_hooks = dict({LAGGED_SCHEDULE})\n',
-    'uniform_partners': REFERENCE_LOOP + UNIFORM_PARTNERS,
-    'no_image_weights': REFERENCE_LOOP + 'image_weights = False\n',
-    'no_epoch_parts': REFERENCE_LOOP + 'epoch_parts = 1\nmax_epochs = 50\n',
-    'no_autoanchor': REFERENCE_LOOP + f'default_hooks = dict({NO_AUTOANCHOR})\n',
-    'perspective_warp': REFERENCE_LOOP + PERSPECTIVE_WARP,
-    # (MMYOLO's schedule hook gives warmup_bias_lr to the biases itself)
-    'all_undone': (REFERENCE_LOOP
-                   + f'default_hooks = dict({LAGGED_SCHEDULE},\n'
+    'nominal_64': 'nominal_batch_size = 64\n',
+    'ema_per_iteration': EMA_PER_ITERATION,
+    'bias_group': "warmup_bias_lr_group = 'bias'\n",
+    'lagged_schedule': LAGGED_SCHEDULE + f'default_hooks = dict({LAGGED_HOOK})\n',
+    'uniform_partners': UNIFORM_PARTNERS,
+    'no_image_weights': 'image_weights = False\n',
+    'no_epoch_parts': 'epoch_parts = 1\nmax_epochs = 50\n',
+    'no_autoanchor': f'default_hooks = dict({NO_AUTOANCHOR})\n',
+    'perspective_warp': PERSPECTIVE_WARP,
+    'all_undone': (LAGGED_SCHEDULE
+                   + f'default_hooks = dict({LAGGED_HOOK},\n'
                    f'                     {NO_AUTOANCHOR})\n'
                    + UNIFORM_PARTNERS + PERSPECTIVE_WARP + EMA_PER_ITERATION),
 }

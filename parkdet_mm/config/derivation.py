@@ -391,6 +391,20 @@ def evaluator_values(p: ConfigDict, ann_file: str) -> dict:
                 collect_dir=osp.join(p.work_dir, '.collect_results'))
 
 
+#: The recipe's components that derived values go into, with their types. A config
+#: that puts a component of another type in one of these places (e.g. MMYOLO's
+#: YOLOv5ParamSchedulerHook as ``default_hooks.param_scheduler``, with ``_delete_``)
+#: sets that component's arguments itself: nothing is derived into it.
+COMPONENT_TYPES = {
+    f'default_hooks.{name}': type_name for name, type_name in (
+        ('logger', 'LoggerHook'), ('image_cache', 'ImageCacheHook'),
+        ('param_scheduler', 'YOLOv5LoopSchedulerHook'),
+        ('checkpoint', 'AtomicCheckpointHook'), ('non_finite_loss', 'NonFiniteLossHook'),
+        ('auto_anchor', 'AutoAnchorHook'), ('training_curves', 'TrainingCurvesHook'),
+        ('diagnostics', 'DiagnosticsVisualizationHook'),
+        ('train_batch', 'TrainBatchVisualizationHook'))
+}
+
 #: Derived values a config may set to something else on purpose: they are then
 #: kept as it set them (with a warning for the pipelines, which no longer follow
 #: the primaries). Any other derived value set to something else is refused,

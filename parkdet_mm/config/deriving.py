@@ -25,6 +25,7 @@ from mmengine.config import Config, ConfigDict
 from parkdet_challenge.errors import InputError
 
 from .derivation import (
+    COMPONENT_TYPES,
     DEFAULTED,
     KEPT_WHEN_SET,
     MANAGED_HOOK_PRIMARIES,
@@ -101,6 +102,23 @@ def _container(cfg: dict, path: tuple) -> Optional[dict]:
     return node
 
 
+def _own_component(cfg: dict, path: tuple) -> Optional[Tuple[str, str]]:
+    """The dotted path and type of the component holding ``path`` where the config
+    put one of a type other than the recipe's there
+    (:data:`~.derivation.COMPONENT_TYPES`), else None."""
+    for depth in range(1, len(path)):
+        where = '.'.join(path[:depth])
+        if where in COMPONENT_TYPES:
+            node = _get(cfg, path[:depth])
+            type_name = node.get('type') if isinstance(node, dict) else None
+            # 'mmyolo.X' and X are one type; a class object stands for itself
+            name = type_name.rsplit('.', 1)[-1] if isinstance(type_name, str) \
+                else getattr(type_name, '__name__', None)
+            return (where, name) if name not in (None, COMPONENT_TYPES[where]) \
+                else None
+    return None
+
+
 class _Derivation:
     """The derived values of one config, from its primaries as they stand now and
     as they stood when it was last derived (its record, if it has one)."""
@@ -158,7 +176,12 @@ class _Derivation:
         for name in DEFAULTED:
             cfg[name] = self.new[name]
         old_values = None
+        own = set()
         for path, value in _leaves(self.values):
+            component = _own_component(cfg._cfg_dict, path)
+            if component is not None:
+                own.add(component)
+                continue
             if path in LOADER_PIPELINES:  # the pipeline as it finally stands
                 value = _plain(cfg[LOADER_PIPELINES[path]])
             holder = _container(cfg, path)
@@ -182,6 +205,9 @@ class _Derivation:
                     f'{".".join(path)} = {_plain(current)!r} is derived from '
                     f'{self.described(names)}: set {" or ".join(names) or "them"} '
                     f'instead (they give {_plain(value)!r})')
+        for where, type_name in sorted(own):
+            warnings.warn(f'{where} is a {type_name} of the config\'s own: its '
+                          'arguments are the config\'s, not derived from the primaries')
         self.drop_no_longer_derived(cfg)
         cfg.custom_hooks = self.custom_hooks(cfg.get('custom_hooks') or [])
         cfg[RECORD_KEY] = dict(self.raw, config_file=self.config_file)

@@ -174,6 +174,30 @@ def test_a_pipeline_of_ones_own_is_kept_with_a_warning(tmp_path):
     assert cfg.train_dataloader.dataset.pipeline[2].type == 'Mosaic'
 
 
+def test_a_component_of_another_type_is_the_configs_own(tmp_path):
+    """MMYOLO's own schedule hook in the recipe's place takes only the arguments
+    the child gave it (ours would reach its scheduler function and fail); the
+    recipe's own hook type still follows the primaries."""
+    child = child_of_demo(tmp_path, (
+        'max_epochs = 40\n'
+        "default_hooks = dict(param_scheduler=dict(_delete_=True,\n"
+        "    type='mmyolo.YOLOv5ParamSchedulerHook', scheduler_type='linear',\n"
+        '    lr_factor=0.01, max_epochs=40, warmup_mim_iter=100))\n'))
+    with pytest.warns(UserWarning, match='default_hooks.param_scheduler is a '
+                      "YOLOv5ParamSchedulerHook of the config's own"):
+        cfg = load_config(child)
+    assert cfg.default_hooks.param_scheduler == dict(
+        type='mmyolo.YOLOv5ParamSchedulerHook', scheduler_type='linear',
+        lr_factor=0.01, max_epochs=40, warmup_mim_iter=100)
+    assert cfg.default_hooks.checkpoint.interval == 5  # the others still follow
+    from mmengine.registry import HOOKS
+    assert type(HOOKS.build(cfg.default_hooks.param_scheduler)).__name__ == \
+        'YOLOv5ParamSchedulerHook'
+    ours = load_config(child_of_demo(tmp_path, 'max_epochs = 40\n', 'ours.py'))
+    assert ours.default_hooks.param_scheduler.max_epochs == 40
+    assert ours.default_hooks.param_scheduler.warmup_min_iters == 100
+
+
 def test_the_dumped_config_loads_to_the_same_values_and_follows_edits(tmp_path):
     cfg = load_config(child_of_demo(tmp_path, 'img_scale = (320, 320)\n'))
     dumped = tmp_path / 'dumped.py'
