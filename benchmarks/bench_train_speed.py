@@ -21,6 +21,9 @@ less than the wall time. Each run is a fresh process; the variants alternate for
   loss compiled by torch.compile (the compilation falls in the warm-up);
 - ``channels-last`` (``--channels-last``): channels-last memory format, eager (and
   compiled too with ``--compile``);
+- ``amp`` (``--amp``): each of the above again with ``tools/train.py --amp``:
+  float16 with a loss scaler on a GPU, bfloat16 autocast on a CPU that computes it
+  (AVX512-BF16 or AMX);
 - ``yolov5`` (``--yolov5-python PY``): YOLOv5's own ``train.train`` run by
   benchmarks/yolov5_clock.py with interpreter PY (an environment that holds
   YOLOv5, e.g. PyPI's ``yolov5==7.0.14`` in a scratch virtual environment outside
@@ -96,7 +99,7 @@ def time_our_training(args) -> dict:
     import parkdet_mm  # noqa: F401
     from parkdet_mm.apis.run_setup import flush_denormals_on_cpu
     from parkdet_mm.config import load_config
-    from parkdet_mm.engine.optimizers import amp_variant
+    from parkdet_mm.engine.optimizers import use_amp
 
     flush_denormals_on_cpu()
     if args.threads:
@@ -120,8 +123,7 @@ def time_our_training(args) -> dict:
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=10**9)
     cfg.default_hooks.param_scheduler.max_epochs = 1
     if args.amp:
-        cfg.optim_wrapper.type = amp_variant(cfg.optim_wrapper.type)
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+        use_amp(cfg.optim_wrapper)
 
     runner = Runner.from_cfg(cfg)
     clock = IterationClock()
@@ -164,7 +166,7 @@ def run_variant(args, name: str, cfg_summary: dict) -> Optional[dict]:
     else:
         command = [sys.executable, __file__, args.config, '--one-run',
                    '--data-root', args.data_root, *common, *threads]
-        if args.amp:
+        if 'amp' in name:
             command.append('--amp')
         if 'compiled' in name:
             command.append('--compile')
@@ -196,7 +198,8 @@ def config_summary(config: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', nargs='?', default='configs/baseline.py')
-    parser.add_argument('--amp', action='store_true')
+    parser.add_argument('--amp', action='store_true',
+                        help='also time each variant with mixed precision')
     parser.add_argument('--compile', action='store_true',
                         help='also time tools/train.py --compile')
     parser.add_argument('--channels-last', action='store_true',
@@ -223,6 +226,8 @@ def main() -> None:
         variants.append('compiled')
     if args.channels_last:
         variants += [f'{v} channels-last' for v in variants]
+    if args.amp:
+        variants += [f'{v} amp' for v in variants]
     if args.yolov5_python:
         if summary['yolov5_model'] is None:
             parser.error(f'{args.config}: no YOLOv5 P6 model has its deepen and '
@@ -241,7 +246,7 @@ def main() -> None:
     threads = next(iter(best.values()), {}).get('threads', '?')
     nominal = YOLOV5_NOMINAL_BATCH if args.yolov5_python else summary['nominal']
     print(f'{args.config}: batch {summary["batch"]}, {summary["img_size"]} px, '
-          f'{"AMP" if args.amp else "fp32"}, {summary["workers"]} dataloader '
+          f'{summary["workers"]} dataloader '
           f'workers, nominal batch {nominal}, {threads} threads; '
           f'{args.iters} iterations after {args.warmup}, best of {args.rounds} '
           'round(s)')

@@ -42,7 +42,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='folder for logs and checkpoints')
     parser.add_argument(
-        '--amp', action='store_true', help='mixed-precision training (GPU)')
+        '--amp', action='store_true',
+        help='mixed precision: float16 on a GPU, bfloat16 on a CPU that computes '
+        'it (AVX512-BF16 or AMX)')
     parser.add_argument(
         '--resume',
         nargs='?',

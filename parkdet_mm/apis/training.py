@@ -7,7 +7,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import find_latest_checkpoint
 
-from parkdet_mm.engine.optimizers import amp_variant
+from parkdet_mm.engine.optimizers import use_amp
 from parkdet_mm.engine.preflight import check_config_inputs
 
 from .run_setup import build_runner
@@ -21,14 +21,12 @@ def train_config(cfg: Config, resume: Optional[str] = None, amp: bool = False,
     ``resume``: a checkpoint to resume from, or ``'auto'``: the latest checkpoint
     in the work dir when there is one, else a normal start (``load_from``
     included), so an interrupted run and a new one start the same way. ``amp``:
-    mixed precision. ``hooks``: hook objects registered besides the config's.
+    mixed precision (float16 on a GPU, bfloat16 on a CPU that has it). ``hooks``:
+    hook objects registered besides the config's.
     The inputs (annotation files, the checkpoint loaded) are checked first.
     """
     if amp:
-        # the nominal-batch wrapper has its own AMP variant (one scaler step per
-        # optimizer step)
-        cfg.optim_wrapper.type = amp_variant(cfg.optim_wrapper.type)
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        use_amp(cfg.optim_wrapper)
     if resume == 'auto':
         latest = find_latest_checkpoint(cfg.work_dir)
         if latest:

@@ -1,11 +1,15 @@
 from .nominal_batch_optim_wrapper import (
+                                          CpuBFloat16OptimWrapper,
                                           NominalBatchAmpOptimWrapper,
+                                          NominalBatchCpuBFloat16OptimWrapper,
                                           NominalBatchMixin,
                                           NominalBatchOptimWrapper,
-                                          amp_variant,
+                                          cpu_has_bfloat16,
+                                          use_amp,
 )
 
 __all__ = [
-    'NominalBatchMixin', 'NominalBatchOptimWrapper',
-    'NominalBatchAmpOptimWrapper', 'amp_variant'
+    'NominalBatchMixin', 'NominalBatchOptimWrapper', 'NominalBatchAmpOptimWrapper',
+    'CpuBFloat16OptimWrapper', 'NominalBatchCpuBFloat16OptimWrapper',
+    'cpu_has_bfloat16', 'use_amp'
 ]

@@ -16,14 +16,17 @@ The total batch is only known once the runner has built the training dataloader,
 :meth:`NominalBatchMixin.set_total_batch_size` before training and sets the warmup's
 ``accumulate`` before every iteration.
 """
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
+from mmengine.config import ConfigDict
 from mmengine.logging import print_log
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
 from mmyolo.registry import OPTIM_WRAPPERS
+from parkdet_challenge.errors import InputError
 
 
 class NominalBatchMixin:
@@ -150,11 +153,58 @@ class NominalBatchAmpOptimWrapper(NominalBatchMixin, AmpOptimWrapper):
     scale) once per optimizer step, as YOLOv5's ``scaler.step`` does."""
 
 
-#: the mixed-precision variant of each optim wrapper type (tools/train.py --amp)
-AMP_VARIANTS = {'NominalBatchOptimWrapper': 'NominalBatchAmpOptimWrapper'}
+@OPTIM_WRAPPERS.register_module()
+class CpuBFloat16OptimWrapper(OptimWrapper):
+    """Mixed precision on a CPU, which mmengine's :class:`AmpOptimWrapper` does not
+    offer: the forward pass and the loss run under ``torch.autocast('cpu',
+    torch.bfloat16)``, as YOLOv5's forward pass and loss run under CUDA's autocast:
+    convolutions and matrix products in bfloat16 (through oneDNN), the losses'
+    reductions and the weights, gradients and optimizer in float32. bfloat16 has
+    float32's range, so no loss scaler is needed."""
+
+    @contextmanager
+    def optim_context(self, model: torch.nn.Module) -> Iterator[None]:
+        with super().optim_context(model), \
+                torch.autocast('cpu', dtype=torch.bfloat16):
+            yield
 
 
-def amp_variant(optim_wrapper_type: str) -> str:
-    """The mixed-precision optim wrapper type to use in place of
-    ``optim_wrapper_type``: the nominal-batch one keeps its accumulation."""
-    return AMP_VARIANTS.get(optim_wrapper_type, 'AmpOptimWrapper')
+@OPTIM_WRAPPERS.register_module()
+class NominalBatchCpuBFloat16OptimWrapper(NominalBatchMixin, CpuBFloat16OptimWrapper):
+    """:class:`CpuBFloat16OptimWrapper` stepping once per nominal batch (see
+    :class:`NominalBatchMixin`)."""
+
+
+#: the mixed-precision variant of each optim wrapper type (tools/train.py --amp):
+#: on a GPU, then on a CPU
+AMP_VARIANTS = {'NominalBatchOptimWrapper': 'NominalBatchAmpOptimWrapper',
+                'OptimWrapper': 'AmpOptimWrapper'}
+CPU_AMP_VARIANTS = {'NominalBatchOptimWrapper': 'NominalBatchCpuBFloat16OptimWrapper',
+                    'OptimWrapper': 'CpuBFloat16OptimWrapper'}
+
+
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), where
+    autocast to it pays; elsewhere oneDNN emulates it, slower than float32."""
+    return torch.backends.mkldnn.is_available() and \
+        torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def use_amp(optim_wrapper: ConfigDict, cuda: Optional[bool] = None) -> None:
+    """Switch the ``optim_wrapper`` config to mixed precision (tools/train.py
+    --amp), keeping its nominal-batch accumulation: float16 with a dynamic loss
+    scaler on a GPU (mmengine's), bfloat16 autocast on a CPU that computes it
+    natively; on another CPU, refused in one line. ``cuda``: whether training
+    runs on a GPU (default: whether one is available)."""
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    variants = AMP_VARIANTS if cuda else CPU_AMP_VARIANTS
+    if optim_wrapper.type not in variants:
+        raise InputError(f'--amp: no mixed-precision variant of optim_wrapper type '
+                         f'{optim_wrapper.type!r} (one of {sorted(variants)})')
+    if not cuda and not cpu_has_bfloat16():
+        raise InputError('--amp: this CPU has no bfloat16 instructions (AVX512-BF16 '
+                         'or AMX), so mixed precision would be slower than float32: '
+                         'train without --amp, or on a GPU')
+    optim_wrapper.type = variants[optim_wrapper.type]
+    if cuda:
+        optim_wrapper.setdefault('loss_scale', 'dynamic')

@@ -16,7 +16,6 @@ from mmengine.optim.optimizer import amp_optimizer_wrapper
 from parkdet_mm.engine.optimizers import (
     NominalBatchAmpOptimWrapper,
     NominalBatchOptimWrapper,
-    amp_variant,
 )
 
 WEIGHT_DECAY = 0.0005
@@ -174,8 +173,3 @@ def test_v50_step_rule_steps_on_multiples_of_accumulate():
     assert stepped == v50_steps(16, 10, 2, 7)
     # differs from v6's rule (iteration 2 - last step 1 < accumulate 2)
     assert stepped[:4] == [True, True, True, False]
-
-
-def test_amp_flag_keeps_the_nominal_batch():
-    assert amp_variant('NominalBatchOptimWrapper') == 'NominalBatchAmpOptimWrapper'
-    assert amp_variant('OptimWrapper') == 'AmpOptimWrapper'
