@@ -148,9 +148,11 @@ yolov5_p6_anchors = [
 norm_cfg = dict(type='BN', momentum=0.03, eps=0.001)
 model = dict(
     type='YOLODetector',
-    # derived: batch_augments (multi_scale: YOLOv5MultiScale)
+    # derived: batch_augments (multi_scale: YOLOv5MultiScale). MMYOLO's
+    # YOLOv5DetDataPreprocessor, its training batches converted in fewer passes
+    # (the same values, bit for bit).
     data_preprocessor=dict(
-        type='YOLOv5DetDataPreprocessor',
+        type='YOLOv5BatchPreprocessor',
         mean=[0., 0., 0.],
         std=[255., 255., 255.],
         bgr_to_rgb=True),
