@@ -2,8 +2,8 @@
 for bit, in training and in evaluation."""
 import torch
 from mmdet.structures import DetDataSample
-from mmyolo.models.data_preprocessors import YOLOv5DetDataPreprocessor
 
+from mmyolo.models.data_preprocessors import YOLOv5DetDataPreprocessor
 from parkdet_mm.models.data_preprocessors import YOLOv5BatchPreprocessor
 
 RECIPE = dict(mean=[0., 0., 0.], std=[255., 255., 255.], bgr_to_rgb=True)
