@@ -13,9 +13,16 @@ class YOLOv5ModelEMA(ExpMomentumEMA):
     ``(1 - momentum) * exp(-updates / gamma) + momentum``, i.e. YOLOv5's decay
     ``0.9999 * (1 - exp(-updates / 2000))`` at momentum 0.0001, gamma 2000) whose
     first update averages too: mmengine's averaged models copy the model at their
-    first update, where YOLOv5 keeps ``1 - 0.9996`` of the initial weights."""
+    first update, where YOLOv5 keeps ``1 - 0.9996`` of the initial weights.
+
+    Each update reads the model's tensors as they are then: MMYOLO's EMA keeps the
+    ones it saw when it was built, and a hook that later gives the model new
+    tensors (``--channels-last``'s conversion, in ``before_train``) left it
+    averaging the initial weights for the whole run."""
 
     def update_parameters(self, model: nn.Module) -> None:
+        self.src_parameters = model.state_dict() if self.update_buffers \
+            else dict(model.named_parameters())
         if self.steps > 0:
             super().update_parameters(model)
             return
