@@ -38,7 +38,8 @@ the run logged after its last epoch. Variants (each: lines of a child config):
 configs/demo/baseline.py (e.g. `git archive ec1138d`, the commit before the loop
 changes) on the same data. --data-seed S trains on the demo generator's data at
 seed S (data/demo_seed{S}: a set no setting here was tuned to) instead of the
-demo's. Prints one line per run, then a table of median and range per variant,
+demo's. Prints one line per run (a run that fails is named with its log, and
+the others run on), then a table of median and range per variant,
 also written to OUT/ablation.md with every run's figures in OUT/ablation.json.
 """
 import argparse
@@ -206,8 +207,13 @@ def main() -> None:
 
     def run(job):
         name, checkout, config, seed = job
-        scores, minutes = train(python, checkout, config, seed,
-                                osp.join(out, f'{name}_seed{seed}'), args.threads)
+        work_dir = osp.join(out, f'{name}_seed{seed}')
+        try:
+            scores, minutes = train(python, checkout, config, seed, work_dir,
+                                    args.threads)
+        except subprocess.CalledProcessError:  # the others run on
+            print(f'{name:24s} seed {seed}: failed, see {work_dir}.log', flush=True)
+            return job, None
         took = 'done before' if minutes is None else f'{minutes:.1f} min'
         print(f'{name:24s} seed {seed}: val mAP@.5 {scores["mAP_50"]:.3f}  '
               f'mAP {scores["mAP"]:.3f}  ({took})', flush=True)
@@ -216,7 +222,9 @@ def main() -> None:
     results: Dict[str, Dict[int, Dict[str, float]]] = {name: {} for name, *_ in runs}
     with ThreadPoolExecutor(args.jobs) as pool:
         for (name, _, _, seed), scores in pool.map(run, jobs):
-            results[name][seed] = scores
+            if scores is not None:
+                results[name][seed] = scores
+    results = {name: by_seed for name, by_seed in results.items() if by_seed}
     text = table(results, args.threads, data)
     print('\n' + text)
     with open(osp.join(out, 'ablation.md'), 'w') as f:
