@@ -19,6 +19,7 @@ from mmengine.optim.optimizer import amp_optimizer_wrapper
 
 import parkdet_challenge.atomic
 from mmyolo.registry import HOOKS
+from parkdet_mm.engine.optimizers import nominal_batch_optim_wrapper
 
 
 @HOOKS.register_module()
@@ -117,9 +118,11 @@ def _amp_optim_wrapper_on_the_cpu() -> None:
     GradScaler is the same class on the CPU (``torch.amp.GradScaler('cpu')``):
     the wrapper gets that one. Its backward, unscale, step, update and state, the
     scaler's inf checks and mmengine's autocast (bfloat16 on a CPU) are all their
-    own code."""
+    own code. The project's ``use_amp`` asks the same question to pick between
+    that wrapper and its CPU bfloat16 one, and gets the same answer."""
     amp_optimizer_wrapper.is_cuda_available = lambda: True
     amp_optimizer_wrapper.GradScaler = functools.partial(torch.amp.GradScaler, 'cpu')
+    nominal_batch_optim_wrapper.is_cuda_available = lambda: True
 
 
 _amp_optim_wrapper_on_the_cpu()

@@ -22,6 +22,7 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 from mmengine.config import ConfigDict
+from mmengine.device import is_cuda_available
 from mmengine.logging import print_log
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
@@ -196,7 +197,7 @@ def use_amp(optim_wrapper: ConfigDict, cuda: Optional[bool] = None) -> None:
     scaler on a GPU (mmengine's), bfloat16 autocast on a CPU that computes it
     natively; on another CPU, refused in one line. ``cuda``: whether training
     runs on a GPU (default: whether one is available)."""
-    cuda = torch.cuda.is_available() if cuda is None else cuda
+    cuda = is_cuda_available() if cuda is None else cuda
     variants = AMP_VARIANTS if cuda else CPU_AMP_VARIANTS
     if optim_wrapper.type not in variants:
         raise InputError(f'--amp: no mixed-precision variant of optim_wrapper type '
