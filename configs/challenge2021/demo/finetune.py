@@ -19,6 +19,7 @@ data_root = 'data/demo2021/'
 max_epochs = 6
 warmup_min_iters = 20
 checkpoint_interval = 3
+loss_cls_weight = 2.0  # as the demo baseline's
 # load_from: the final checkpoint the baseline's run recorded
 previous_stage = '{{ fileDirname }}/baseline.py'
 predict_with_load_from = True  # tools/predict.py's default: the NMS ensemble
