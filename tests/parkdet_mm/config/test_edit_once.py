@@ -17,8 +17,7 @@ DEMO = str(REPO / 'configs/demo/baseline.py')
 EDITS = dict(img_scale=(320, 320), max_epochs=3, train_batch_size_per_gpu=4,
              epoch_parts=4, base_lr=0.02, loss_obj_weight=0.7, loss_bbox_weight=0.04,
              affine_scale=0.2, hsv_v=0.1, warmup_epochs=0.0, warmup_min_iters=5)
-# docs/reference.md section 5's hyp.scratch-low in YOLOv5's layout (all its keys), with the
-# eleven edits' hyper-parameters: what `--hyp FILE` reads.
+# docs/reference.md section 5's hyp.scratch-low in YOLOv5's layout (all its keys).
 SCRATCH_LOW = dict(
     lr0=0.01, lrf=0.01, momentum=0.937, weight_decay=0.0005, warmup_epochs=3.0,
     warmup_momentum=0.8, warmup_bias_lr=0.1, box=0.05, cls=0.5, cls_pw=1.0,
@@ -30,8 +29,11 @@ FINETUNE = dict(
     warmup_epochs=2.0, warmup_momentum=0.5, warmup_bias_lr=0.05, box=0.0296,
     cls=0.243, cls_pw=0.631, obj=0.301, obj_pw=0.911, anchor_t=2.91, hsv_h=0.0,
     hsv_s=0.0, scale=0.9)
-EDITED_HYP = dict(SCRATCH_LOW, lr0=0.02, obj=0.7, box=0.04, scale=0.2, hsv_v=0.1,
-                  warmup_epochs=0.0)
+# The demo's hyper-parameters (hyp.scratch-low with its class gain, 2.0) with the eleven
+# edits': what `--hyp FILE` reads.
+DEMO_CLS = 2.0
+EDITED_HYP = dict(SCRATCH_LOW, cls=DEMO_CLS, lr0=0.02, obj=0.7, box=0.04, scale=0.2,
+                  hsv_v=0.1, warmup_epochs=0.0)
 
 
 def yolov5_loss_gains(hyp: dict, nc: int, nl: int, imgsz: int) -> dict:
@@ -93,7 +95,7 @@ def test_the_eleven_edits_reach_the_built_runner(way, tmp_path, data_48,
     runner = DerivingRunner.from_cfg(cfg)
 
     head = runner.model.bbox_head
-    gains = yolov5_loss_gains(dict(box=0.04, cls=0.5, obj=0.7), nc=14, nl=4,
+    gains = yolov5_loss_gains(dict(box=0.04, cls=DEMO_CLS, obj=0.7), nc=14, nl=4,
                               imgsz=320)
     assert head.loss_bbox.loss_weight == gains['box']
     assert head.loss_cls.loss_weight == gains['cls']
