@@ -14,8 +14,9 @@ what else runs, only its time does); its score is the val mAP@.5 and mAP@.5:.95
 the run logged after its last epoch. Variants (each: lines of a child config):
 
 - demo: configs/demo/baseline.py as it is: the reference's loop, one optimizer
-  step per batch of 8 (the demo's nominal batch); every other variant starts from
-  it:
+  step per batch of 8 (the demo's nominal batch), class loss gain 2.0; every other
+  variant starts from it:
+- reference_cls_gain: scratch-low's class loss gain, 0.5 (the reference's);
 - nominal_64: the reference's nominal batch of 64, one step per 8 batches (EMA
   and weight decay per step);
 - ema_per_iteration: mmengine's EMAHook with MMYOLO's ExpMomentumEMA, updated every
@@ -85,6 +86,7 @@ EMA_PER_ITERATION = (
 # reference's loop at the demo's own nominal batch (8: a step every batch).
 VARIANTS: Dict[str, str] = {
     'demo': '',
+    'reference_cls_gain': 'loss_cls_weight = 0.5\n',
     'nominal_64': 'nominal_batch_size = 64\n',
     'ema_per_iteration': EMA_PER_ITERATION,
     'bias_group': "warmup_bias_lr_group = 'bias'\n",
