@@ -27,6 +27,7 @@ import yaml
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, Trial, TrialState
+from sqlalchemy.exc import IntegrityError
 
 from parkdet_challenge.atomic import write_bytes_atomic
 from parkdet_challenge.errors import InputError
@@ -117,8 +118,11 @@ def open_storage(url: str, heartbeat_interval: int = 60) -> RDBStorage:
                         max_retry=MAX_RETRIES, inherit_intermediate_values=True))
             except Exception as err:
                 # workers starting together on a new database race to create its
-                # tables: the loser finds them made on its next try
-                if attempt == 2 or 'already exists' not in str(err):
+                # tables ('table ... already exists') and to write its schema
+                # version (a unique-constraint IntegrityError): the loser finds
+                # both made on its next try
+                lost_race = isinstance(err, IntegrityError) or 'already exists' in str(err)
+                if attempt == 2 or not lost_race:
                     raise
                 time.sleep(1)
     except (ImportError, ModuleNotFoundError) as err:
@@ -161,8 +165,9 @@ def open_study(spec: SearchSpec, storage: RDBStorage, study_name: str,
     theirs = study.user_attrs.get('search')
     if theirs is None:
         study.set_user_attr('search', mine)
-        # YOLOv5's first generation: the values it starts from, held to the limits
-        study.enqueue_trial(spec.start_values())
+        # YOLOv5's first generation: the values it starts from, held to the limits;
+        # once, where two workers opening a new study both find it unmarked
+        study.enqueue_trial(spec.start_values(), skip_if_exists=True)
     elif theirs != mine:
         changed = [key for key in mine if mine[key] != theirs.get(key)]
         raise InputError(f'study {study_name} was started with another '

@@ -254,23 +254,31 @@ def test_a_search_refuses_bad_input_in_one_line(tiny_coco, tmp_path):
     assert not (work_dir / 'evolve.db').exists()
 
 
+@pytest.mark.parametrize('lost_race', ['tables', 'schema_version'])
 def test_a_worker_that_loses_the_race_to_create_the_tables_opens_them(
-        tmp_path, monkeypatch):
-    """Two workers starting on a new SQLite file race to create its tables: the
-    one that finds them made ('table ... already exists') opens the storage on its
-    next try; any other error is still one line."""
-    from sqlalchemy.exc import OperationalError
+        tmp_path, monkeypatch, lost_race):
+    """Workers starting on a new SQLite file race to create its tables ('table ...
+    already exists') and to write its schema version (UNIQUE constraint failed:
+    alembic_version.version_num, seen with two workers of the slurm test): the
+    loser opens the storage on its next try; any other error is still one line."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
 
     from parkdet_mm.tuning import search
     url = search.default_storage(str(tmp_path))
     real, calls = search.RDBStorage, []
+    race_error = {
+        'tables': OperationalError('CREATE TABLE studies', {},
+                                   Exception('table studies already exists')),
+        'schema_version': IntegrityError(
+            'INSERT INTO alembic_version', {},
+            Exception('UNIQUE constraint failed: alembic_version.version_num')),
+    }[lost_race]
 
     def racing(*args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
             real(*args, **kwargs)  # the other worker made them meanwhile
-            raise OperationalError('CREATE TABLE studies', {},
-                                   Exception('table studies already exists'))
+            raise race_error
         return real(*args, **kwargs)
 
     monkeypatch.setattr(search, 'RDBStorage', racing)
